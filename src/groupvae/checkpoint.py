@@ -1,0 +1,109 @@
+"""Checkpoint directories: ``config.json``, ``weights.safetensors``, ``metadata.json``.
+
+No code is pickled: the config rebuilds the module and the weights are plain tensors.
+Directories are written atomically (see :func:`groupvae.io.atomic_directory`).
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import sys
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+
+from groupvae.errors import CheckpointError
+
+SCHEMA_VERSION = 1
+CONFIG, WEIGHTS, METADATA = "config.json", "weights.safetensors", "metadata.json"
+
+
+def library_versions() -> dict[str, str]:
+    """Versions of groupvae and the libraries that shape its numbers."""
+    import numpy
+    import sklearn
+
+    from groupvae import __version__
+
+    return {
+        "groupvae": __version__,
+        "python": sys.version.split()[0],
+        "torch": torch.__version__,
+        "numpy": numpy.__version__,
+        "scikit-learn": sklearn.__version__,
+        "platform": platform.platform(),
+    }
+
+
+def write_checkpoint(
+    directory: Path,
+    config: dict[str, Any],
+    state_dict: dict[str, torch.Tensor],
+    metadata: dict[str, Any],
+) -> None:
+    """Write the three checkpoint files into ``directory`` (which must exist)."""
+    (directory / CONFIG).write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
+    tensors = {k: v.detach().cpu().contiguous() for k, v in state_dict.items()}
+    save_file(tensors, str(directory / WEIGHTS))
+    meta = {"schema_version": SCHEMA_VERSION, "versions": library_versions(), **metadata}
+    (directory / METADATA).write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        raise CheckpointError(f"{path.parent} is not a groupvae checkpoint: {path.name} is missing")
+    try:
+        data = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise CheckpointError(f"{path} is corrupt: {err}") from None
+    if not isinstance(data, dict):
+        raise CheckpointError(f"{path} is corrupt: expected a JSON object")
+    return data
+
+
+def read_checkpoint(
+    directory: str | Path,
+) -> tuple[dict[str, Any], dict[str, torch.Tensor], dict[str, Any]]:
+    """Read ``(config, state_dict, metadata)`` from a checkpoint directory.
+
+    Raises:
+        CheckpointError: if the directory or a file is missing or corrupt, or the schema
+            version is newer than this groupvae understands.
+    """
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise CheckpointError(f"checkpoint directory {directory} does not exist")
+    config = _read_json(directory / CONFIG)
+    metadata = _read_json(directory / METADATA)
+    schema = metadata.get("schema_version")
+    if not isinstance(schema, int) or schema > SCHEMA_VERSION:
+        raise CheckpointError(
+            f"{directory} has checkpoint schema {schema!r}; this groupvae reads up to "
+            f"{SCHEMA_VERSION}. Upgrade groupvae."
+        )
+    weights = directory / WEIGHTS
+    if not weights.is_file():
+        raise CheckpointError(f"{directory} is not a groupvae checkpoint: {WEIGHTS} is missing")
+    try:
+        state = load_file(str(weights))
+    except (SafetensorError, OSError, ValueError) as err:
+        raise CheckpointError(f"{weights} is corrupt: {err}") from None
+    return config, state, metadata
+
+
+def load_state(module: torch.nn.Module, state: dict[str, torch.Tensor], where: str) -> None:
+    """Load ``state`` into ``module`` strictly, with a clear error on any mismatch."""
+    own = module.state_dict()
+    missing = sorted(set(own) - set(state))
+    unexpected = sorted(set(state) - set(own))
+    wrong = sorted(k for k in set(own) & set(state) if own[k].shape != state[k].shape)
+    if missing or unexpected or wrong:
+        raise CheckpointError(
+            f"the weights in {where} do not match their config: missing {missing[:5]}, "
+            f"unexpected {unexpected[:5]}, wrong shape {wrong[:5]}"
+        )
+    module.load_state_dict(state)

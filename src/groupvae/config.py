@@ -1,0 +1,177 @@
+"""Typed configurations of models and training, with ``key=value`` overrides."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import typing
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from groupvae.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Every choice that defines a group VAE. A preset is a set of these values.
+
+    Attributes:
+        model: name of the preset this config came from (``"custom"`` otherwise).
+        obs_shape: shape of one observation, e.g. ``(1,)`` or ``(1, 28, 28)``.
+        group_dim: size of the group latent ``u`` (content); 0 for no group latent.
+        instance_dim: size of the instance latent ``v`` (style).
+        hidden: width of the hidden layers of every network.
+        n_hidden: number of hidden layers of each MLP.
+        group_encoder: ``poe``, ``mean``, ``deepsets`` or ``none`` (``GROUP_ENCODERS``).
+        instance_encoder: ``independent`` or ``conditional`` (``INSTANCE_ENCODERS``).
+        regulariser: ``none``, ``pairwise-adversarial`` or ``group-adversarial``.
+        regulariser_weight: weight of the mutual-information estimate in the loss.
+        critic_hidden: width of the regulariser's critic network.
+        decoder: ``mlp`` or ``exam-scores`` (``DECODERS``).
+        likelihood: ``gaussian`` or ``bernoulli`` (``LIKELIHOODS``).
+        obs_std: standard deviation of the Gaussian likelihood (initial value if learned).
+        learn_obs_std: learn one shared log standard deviation of the Gaussian likelihood.
+        beta: weight of the KL terms in the training loss (1 is the ELBO; beta-VAE > 1).
+    """
+
+    model: str = "custom"
+    obs_shape: tuple[int, ...] = (1,)
+    group_dim: int = 2
+    instance_dim: int = 1
+    hidden: int = 32
+    n_hidden: int = 2
+    group_encoder: str = "mean"
+    instance_encoder: str = "independent"
+    regulariser: str = "none"
+    regulariser_weight: float = 1000.0
+    critic_hidden: int = 32
+    decoder: str = "mlp"
+    likelihood: str = "gaussian"
+    obs_std: float = 1.0
+    learn_obs_std: bool = False
+    beta: float = 1.0
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "obs_shape", tuple(int(s) for s in self.obs_shape))
+        if self.group_dim < 0 or self.instance_dim < 1:
+            raise ConfigError("group_dim must be >= 0 and instance_dim >= 1")
+        if (self.group_dim == 0) != (self.group_encoder == "none"):
+            raise ConfigError("group_encoder 'none' goes with group_dim 0, and only with it")
+        if self.hidden < 1 or self.n_hidden < 0 or self.obs_std <= 0 or self.beta < 0:
+            raise ConfigError("hidden >= 1, n_hidden >= 0, obs_std > 0 and beta >= 0 needed")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """How a model is fitted.
+
+    Attributes:
+        epochs: passes over the training groups.
+        groups_per_batch: whole groups in each mini-batch.
+        lr: Adam learning rate of the model.
+        critic_lr: Adam learning rate of a regulariser's critic (``lr`` if ``None``).
+        max_group_size: subsample larger groups to this size each epoch.
+        seed: seeds weight initialisation noise, batch order and sampling.
+        accelerator: Lightning accelerator: ``"cpu"`` (default), ``"gpu"`` or ``"auto"``.
+        devices: Lightning devices.
+        progress: show a progress bar.
+        kl_warmup_epochs: linearly raise the KL weight from 0 to ``beta`` over this many
+            epochs (0: no warm-up).
+    """
+
+    epochs: int = 64
+    groups_per_batch: int = 64
+    lr: float = 1e-4
+    critic_lr: float | None = None
+    max_group_size: int | None = None
+    seed: int = 0
+    accelerator: str = "cpu"
+    devices: int | str = 1
+    progress: bool = True
+    kl_warmup_epochs: int = 0
+
+    def __post_init__(self) -> None:
+        if self.epochs < 1 or self.groups_per_batch < 1 or self.lr <= 0:
+            raise ConfigError("epochs >= 1, groups_per_batch >= 1 and lr > 0 needed")
+
+
+C = TypeVar("C")
+
+
+def _coerce(value: Any, hint: Any, key: str) -> Any:
+    """Turn a ``--set`` string into the field's type; other values pass through."""
+    if not isinstance(value, str):
+        return tuple(value) if isinstance(value, list) else value
+    text = value.strip()
+    options = typing.get_args(hint) if typing.get_origin(hint) is not tuple else (hint,)
+    options = options or (hint,)
+    if type(None) in options and text.lower() in ("none", "null"):
+        return None
+    try:
+        parsed = json.loads(text)
+    except json.JSONDecodeError:
+        parsed = text
+    is_number = isinstance(parsed, int | float) and not isinstance(parsed, bool)
+    for option in options:
+        if option is bool and isinstance(parsed, bool):
+            return parsed
+        if option is int and is_number and float(parsed).is_integer():
+            return int(parsed)
+        if option is float and is_number:
+            return float(parsed)
+        if typing.get_origin(option) is tuple and isinstance(parsed, int | list):
+            return tuple(parsed) if isinstance(parsed, list) else (parsed,)
+        if option is str:
+            return text
+    raise ConfigError(f"{key} needs a value of type {hint}, got {value!r}")
+
+
+def replace(config: C, **overrides: Any) -> C:
+    """``dataclasses.replace`` that names unknown fields and coerces string values.
+
+    Raises:
+        ConfigError: for an unknown field or a value of the wrong type.
+    """
+    hints = typing.get_type_hints(type(config))
+    unknown = sorted(set(overrides) - set(hints))
+    if unknown:
+        known = ", ".join(f.name for f in dataclasses.fields(config))  # type: ignore[arg-type]
+        raise ConfigError(f"unknown {type(config).__name__} field(s) {unknown}; known: {known}")
+    coerced = {k: _coerce(v, hints[k], k) for k, v in overrides.items()}
+    try:
+        return dataclasses.replace(config, **coerced)  # type: ignore[type-var]
+    except TypeError as err:
+        raise ConfigError(str(err)) from None
+
+
+def parse_overrides(pairs: list[str]) -> dict[str, str]:
+    """Parse ``["key=value", ...]`` into a dict (values stay strings)."""
+    out = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"--set needs key=value, got {pair!r}")
+        out[key.strip()] = value
+    return out
+
+
+def split_overrides(overrides: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Split overrides into ``(model_fields, train_fields)``; unknown keys raise."""
+    model_keys = {f.name for f in dataclasses.fields(ModelConfig)}
+    train_keys = {f.name for f in dataclasses.fields(TrainConfig)}
+    unknown = sorted(set(overrides) - model_keys - train_keys)
+    if unknown:
+        raise ConfigError(
+            f"unknown setting(s) {unknown}; model fields: {sorted(model_keys)}; "
+            f"training fields: {sorted(train_keys)}"
+        )
+    model = {k: v for k, v in overrides.items() if k in model_keys}
+    train = {k: v for k, v in overrides.items() if k in train_keys}
+    return model, train
+
+
+def to_dict(config: Any) -> dict[str, Any]:
+    """A JSON-ready dict of a config dataclass."""
+    return {
+        k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(config).items()
+    }

@@ -1,0 +1,39 @@
+"""A flat batch of whole groups."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+
+@dataclass
+class GroupBatch:
+    """The observations of several whole groups, concatenated.
+
+    Attributes:
+        x: ``(n_obs, *obs_shape)`` float observations.
+        group: ``(n_obs,) int64 in [0, n_groups)``, renumbered within the batch.
+        n_groups: number of groups ``G`` in the batch.
+        index: ``(n_obs,) int64`` row of each observation in the source data set.
+        group_index: ``(n_groups,) int64`` group of the source data set of each batch group.
+    """
+
+    x: Tensor
+    group: Tensor
+    n_groups: int
+    index: Tensor
+    group_index: Tensor
+
+    def to(self, device: torch.device | str) -> GroupBatch:
+        return GroupBatch(
+            self.x.to(device),
+            self.group.to(device),
+            self.n_groups,
+            self.index.to(device),
+            self.group_index.to(device),
+        )
+
+    def __len__(self) -> int:
+        return int(self.x.shape[0])

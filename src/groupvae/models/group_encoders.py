@@ -1,0 +1,77 @@
+"""Group encoders ``q(u | x_G)``: map a flat batch of groups to one Normal per group."""
+
+from __future__ import annotations
+
+from torch import Tensor, nn
+
+from groupvae.config import ModelConfig
+from groupvae.nn.mlp import MLP
+from groupvae.nn.segment import average_of_normals, product_of_normals, segment_sum
+from groupvae.registry import Registry
+
+
+class PerObservationEncoder(nn.Module):
+    """Encodes each member to ``N(mu_k, Sigma_k)`` and combines them per group.
+
+    Args:
+        config: model config (``group_dim``, ``hidden``, ``n_hidden``).
+        obs_dim: size of a flattened observation.
+        combine: ``product_of_normals`` (ML-VAE eq. 6-7) or ``average_of_normals``
+            (Hosoya 2019).
+    """
+
+    def __init__(self, config: ModelConfig, obs_dim: int, combine) -> None:
+        super().__init__()
+        self.net = MLP(obs_dim, 2 * config.group_dim, config.hidden, config.n_hidden)
+        self.combine = combine
+
+    def forward(self, x: Tensor, group: Tensor, n_groups: int) -> tuple[Tensor, Tensor]:
+        """Args: ``x: (n_obs, obs_dim)``, ``group: (n_obs,) int64 in [0, n_groups)``.
+
+        Returns: ``(mean, logvar)``, each ``(n_groups, group_dim)``.
+        """
+        mean, logvar = self.net(x).chunk(2, dim=-1)
+        return self.combine(mean, logvar, group, n_groups)
+
+
+class ProductOfNormalsEncoder(PerObservationEncoder):
+    """ML-VAE's group encoder: the precision-weighted product of members' Normals."""
+
+    def __init__(self, config: ModelConfig, obs_dim: int) -> None:
+        super().__init__(config, obs_dim, product_of_normals)
+
+
+class AverageEncoder(PerObservationEncoder):
+    """GVAE's group encoder (Hosoya 2019): average of members' means and variances."""
+
+    def __init__(self, config: ModelConfig, obs_dim: int) -> None:
+        super().__init__(config, obs_dim, average_of_normals)
+
+
+class DeepSetsEncoder(nn.Module):
+    """CxVAE's group encoder ``E_B(sum_k E_A(x_k))`` (CxVAE section 4, item 1).
+
+    The sum makes it invariant to the order of the members; ``E_A`` ends in a ReLU so the
+    pooled features are non-negative evidence counts.
+    """
+
+    def __init__(self, config: ModelConfig, obs_dim: int) -> None:
+        super().__init__()
+        h = config.hidden
+        self.e_a = nn.Sequential(MLP(obs_dim, h, h, config.n_hidden), nn.ReLU())
+        self.e_b = MLP(h, 2 * config.group_dim, h, config.n_hidden)
+
+    def forward(self, x: Tensor, group: Tensor, n_groups: int) -> tuple[Tensor, Tensor]:
+        """As :meth:`PerObservationEncoder.forward`."""
+        pooled = segment_sum(self.e_a(x), group, n_groups)
+        mean, logvar = self.e_b(pooled).chunk(2, dim=-1)
+        return mean, logvar
+
+
+GROUP_ENCODERS: Registry[type[nn.Module] | None] = Registry("group encoder")
+GROUP_ENCODERS.add("poe", ProductOfNormalsEncoder)
+GROUP_ENCODERS.add("mean", AverageEncoder)
+GROUP_ENCODERS.add("deepsets", DeepSetsEncoder)
+GROUP_ENCODERS.add("none", None)
+
+__all__ = ["GROUP_ENCODERS", "AverageEncoder", "DeepSetsEncoder", "ProductOfNormalsEncoder"]

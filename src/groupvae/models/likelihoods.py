@@ -1,0 +1,72 @@
+"""Observation likelihoods ``p(x | params)``."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from groupvae.config import ModelConfig
+from groupvae.errors import DataError
+from groupvae.objectives.kl import LOG_2PI
+from groupvae.registry import Registry
+
+
+class GaussianLikelihood(nn.Module):
+    """``N(x; mean, s^2 I)`` with a fixed or learned (shared, isotropic) ``s``."""
+
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        log_std = torch.tensor(math.log(config.obs_std))
+        if config.learn_obs_std:
+            self.log_std = nn.Parameter(log_std)
+        else:
+            self.register_buffer("log_std", log_std)
+
+    def log_prob(self, x: Tensor, mean: Tensor) -> Tensor:
+        """Log-density (nats) of ``x: (n_obs, *obs_shape)``, summed per observation: ``(n_obs,)``."""
+        sq = (x - mean).pow(2).flatten(1)
+        return -0.5 * (sq * torch.exp(-2 * self.log_std) + LOG_2PI + 2 * self.log_std).sum(-1)
+
+    @staticmethod
+    def check_data(x: np.ndarray) -> None:
+        """Any finite data is valid (finiteness is checked by ``GroupedDataset``)."""
+
+    def mean(self, params: Tensor) -> Tensor:
+        """The likelihood's mean: ``params`` itself."""
+        return params
+
+
+class BernoulliLikelihood(nn.Module):
+    """``Bernoulli(x; sigmoid(logits))`` per pixel; ``x`` must lie in ``[0, 1]``."""
+
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+
+    def log_prob(self, x: Tensor, logits: Tensor) -> Tensor:
+        """Log-probability (nats) summed per observation: ``(n_obs,)``.
+
+        ``x`` in ``[0, 1]`` is checked once per data set by :meth:`check_data`.
+        """
+        return -F.binary_cross_entropy_with_logits(logits, x, reduction="none").flatten(1).sum(-1)
+
+    @staticmethod
+    def check_data(x: np.ndarray) -> None:
+        """Raise :class:`DataError` if ``x`` has values outside ``[0, 1]``."""
+        if x.min() < 0 or x.max() > 1:
+            raise DataError(
+                f"the Bernoulli likelihood needs data in [0, 1], got [{x.min():g}, {x.max():g}]; "
+                "rescale x (e.g. x / 255) or use likelihood='gaussian'"
+            )
+
+    def mean(self, logits: Tensor) -> Tensor:
+        """Pixel probabilities ``sigmoid(logits)``."""
+        return torch.sigmoid(logits)
+
+
+LIKELIHOODS: Registry[type[nn.Module]] = Registry("likelihood")
+LIKELIHOODS.add("gaussian", GaussianLikelihood)
+LIKELIHOODS.add("bernoulli", BernoulliLikelihood)

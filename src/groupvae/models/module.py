@@ -1,0 +1,169 @@
+"""The group VAE module: the mathematics of every model in the family.
+
+A model is a choice of parts (see ``ModelConfig``): a group encoder ``q(u | x_G)``, an
+instance encoder ``q(v_k | x_k[, u])``, a decoder and likelihood ``p(x_k | u, v_k)``,
+standard Normal priors on ``u`` and ``v``, and an optional adversarial regulariser.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from groupvae.config import ModelConfig
+from groupvae.errors import ConfigError, DataError
+from groupvae.models.decoders import DECODERS
+from groupvae.models.group_encoders import GROUP_ENCODERS
+from groupvae.models.instance_encoders import INSTANCE_ENCODERS
+from groupvae.models.likelihoods import LIKELIHOODS
+from groupvae.nn.segment import product_of_normals
+from groupvae.objectives.elbo import group_elbo
+from groupvae.objectives.kl import kl_normal_standard, rsample_normal
+from groupvae.objectives.loss_output import LossOutput
+from groupvae.objectives.regularisers import REGULARISERS
+
+
+class GroupVAEModule(nn.Module):
+    """``inference`` / ``generative`` / ``loss`` for a group VAE built from ``config``.
+
+    Raises:
+        UnknownNameError: for an unknown part name.
+        ConfigError: for parts that do not fit together.
+    """
+
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        self.config = config
+        obs_dim = math.prod(config.obs_shape)
+        group_cls = GROUP_ENCODERS[config.group_encoder]
+        instance_cls = INSTANCE_ENCODERS[config.instance_encoder]
+        if config.instance_encoder == "conditional" and group_cls is None:
+            raise ConfigError("instance_encoder='conditional' needs a group encoder")
+        self.group_encoder = None if group_cls is None else group_cls(config, obs_dim)
+        self.instance_encoder = instance_cls(config, obs_dim)
+        self.decoder = DECODERS[config.decoder](config)
+        self.likelihood = LIKELIHOODS[config.likelihood](config)
+        reg_cls = REGULARISERS[config.regulariser]
+        self.regulariser = None if reg_cls is None else reg_cls(config, obs_dim)
+
+    @property
+    def has_group_latent(self) -> bool:
+        return self.group_encoder is not None
+
+    def model_parameters(self) -> list[nn.Parameter]:
+        """Parameters of the encoders, decoder and likelihood (not of the critic)."""
+        critic = set() if self.regulariser is None else set(self.regulariser.parameters())
+        return [p for p in self.parameters() if p not in critic]
+
+    def check_input(self, x: Tensor, group: Tensor, n_groups: int) -> None:
+        """Raise :class:`DataError` if ``x`` or ``group`` do not fit this model."""
+        if tuple(x.shape[1:]) != self.config.obs_shape:
+            raise DataError(
+                f"x must have shape (n_obs, {', '.join(map(str, self.config.obs_shape))}) "
+                f"for this model, got {tuple(x.shape)}"
+            )
+        if group.shape != (x.shape[0],):
+            raise DataError(f"group must have shape ({x.shape[0]},), got {tuple(group.shape)}")
+        if x.shape[0] and (int(group.min()) < 0 or int(group.max()) >= n_groups):
+            raise DataError(f"group ids must lie in [0, {n_groups})")
+
+    def inference(
+        self, x: Tensor, group: Tensor, n_groups: int, *, sample: bool = True
+    ) -> dict[str, Tensor | None]:
+        """Encode a flat batch of groups.
+
+        Args:
+            x: ``(n_obs, *obs_shape)``.
+            group: ``(n_obs,) int64 in [0, n_groups)``.
+            n_groups: groups in the batch ``G``.
+            sample: draw reparameterised samples (training); otherwise use the means.
+
+        Returns:
+            ``u_mean, u_logvar: (G, group_dim)`` (``None`` without a group latent);
+            ``u: (n_obs, group_dim)`` one sample per observation of its group's posterior
+            (ML-VAE Algorithm 1, step 9); ``v_mean, v_logvar, v: (n_obs, instance_dim)``.
+        """
+        xf = x.flatten(1)
+        u_mean = u_logvar = u = None
+        if self.group_encoder is not None:
+            u_mean, u_logvar = self.group_encoder(xf, group, n_groups)
+            mean_k, logvar_k = u_mean[group], u_logvar[group]
+            u = rsample_normal(mean_k, logvar_k) if sample else mean_k
+        v_mean, v_logvar = self.instance_encoder(xf, u)
+        v = rsample_normal(v_mean, v_logvar) if sample else v_mean
+        return {
+            "u_mean": u_mean,
+            "u_logvar": u_logvar,
+            "u": u,
+            "v_mean": v_mean,
+            "v_logvar": v_logvar,
+            "v": v,
+        }
+
+    def generative(self, u: Tensor | None, v: Tensor) -> Tensor:
+        """Decode ``u: (n_obs, group_dim)`` (or ``None``) and ``v: (n_obs, instance_dim)``
+        into likelihood parameters ``(n_obs, *obs_shape)`` (means, or logits for Bernoulli)."""
+        z = v if u is None else torch.cat([u, v], -1)
+        return self.decoder(z)
+
+    def loss(
+        self,
+        x: Tensor,
+        group: Tensor,
+        n_groups: int,
+        inference: dict[str, Any],
+        params: Tensor,
+        *,
+        kl_weight: float = 1.0,
+        with_regulariser: bool = True,
+    ) -> LossOutput:
+        """The group ELBO (ML-VAE eq. 3-5) and, if any, the weighted regulariser."""
+        log_lik = self.likelihood.log_prob(x, params)
+        kl_v = kl_normal_standard(inference["v_mean"], inference["v_logvar"])
+        if inference["u_mean"] is None:
+            kl_u = x.new_zeros(n_groups)
+        else:
+            kl_u = kl_normal_standard(inference["u_mean"], inference["u_logvar"])
+        reg = None
+        if with_regulariser and self.regulariser is not None:
+            reg = self.regulariser(x.flatten(1), inference["v"], group, n_groups)
+        return group_elbo(
+            log_lik,
+            kl_v,
+            kl_u,
+            group,
+            kl_weight=kl_weight * self.config.beta,
+            regulariser=reg,
+            regulariser_weight=self.config.regulariser_weight,
+        )
+
+    def forward(
+        self, x: Tensor, group: Tensor, n_groups: int, *, kl_weight: float = 1.0
+    ) -> LossOutput:
+        """``loss(inference(...), generative(...))`` for one batch."""
+        inf = self.inference(x, group, n_groups)
+        params = self.generative(inf["u"], inf["v"])
+        return self.loss(x, group, n_groups, inf, params, kl_weight=kl_weight)
+
+    def critic_loss(self, x: Tensor, group: Tensor, n_groups: int) -> Tensor:
+        """The critic's loss ``-I_hat`` on detached instance samples (it maximises I_hat)."""
+        assert self.regulariser is not None
+        with torch.no_grad():
+            v = self.inference(x, group, n_groups)["v"]
+        return -self.regulariser(x.flatten(1), v, group, n_groups)
+
+    def group_posterior(self, x: Tensor, group: Tensor, n_groups: int) -> tuple[Tensor, Tensor]:
+        """``(mean, logvar)`` of ``q(u | x_G)``, each ``(n_groups, d)``.
+
+        Without a group latent (the VAE), the instance posteriors of each group's members
+        are accumulated by a product of Normals, as the ML-VAE paper does for its VAE
+        baseline (section 4).
+        """
+        xf = x.flatten(1)
+        if self.group_encoder is not None:
+            return self.group_encoder(xf, group, n_groups)
+        v_mean, v_logvar = self.instance_encoder(xf, None)
+        return product_of_normals(v_mean, v_logvar, group, n_groups)
