@@ -192,7 +192,9 @@ class GroupVAE:
         self.module.eval()
         ut = None if u is None else torch.as_tensor(np.asarray(u), dtype=torch.float32)
         vt = torch.as_tensor(np.asarray(v), dtype=torch.float32)
-        if ut is not None and (ut.shape[0] != vt.shape[0] or ut.shape[1] != self.config.group_dim):
+        if ut is None and self.module.has_group_latent:
+            raise DataError(f"{self.config.model} has a group latent: pass u, not None")
+        if ut is not None and (ut.dim() != 2 or ut.shape != (vt.shape[0], self.config.group_dim)):
             raise DataError(
                 f"u must have shape ({vt.shape[0]}, {self.config.group_dim}), got {tuple(ut.shape)}"
             )

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import lightning as L
 import pandas as pd
+import torch
 from lightning.pytorch.loggers import CSVLogger
 
 from groupvae.config import TrainConfig
@@ -25,6 +26,8 @@ def _quiet_lightning() -> None:
     warnings.filterwarnings("ignore", message=".*does not have many workers.*")
     warnings.filterwarnings("ignore", message=".*smaller than the logging interval.*")
     warnings.filterwarnings("ignore", message=".*GPU available but not used.*")
+    warnings.filterwarnings("ignore", message=".*no `val_dataloader`.*")
+    warnings.filterwarnings("ignore", message=".*LeafSpec.*")
 
 
 def preflight(module: GroupVAEModule, data: GroupedDataset, config: TrainConfig) -> None:
@@ -77,10 +80,21 @@ def fit_module(
         A DataFrame with one row per epoch and a column per logged ELBO term.
     """
     _quiet_lightning()
+    if config.num_threads is not None:
+        torch.set_num_threads(config.num_threads)
     preflight(module, train, config)
     L.seed_everything(config.seed, workers=True, verbose=False)
+    # A regulariser needs two groups per batch: drop a last batch that would hold only one
+    # (the groups are reshuffled each epoch, so every group is still trained on).
+    lone_last = train.n_groups > config.groups_per_batch and (
+        train.n_groups % config.groups_per_batch == 1
+    )
     loader = group_loader(
-        train, config.groups_per_batch, max_group_size=config.max_group_size, seed=config.seed
+        train,
+        config.groups_per_batch,
+        max_group_size=config.max_group_size,
+        seed=config.seed,
+        drop_last=module.regulariser is not None and lone_last,
     )
     val_loader = None
     if holdout is not None:

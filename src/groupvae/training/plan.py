@@ -35,11 +35,14 @@ class TrainingPlan(L.LightningModule):
         self.config = config
         self.steps_per_epoch = max(1, steps_per_epoch)
         self.automatic_optimization = False
+        # Model updates so far. Lightning's global_step also counts the critic's
+        # optimiser steps, which would run the KL warm-up twice as fast with a critic.
+        self.model_steps = 0
 
     def kl_weight(self) -> float:
         if self.config.kl_warmup_epochs <= 0:
             return 1.0
-        progress = self.global_step / (self.config.kl_warmup_epochs * self.steps_per_epoch)
+        progress = self.model_steps / (self.config.kl_warmup_epochs * self.steps_per_epoch)
         return min(1.0, progress)
 
     def transfer_batch_to_device(
@@ -69,6 +72,7 @@ class TrainingPlan(L.LightningModule):
         opt_model.zero_grad()
         self.manual_backward(out.loss)
         opt_model.step()
+        self.model_steps += 1
         metrics = {f"train_{k}": v.detach() for k, v in out.scalars().items()}
         self.log_dict(metrics, on_step=False, on_epoch=True, batch_size=batch.n_groups)
         self.log(

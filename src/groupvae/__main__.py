@@ -1,0 +1,5 @@
+"""``python -m groupvae``."""
+
+from groupvae.cli import main
+
+main()

@@ -1,0 +1,1 @@
+"""Paper benchmarks, run by ``groupvae benchmark NAME``."""
