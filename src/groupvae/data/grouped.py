@@ -143,7 +143,7 @@ class GroupedDataset:
         """
         if not 0 < holdout < 1:
             raise DataError(f"holdout must be in (0, 1), got {holdout}")
-        n_hold = int(round(self.n_groups * holdout))
+        n_hold = round(self.n_groups * holdout)
         if n_hold == 0 or n_hold == self.n_groups:
             raise DataError(f"cannot split {self.n_groups} groups with holdout={holdout}")
         order = np.random.default_rng(seed).permutation(self.n_groups)

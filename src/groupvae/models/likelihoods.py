@@ -27,7 +27,7 @@ class GaussianLikelihood(nn.Module):
             self.register_buffer("log_std", log_std)
 
     def log_prob(self, x: Tensor, mean: Tensor) -> Tensor:
-        """Log-density (nats) of ``x: (n_obs, *obs_shape)``, summed per observation: ``(n_obs,)``."""
+        """Log-density (nats) of ``x: (n_obs, *obs_shape)`` summed per observation: ``(n_obs,)``."""
         sq = (x - mean).pow(2).flatten(1)
         return -0.5 * (sq * torch.exp(-2 * self.log_std) + LOG_2PI + 2 * self.log_std).sum(-1)
 

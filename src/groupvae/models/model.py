@@ -184,7 +184,7 @@ class GroupVAE:
 
     @torch.no_grad()
     def decode(self, u: Any, v: Any) -> np.ndarray:
-        """Likelihood means for codes ``u: (n, group_dim)`` (or ``None``) and ``v: (n, instance_dim)``.
+        """Likelihood means of codes ``u: (n, group_dim)`` (or ``None``), ``v: (n, instance_dim)``.
 
         Returns:
             ``(n, *obs_shape)``: means (Gaussian) or pixel probabilities (Bernoulli).

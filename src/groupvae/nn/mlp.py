@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 from torch import Tensor, nn
 
 
@@ -26,7 +28,7 @@ class MLP(nn.Sequential):
     ) -> None:
         dims = [in_dim] + [hidden] * n_hidden
         layers: list[nn.Module] = []
-        for a, b in zip(dims[:-1], dims[1:], strict=True):
+        for a, b in itertools.pairwise(dims):
             layers += [nn.Linear(a, b), activation()]
         layers.append(nn.Linear(dims[-1], out_dim))
         super().__init__(*layers)
