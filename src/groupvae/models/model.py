@@ -80,6 +80,7 @@ class GroupVAE:
         *,
         holdout: GroupedDataset | None = None,
         log_dir: str | Path | None = None,
+        callbacks: list[Any] | None = None,
         **train_options: Any,
     ) -> GroupVAE:
         """Train on ``data`` with Lightning.
@@ -88,6 +89,7 @@ class GroupVAE:
             data: training groups.
             holdout: groups on which ``val_*`` ELBO terms are logged each epoch.
             log_dir: folder for Lightning's CSV log.
+            callbacks: extra Lightning callbacks.
             **train_options: :class:`TrainConfig` fields (``epochs``, ``lr``,
                 ``groups_per_batch``, ``seed``, ``accelerator``, ...).
 
@@ -103,7 +105,9 @@ class GroupVAE:
         config = replace(TrainConfig(), **train_options)
         if not isinstance(data, GroupedDataset):
             raise DataError("fit needs a GroupedDataset (see groupvae.data.GroupedDataset)")
-        self.history = fit_module(self.module, data, config, holdout=holdout, log_dir=log_dir)
+        self.history = fit_module(
+            self.module, data, config, holdout=holdout, log_dir=log_dir, callbacks=callbacks
+        )
         self.train_config = config
         return self
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import lightning as L
 import pandas as pd
 import torch
+from lightning.pytorch.callbacks import Callback
 from lightning.pytorch.loggers import CSVLogger
 
 from groupvae.config import TrainConfig
@@ -65,6 +66,7 @@ def fit_module(
     *,
     holdout: GroupedDataset | None = None,
     log_dir: str | Path | None = None,
+    callbacks: list[Callback] | None = None,
 ) -> pd.DataFrame:
     """Train ``module`` on ``train`` with Lightning; return the per-epoch history.
 
@@ -75,6 +77,7 @@ def fit_module(
             the batch sampler.
         holdout: groups for ``val_*`` ELBO terms each epoch.
         log_dir: where Lightning's CSV log goes (a temporary folder if ``None``).
+        callbacks: extra Lightning callbacks (timers, early stopping, ...).
 
     Returns:
         A DataFrame with one row per epoch and a column per logged ELBO term.
@@ -112,6 +115,7 @@ def fit_module(
             enable_progress_bar=config.progress,
             num_sanity_val_steps=0,
             log_every_n_steps=max(1, min(50, len(loader))),
+            callbacks=callbacks,
         )
         trainer.fit(plan, loader, val_loader)
         module.cpu()
