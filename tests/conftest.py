@@ -6,9 +6,12 @@ import warnings
 
 import pytest
 import torch
-from helpers import make_images
 
 from groupvae.data import GroupedDataset, make_exam_scores
+from helpers import make_images
+
+# Tiny models run fastest on one thread, and the suite must not fight over two cores.
+torch.set_num_threads(1)
 
 # Lightning warns about things that do not matter for tiny CPU runs.
 warnings.filterwarnings("ignore", message=".*does not have many workers.*")

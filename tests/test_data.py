@@ -246,5 +246,5 @@ def test_dataset_registry():
     data = load_dataset("exam-scores", n_groups=8, seed=2)
     assert data.n_groups == 8
     np.testing.assert_array_equal(data.x, make_exam_scores(8, seed=2).x)
-    with pytest.raises(UnknownNameError, match="unknown dataset 'nope'; known: .*exam-scores"):
+    with pytest.raises(UnknownNameError, match=r"unknown dataset 'nope'; known: .*exam-scores"):
         load_dataset("nope")

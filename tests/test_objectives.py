@@ -7,7 +7,6 @@ import math
 import numpy as np
 import pytest
 import torch
-from helpers import members, random_groups
 from torch.distributions import Bernoulli, MultivariateNormal, Normal, kl_divergence
 
 from groupvae.config import ModelConfig
@@ -22,6 +21,7 @@ from groupvae.objectives import (
     kl_normal_standard,
     normal_log_prob,
 )
+from helpers import members, random_groups
 
 
 def normal(mean: torch.Tensor, logvar: torch.Tensor) -> Normal:
@@ -179,7 +179,8 @@ def linear_gaussian(b: torch.Tensor, *, ideal_encoder: bool, gen: torch.Generato
 def exact_log_marginal(x: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """``log p(x_G)`` of each group: ``x_G ~ N(0, 11^T (x) AA^T + I (x) (bb^T + S^2 I))``."""
     cov = torch.kron(torch.ones(K, K, dtype=torch.float64), torch.outer(A, A)) + torch.kron(
-        torch.eye(K, dtype=torch.float64), torch.outer(b, b) + S**2 * torch.eye(D, dtype=torch.float64)
+        torch.eye(K, dtype=torch.float64),
+        torch.outer(b, b) + S**2 * torch.eye(D, dtype=torch.float64),
     )
     dist = MultivariateNormal(torch.zeros(K * D, dtype=torch.float64), covariance_matrix=cov)
     return dist.log_prob(x.view(G, K * D))
@@ -233,7 +234,7 @@ def test_donsker_varadhan_hand_computation():
 
 
 def test_donsker_varadhan_of_a_constant_critic_is_zero(gen):
-    x, y = correlated_pair(1000, 0.0, gen)
+    x, _ = correlated_pair(1000, 0.0, gen)
     t = torch.full_like(x, 3.7)  # T(x, y) = 3.7 on independent samples
     assert donsker_varadhan(t, t[:10]).item() == pytest.approx(0.0, abs=1e-12)
 

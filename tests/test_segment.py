@@ -7,7 +7,6 @@ import math
 import numpy as np
 import pytest
 import torch
-from helpers import members, random_groups
 
 from groupvae.errors import DataError
 from groupvae.nn.segment import (
@@ -21,6 +20,7 @@ from groupvae.nn.segment import (
     segment_mean,
     segment_sum,
 )
+from helpers import members, random_groups
 
 N_OBS, N_GROUPS = 40, 7
 
@@ -182,14 +182,18 @@ def test_gradcheck_product_of_normals(gen):
     group = random_groups(9, 3, gen)
     mean = torch.randn(9, 2, generator=gen, dtype=torch.float64, requires_grad=True)
     logvar = torch.randn(9, 2, generator=gen, dtype=torch.float64, requires_grad=True)
-    assert torch.autograd.gradcheck(lambda m, lv: product_of_normals(m, lv, group, 3), (mean, logvar))
+    assert torch.autograd.gradcheck(
+        lambda m, lv: product_of_normals(m, lv, group, 3), (mean, logvar)
+    )
 
 
 def test_gradcheck_average_of_normals(gen):
     group = random_groups(9, 3, gen)
     mean = torch.randn(9, 2, generator=gen, dtype=torch.float64, requires_grad=True)
     logvar = torch.randn(9, 2, generator=gen, dtype=torch.float64, requires_grad=True)
-    assert torch.autograd.gradcheck(lambda m, lv: average_of_normals(m, lv, group, 3), (mean, logvar))
+    assert torch.autograd.gradcheck(
+        lambda m, lv: average_of_normals(m, lv, group, 3), (mean, logvar)
+    )
 
 
 def test_gradcheck_segment_logsumexp(gen):

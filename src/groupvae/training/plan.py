@@ -53,8 +53,8 @@ class TrainingPlan(L.LightningModule):
     def _check(self, loss: torch.Tensor, what: str) -> None:
         if not bool(torch.isfinite(loss)):
             raise NonFiniteLossError(
-                f"the {what} became {float(loss)} at epoch {self.current_epoch}, "
-                f"step {self.global_step}. {NAN_HINT}"
+                f"the {what} became {float(loss.detach())} at epoch {self.current_epoch}, "
+                f"step {self.model_steps}. {NAN_HINT}"
             )
 
     def training_step(self, batch: GroupBatch, batch_idx: int) -> None:

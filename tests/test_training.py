@@ -1,0 +1,110 @@
+"""The training loop: KL warm-up, batches, holdout logging and the loss it minimises."""
+
+from __future__ import annotations
+
+import lightning as L
+import pytest
+import torch
+
+from groupvae.data import make_exam_scores
+from groupvae.models import MODELS, create
+from groupvae.objectives import REGULARISERS, group_elbo
+from helpers import FAST
+
+
+class Recorder(L.Callback):
+    """Records the KL weight and the batch of every training step."""
+
+    def __init__(self) -> None:
+        self.kl_weights: list[float] = []
+        self.batches: list = []
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
+        self.kl_weights.append(pl_module.kl_weight())
+        self.batches.append(batch)
+
+
+@pytest.fixture(scope="module")
+def small():
+    """32 schools: four batches of 8 groups per epoch."""
+    return make_exam_scores(32, seed=1)
+
+
+@pytest.mark.parametrize("regulariser", list(REGULARISERS))
+def test_kl_warmup_rises_linearly_per_model_update(regulariser, small):
+    """The weight is step / (warm-up epochs x steps per epoch), also with a critic, whose
+    optimiser steps must not count."""
+    recorder = Recorder()
+    model = create("gvae", dataset="exam-scores", hidden=8, regulariser=regulariser)
+    options = {**FAST, "epochs": 3, "groups_per_batch": 8, "kl_warmup_epochs": 2}
+    model.fit(small, callbacks=[recorder], **options)
+    assert recorder.kl_weights == pytest.approx([i / 8 for i in range(8)] + [1.0] * 4)
+
+
+@pytest.mark.parametrize("regulariser", list(REGULARISERS))
+def test_a_last_batch_of_one_group_does_not_break_training(regulariser):
+    """17 groups in batches of 8: a regularised model, which needs two groups per batch,
+    skips the lone last group (a different one each epoch); others train on it."""
+    recorder = Recorder()
+    model = create("gvae", dataset="exam-scores", hidden=8, regulariser=regulariser)
+    options = {**FAST, "epochs": 2, "groups_per_batch": 8}
+    model.fit(make_exam_scores(17, seed=0), callbacks=[recorder], **options)
+    regularised = model.module.regulariser is not None
+    sizes = [batch.n_groups for batch in recorder.batches]
+    assert sizes == ([8, 8] if regularised else [8, 8, 1]) * 2
+    assert model.history["epoch"].tolist() == [0, 1]
+
+
+def test_holdout_is_logged_each_epoch(tmp_path):
+    train, hold = make_exam_scores(40, seed=2).split(0.25, seed=0)
+    model = create("cxvae", dataset="exam-scores", hidden=8)
+    model.fit(train, holdout=hold, log_dir=tmp_path, **{**FAST, "epochs": 2})
+    history = model.history
+    assert history["epoch"].tolist() == [0, 1]
+    for term in ("elbo", "loss", "reconstruction_loss", "kl_instance", "kl_group"):
+        assert history[f"val_{term}"].notna().all() and history[f"train_{term}"].notna().all()
+    assert "val_mutual_information" not in history  # no regulariser on held-out groups
+    assert "train_mutual_information" in history
+    assert (tmp_path / "metrics.csv").is_file()
+
+
+def test_max_group_size_subsamples_training_groups(small):
+    recorder = Recorder()
+    model = create("mlvae", dataset="exam-scores", hidden=8)
+    model.fit(small, max_group_size=3, callbacks=[recorder], **FAST)
+    for batch in recorder.batches:
+        assert torch.bincount(batch.group).tolist() == [3] * batch.n_groups
+
+
+def test_training_raises_the_elbo(small):
+    model = create("gvae", dataset="exam-scores", hidden=16)
+    model.fit(small, **{**FAST, "epochs": 5, "groups_per_batch": 8})
+    elbo = model.history["train_elbo"].to_numpy()
+    assert elbo[-1] > elbo[0]
+
+
+@pytest.mark.parametrize("name", list(MODELS))
+def test_module_loss_weights_kl_by_beta_and_warmup(name, small):
+    model = create(name, dataset="exam-scores", hidden=8, beta=2.0)
+    module = model.module
+    x = torch.from_numpy(small.x)
+    group = torch.from_numpy(small.group)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        inf = module.inference(x, group, small.n_groups)
+    params = module.generative(inf["u"], inf["v"])
+    out = module.loss(x, group, small.n_groups, inf, params, kl_weight=0.25, with_regulariser=False)
+    reference = group_elbo(
+        -out.reconstruction_loss, out.kl_instance, out.kl_group, group, kl_weight=0.5
+    )
+    torch.testing.assert_close(out.loss, reference.loss)
+    torch.testing.assert_close(out.elbo, reference.elbo)
+    assert out.regulariser is None
+
+
+def test_critic_and_model_parameters_are_disjoint_and_complete():
+    module = create("cxvae", dataset="exam-scores", hidden=8).module
+    model_params = {id(p) for p in module.model_parameters()}
+    critic_params = {id(p) for p in module.regulariser.parameters()}
+    assert critic_params and not model_params & critic_params
+    assert model_params | critic_params == {id(p) for p in module.parameters()}
