@@ -78,7 +78,7 @@ class ExamScoresBenchmark:
 
     models: tuple[str, ...] = ("vae", "mlvae", "gvae", "gvae-adv", "cxvae")
     seeds: tuple[int, ...] = (0, 1, 2)
-    n_groups: int = 8192
+    n_groups: int = 32_768
     epochs: int = 32
     holdout: float = 0.2
     jobs: int = 2
