@@ -22,12 +22,15 @@ class ModelConfig:
         instance_dim: size of the instance latent ``v`` (style).
         hidden: width of the hidden layers of every network.
         n_hidden: number of hidden layers of each MLP.
+        backbone: feature extractor shared by the encoders: ``mlp`` (flatten) or
+            ``conv`` (strided convolutions, images ``(C, H, H)``) (``BACKBONES``).
+        channels: channels of the first convolution of ``conv`` backbones and decoders.
         group_encoder: ``poe``, ``mean``, ``deepsets`` or ``none`` (``GROUP_ENCODERS``).
         instance_encoder: ``independent`` or ``conditional`` (``INSTANCE_ENCODERS``).
         regulariser: ``none``, ``pairwise-adversarial`` or ``group-adversarial``.
         regulariser_weight: weight of the mutual-information estimate in the loss.
         critic_hidden: width of the regulariser's critic network.
-        decoder: ``mlp`` or ``exam-scores`` (``DECODERS``).
+        decoder: ``mlp``, ``conv`` or ``exam-scores`` (``DECODERS``).
         likelihood: ``gaussian`` or ``bernoulli`` (``LIKELIHOODS``).
         obs_std: standard deviation of the Gaussian likelihood (initial value if learned).
         learn_obs_std: learn one shared log standard deviation of the Gaussian likelihood.
@@ -40,6 +43,8 @@ class ModelConfig:
     instance_dim: int = 1
     hidden: int = 32
     n_hidden: int = 2
+    backbone: str = "mlp"
+    channels: int = 32
     group_encoder: str = "mean"
     instance_encoder: str = "independent"
     regulariser: str = "none"

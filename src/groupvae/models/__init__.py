@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from groupvae.config import ModelConfig, replace
+from groupvae.models.backbones import BACKBONES
 from groupvae.models.decoders import DECODERS
 from groupvae.models.group_encoders import GROUP_ENCODERS
 from groupvae.models.instance_encoders import INSTANCE_ENCODERS
@@ -15,6 +16,7 @@ from groupvae.models.presets import MODELS
 from groupvae.objectives.regularisers import REGULARISERS
 
 PARTS = {
+    "backbone": BACKBONES,
     "group_encoder": GROUP_ENCODERS,
     "instance_encoder": INSTANCE_ENCODERS,
     "regulariser": REGULARISERS,
@@ -66,6 +68,7 @@ def create(name: str, *, seed: int = 0, dataset: str | None = None, **overrides:
 
 
 __all__ = [
+    "BACKBONES",
     "DECODERS",
     "GROUP_ENCODERS",
     "INSTANCE_ENCODERS",

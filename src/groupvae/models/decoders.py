@@ -8,6 +8,7 @@ from torch import Tensor, nn
 
 from groupvae.config import ModelConfig
 from groupvae.errors import ConfigError
+from groupvae.nn.backbones import ConvDecoderNet
 from groupvae.nn.mlp import MLP
 from groupvae.registry import Registry
 
@@ -51,6 +52,20 @@ class ExamScoresDecoder(nn.Module):
         return 2.0 * z[:, 0:1] + (z[:, 1:2].pow(2) + 1.0) * z[:, 2:3]
 
 
+class ConvDecoder(nn.Module):
+    """``[u, v] -> linear -> transposed convolutions -> (n_obs, C, H, W)`` parameters."""
+
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        in_dim = config.group_dim + config.instance_dim
+        self.net = ConvDecoderNet(in_dim, config.obs_shape, config.channels)
+
+    def forward(self, z: Tensor) -> Tensor:
+        """Args: ``z: (n_obs, group_dim + instance_dim)``. Returns ``(n_obs, C, H, W)``."""
+        return self.net(z)
+
+
 DECODERS: Registry[type[nn.Module]] = Registry("decoder")
 DECODERS.add("mlp", MLPDecoder)
 DECODERS.add("exam-scores", ExamScoresDecoder)
+DECODERS.add("conv", ConvDecoder)

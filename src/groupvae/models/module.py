@@ -15,6 +15,7 @@ from torch import Tensor, nn
 
 from groupvae.config import ModelConfig
 from groupvae.errors import ConfigError, DataError
+from groupvae.models.backbones import BACKBONES
 from groupvae.models.decoders import DECODERS
 from groupvae.models.group_encoders import GROUP_ENCODERS
 from groupvae.models.instance_encoders import INSTANCE_ENCODERS
@@ -38,12 +39,16 @@ class GroupVAEModule(nn.Module):
         super().__init__()
         self.config = config
         obs_dim = math.prod(config.obs_shape)
+        # Shared feature extractor of both encoders (flatten for MLPs; a CNN for conv).
+        self.trunk, feat_dim = BACKBONES[config.backbone](
+            config.obs_shape, config.hidden, config.channels
+        )
         group_cls = GROUP_ENCODERS[config.group_encoder]
         instance_cls = INSTANCE_ENCODERS[config.instance_encoder]
         if config.instance_encoder == "conditional" and group_cls is None:
             raise ConfigError("instance_encoder='conditional' needs a group encoder")
-        self.group_encoder = None if group_cls is None else group_cls(config, obs_dim)
-        self.instance_encoder = instance_cls(config, obs_dim)
+        self.group_encoder = None if group_cls is None else group_cls(config, feat_dim)
+        self.instance_encoder = instance_cls(config, feat_dim)
         self.decoder = DECODERS[config.decoder](config)
         self.likelihood = LIKELIHOODS[config.likelihood](config)
         reg_cls = REGULARISERS[config.regulariser]
@@ -86,7 +91,7 @@ class GroupVAEModule(nn.Module):
             ``u: (n_obs, group_dim)`` one sample per observation of its group's posterior
             (ML-VAE Algorithm 1, step 9); ``v_mean, v_logvar, v: (n_obs, instance_dim)``.
         """
-        xf = x.flatten(1)
+        xf = self.trunk(x)
         u_mean = u_logvar = u = None
         if self.group_encoder is not None:
             u_mean, u_logvar = self.group_encoder(xf, group, n_groups)
@@ -162,7 +167,7 @@ class GroupVAEModule(nn.Module):
         are accumulated by a product of Normals, as the ML-VAE paper does for its VAE
         baseline (section 4).
         """
-        xf = x.flatten(1)
+        xf = self.trunk(x)
         if self.group_encoder is not None:
             return self.group_encoder(xf, group, n_groups)
         v_mean, v_logvar = self.instance_encoder(xf, None)
