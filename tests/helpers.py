@@ -29,6 +29,12 @@ def make_images(n_groups: int = 24, *, seed: int = 0) -> GroupedDataset:
     return GroupedDataset(x=x, group=group, name="images")
 
 
+def upsample(data: GroupedDataset, factor: int) -> GroupedDataset:
+    """The same groups with every pixel repeated ``factor`` x ``factor`` times."""
+    x = data.x.repeat(factor, axis=-1).repeat(factor, axis=-2)
+    return GroupedDataset(x=x, group=data.group, name=f"{data.name}-x{factor}")
+
+
 def members(group: torch.Tensor | np.ndarray, n_groups: int) -> list[np.ndarray]:
     """Row indices of each group, by a Python loop (the slow reference)."""
     group = np.asarray(group)

@@ -12,17 +12,32 @@ from groupvae.config import ModelConfig
 from groupvae.errors import ConfigError, DataError
 from groupvae.models import GROUP_ENCODERS, INSTANCE_ENCODERS, MODELS, GroupVAE, create
 from groupvae.models.module import GroupVAEModule
-from helpers import FAST, random_groups
+from helpers import FAST, random_groups, upsample
 
 # Every model on Exam-Scores (its known decoder; an MLP for the VAE) and on tiny binary
 # images with an MLP decoder and a Bernoulli likelihood.
-CASES = [(name, "exam") for name in MODELS] + [(name, "images") for name in MODELS]
+# Two presets also run with the convolutional backbone and decoder on 16x16 images.
+CASES = (
+    [(name, "exam") for name in MODELS]
+    + [(name, "images") for name in MODELS]
+    + [(name, "conv") for name in ("mlvae", "cxvae")]
+)
 IMAGE_OPTIONS = {"obs_shape": (1, 4, 4), "likelihood": "bernoulli", "decoder": "mlp", "hidden": 16}
+CONV_OPTIONS = {
+    "obs_shape": (1, 16, 16),
+    "likelihood": "bernoulli",
+    "backbone": "conv",
+    "decoder": "conv",
+    "channels": 4,
+    "hidden": 16,
+}
 
 
 def build(name: str, kind: str, seed: int = 0) -> GroupVAE:
     if kind == "exam":
         return create(name, dataset="exam-scores", seed=seed, hidden=16)
+    if kind == "conv":
+        return create(name, seed=seed, instance_dim=2, **CONV_OPTIONS)
     return create(name, seed=seed, instance_dim=2, **IMAGE_OPTIONS)
 
 
@@ -33,7 +48,9 @@ def case(request):
 
 @pytest.fixture(scope="module")
 def data(case, exam, images):
-    """The case's data: Exam-Scores (64 schools) or 24 groups of 4x4 images."""
+    """The case's data: Exam-Scores (64 schools), or 24 groups of 4x4 (or 16x16) images."""
+    if case[1] == "conv":
+        return upsample(images, 4)
     return exam if case[1] == "exam" else images
 
 

@@ -16,6 +16,8 @@ class MLP(nn.Sequential):
         hidden: width of each hidden layer.
         n_hidden: number of hidden layers (0 gives a single linear layer).
         activation: activation module class placed after each hidden layer.
+        out_bias: give the output layer a bias (a MINE critic needs none: the
+            Donsker-Varadhan bound is invariant to a constant shift of the critic).
     """
 
     def __init__(
@@ -25,12 +27,13 @@ class MLP(nn.Sequential):
         hidden: int = 32,
         n_hidden: int = 1,
         activation: type[nn.Module] = nn.ReLU,
+        out_bias: bool = True,
     ) -> None:
         dims = [in_dim] + [hidden] * n_hidden
         layers: list[nn.Module] = []
         for a, b in itertools.pairwise(dims):
             layers += [nn.Linear(a, b), activation()]
-        layers.append(nn.Linear(dims[-1], out_dim))
+        layers.append(nn.Linear(dims[-1], out_dim, bias=out_bias))
         super().__init__(*layers)
         self.in_dim, self.out_dim = in_dim, out_dim
 

@@ -45,7 +45,9 @@ class PairwiseAdversarial(nn.Module):
 
     def __init__(self, config: ModelConfig, obs_dim: int) -> None:
         super().__init__()
-        self.critic = MLP(obs_dim + config.instance_dim, 1, config.critic_hidden, config.n_hidden)
+        self.critic = MLP(
+            obs_dim + config.instance_dim, 1, config.critic_hidden, config.n_hidden, out_bias=False
+        )
 
     def forward(self, x: Tensor, v: Tensor, group: Tensor, n_groups: int) -> Tensor:
         """Args: ``x: (n_obs, obs_dim)`` flat observations, ``v: (n_obs, instance_dim)``
@@ -71,7 +73,7 @@ class GroupAdversarial(nn.Module):
         super().__init__()
         h = config.critic_hidden
         self.t_alpha = MLP(obs_dim, h, h, config.n_hidden)
-        self.t_beta = MLP(h + config.instance_dim, 1, h, config.n_hidden)
+        self.t_beta = MLP(h + config.instance_dim, 1, h, config.n_hidden, out_bias=False)
 
     def forward(self, x: Tensor, v: Tensor, group: Tensor, n_groups: int) -> Tensor:
         """As :meth:`PairwiseAdversarial.forward`."""
