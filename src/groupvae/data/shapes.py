@@ -16,8 +16,8 @@ rotation    uniform in ``[0, 2 pi)``, counter-clockwise on screen           radi
 The user picks the grouping factor(s), e.g. ``group_by="shape"``: every group shares the
 value of that factor (the *content*) while the other factors vary within it (the
 *style*). Pixels are binary per channel (each lies inside the shape or not), so a
-Bernoulli likelihood fits. Rendering is vectorised over images: a signed test of each
-pixel centre against the shape's edges, in the shape's own rotated, scaled frame.
+Bernoulli likelihood fits. Rendering is vectorised over images: each pixel centre is
+tested against the half-planes of the shape's edges, in the shape's rotated, scaled frame.
 """
 
 from __future__ import annotations
@@ -62,20 +62,34 @@ def _inside_circle(u: np.ndarray, v: np.ndarray) -> np.ndarray:
     return u * u + v * v <= 1.0
 
 
-def _inside_star(u: np.ndarray, v: np.ndarray, points: int, inner: float) -> np.ndarray:
-    """Inside a star polygon of ``points`` tips at radius 1 and notches at ``inner``.
+def _halfplanes_inside(
+    u: np.ndarray, v: np.ndarray, normals: int, offset: float, distance: float
+) -> np.ndarray:
+    """How many of the half-planes ``u cos(a) + v sin(a) <= distance`` hold a point.
 
-    A regular polygon is the star whose notches lie on its edges,
-    ``inner = cos(pi / points)``. The plane is folded into one half-sector, where the
-    shape is bounded by the edge from the tip ``(1, 0)`` to the notch.
+    The normals' angles are ``a = offset + 2 pi j / normals``, ``j = 0..normals-1``.
+    Returns ``int8`` counts of the shape of ``u``.
     """
-    sector = 2 * math.pi / points
-    rho = np.hypot(u, v)
-    phi = np.mod(np.arctan2(v, u), sector)
-    phi = np.minimum(phi, sector - phi)
-    px, py = rho * np.cos(phi), rho * np.sin(phi)
-    bx, by = inner * math.cos(sector / 2) - 1.0, inner * math.sin(sector / 2)
-    return bx * py - by * (px - 1.0) >= 0.0  # on the origin's side of tip -> notch
+    count = np.zeros(u.shape, dtype=np.int8)
+    for j in range(normals):
+        angle = offset + 2 * math.pi * j / normals
+        count += u * math.cos(angle) + v * math.sin(angle) <= distance
+    return count
+
+
+def _inside_polygon(u: np.ndarray, v: np.ndarray, sides: int) -> np.ndarray:
+    """Inside the regular polygon with unit circumradius and a vertex at ``(1, 0)``."""
+    inside = _halfplanes_inside(u, v, sides, math.pi / sides, math.cos(math.pi / sides))
+    return inside == sides
+
+
+def _inside_star(u: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """Inside the five-pointed star (pentagram) with tips at radius 1, one at ``(1, 0)``.
+
+    Its five edges extended are the lines through every second tip; the inner pentagon
+    lies inside all five of their half-planes and each tip inside exactly four.
+    """
+    return _halfplanes_inside(u, v, 5, 0.0, math.cos(2 * math.pi / 5)) >= 4
 
 
 def _inside_cross(u: np.ndarray, v: np.ndarray) -> np.ndarray:
@@ -86,9 +100,9 @@ def _inside_cross(u: np.ndarray, v: np.ndarray) -> np.ndarray:
 
 _INSIDE: dict[str, Callable[[np.ndarray, np.ndarray], np.ndarray]] = {
     "circle": _inside_circle,
-    "square": lambda u, v: _inside_star(u, v, 4, math.cos(math.pi / 4)),
-    "triangle": lambda u, v: _inside_star(u, v, 3, math.cos(math.pi / 3)),
-    "star": lambda u, v: _inside_star(u, v, 5, 0.4),
+    "square": lambda u, v: _inside_polygon(u, v, 4),
+    "triangle": lambda u, v: _inside_polygon(u, v, 3),
+    "star": _inside_star,
     "cross": _inside_cross,
 }
 
@@ -147,15 +161,19 @@ def render_shapes(factors: Mapping[str, np.ndarray], *, image_size: int = 64) ->
     if image_size < 1:
         raise DataError(f"image_size must be >= 1 pixel, got {image_size}")
     f = _check_factors(factors)
-    cont = {k: f[k].astype(np.float32) for k in ("scale", "x", "y", "rotation")}
+    pose = [f[k].astype(np.float32) for k in ("scale", "x", "y", "rotation")]
     mask = np.zeros((len(f["shape"]), image_size, image_size), dtype=bool)
-    for code, inside in enumerate(_INSIDE.values()):
+    for code, name in enumerate(SHAPES):
         rows = np.flatnonzero(f["shape"] == code)
         for start in range(0, len(rows), _CHUNK):
             chunk = rows[start : start + _CHUNK]
-            u, v = _local_coords(*(cont[k][chunk] for k in cont), image_size)
-            mask[chunk] = inside(u, v)
-    return mask[:, None] * PALETTE[f["colour"]][:, :, None, None]
+            u, v = _local_coords(*(a[chunk] for a in pose), image_size)
+            mask[chunk] = _INSIDE[name](u, v)
+    colour = PALETTE[f["colour"]]  # (n, 3)
+    x = np.empty((len(mask), 3, image_size, image_size), dtype=np.float32)
+    for c in range(3):  # channel by channel: faster than one broadcast product
+        np.multiply(mask, colour[:, c, None, None], out=x[:, c])
+    return x
 
 
 # ------------------------------------------------------------------ grouping
@@ -170,7 +188,9 @@ def _group_factors(group_by: str | Sequence[str]) -> tuple[str, ...]:
     return names
 
 
-def shapes_factor_columns(group_by: str | Sequence[str]) -> tuple[tuple[str, ...], ...]:
+def shapes_factor_columns(
+    group_by: str | Sequence[str],
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """The factor of each column of ``u`` and of ``v`` of :func:`make_shapes`.
 
     Returns:

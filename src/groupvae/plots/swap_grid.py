@@ -56,8 +56,9 @@ def pick_swap_images(
     """Choose the row (style) and column (content) images of a swap grid.
 
     Each chosen image comes from a different group. With labels, the columns show one
-    image of each label in label order (labels only choose what to display; the model
-    never sees them); the rows are random images of the remaining groups.
+    image of each label in label order and the rows images of other groups with distinct
+    labels in random order, then any other images (labels only choose what to display;
+    the model never sees them). Without labels, both are random.
 
     Args:
         data: the test groups.
@@ -71,11 +72,12 @@ def pick_swap_images(
     order = np.random.default_rng(seed).permutation(data.n_obs)
     candidates = _one_per_group(data.group, order)
     if data.labels is None:
-        cols = candidates[:n_cols]
-    else:
-        first = np.unique(data.labels[candidates], return_index=True)[1]
-        cols = candidates[first][:n_cols]
-    rows = candidates[~np.isin(candidates, cols)][:n_rows]
+        return candidates[n_cols:][:n_rows], candidates[:n_cols]
+    cols = candidates[np.unique(data.labels[candidates], return_index=True)[1]][:n_cols]
+    rest = candidates[~np.isin(candidates, cols)]
+    distinct = np.sort(np.unique(data.labels[rest], return_index=True)[1])  # random label order
+    others = np.delete(rest, distinct)  # after one image of every label, any other images
+    rows = np.concatenate([rest[distinct], others])[:n_rows]
     return rows.astype(np.int64), cols.astype(np.int64)
 
 
