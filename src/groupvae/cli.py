@@ -54,6 +54,17 @@ def _parse_data_options(pairs: list[str] | None) -> dict[str, Any]:
     return out
 
 
+def _parse_labels(text: str | None) -> list[int] | None:
+    from groupvae.errors import ConfigError
+
+    if not text:
+        return None
+    try:
+        return [int(t) for t in text.split(",") if t.strip()]
+    except ValueError:
+        raise ConfigError(f"--holdout-labels needs integers such as 8,9; got {text!r}") from None
+
+
 @app.command("list")
 @friendly_errors
 def list_() -> None:
@@ -86,6 +97,10 @@ def train(
         list[str] | None, typer.Option(help="Data set option key=value, e.g. n_groups=4096.")
     ] = None,
     holdout: Annotated[float, typer.Option(help="Fraction of groups held out.")] = 0.2,
+    holdout_labels: Annotated[
+        str | None,
+        typer.Option(help="Hold out these classes instead (unseen groups), e.g. 8,9."),
+    ] = None,
 ) -> None:
     """Train MODEL on DATASET and save the run (a checkpoint directory)."""
     from groupvae.config import parse_overrides
@@ -101,6 +116,7 @@ def train(
         overrides=parse_overrides(set_ or []),
         data_options=_parse_data_options(data),
         holdout=holdout,
+        holdout_labels=_parse_labels(holdout_labels),
     )
     last = fitted.history.iloc[-1] if fitted.history is not None else {}
     elbo = last.get("val_elbo", last.get("train_elbo", float("nan")))

@@ -14,6 +14,7 @@ from typing import Any
 
 from groupvae.config import split_overrides
 from groupvae.data.grouped import GroupedDataset
+from groupvae.data.grouping import split_by_label
 from groupvae.data.registry import DATASETS
 from groupvae.errors import CheckpointError
 from groupvae.io import write_json
@@ -35,10 +36,22 @@ METRICS.add("exam-scores", _exam_scores)
 
 
 def build_data(
-    dataset: str, *, seed: int, options: dict[str, Any], holdout: float
+    dataset: str,
+    *,
+    seed: int,
+    options: dict[str, Any],
+    holdout: float,
+    holdout_labels: list[int] | None = None,
 ) -> tuple[GroupedDataset, GroupedDataset]:
-    """Build a registered data set and split it by group into ``(train, holdout)``."""
+    """Build a registered data set and split it by group into ``(train, holdout)``.
+
+    With ``holdout_labels`` the holdout is made of those classes only (groups of classes
+    never seen in training, as the ML-VAE paper's unseen MS-Celeb identities); otherwise
+    a random ``holdout`` fraction of the groups.
+    """
     data = DATASETS[dataset].build(seed=seed, **options)
+    if holdout_labels:
+        return split_by_label(data, holdout_labels)
     return data.split(holdout, seed=seed)
 
 
@@ -52,6 +65,7 @@ def train_run(
     overrides: dict[str, Any] | None = None,
     data_options: dict[str, Any] | None = None,
     holdout: float = 0.2,
+    holdout_labels: list[int] | None = None,
     progress: bool = True,
 ) -> GroupVAE:
     """Train preset ``model_name`` on ``dataset`` and save the run to ``out``.
@@ -65,6 +79,7 @@ def train_run(
         overrides: ``ModelConfig`` or ``TrainConfig`` fields (``--set key=value``).
         data_options: keyword options of the data set's builder (e.g. ``n_groups``).
         holdout: fraction of groups held out for evaluation.
+        holdout_labels: hold out these classes instead (unseen groups).
         progress: show a progress bar.
 
     Raises:
@@ -73,14 +88,22 @@ def train_run(
     data_options = dict(data_options or {})
     model_over, train_over = split_overrides(dict(overrides or {}))
     spec = DATASETS[dataset]
-    train, hold = build_data(dataset, seed=seed, options=data_options, holdout=holdout)
+    train, hold = build_data(
+        dataset, seed=seed, options=data_options, holdout=holdout, holdout_labels=holdout_labels
+    )
     model = create(model_name, dataset=dataset, seed=seed, **model_over)
     train_cfg = {**spec.train_defaults, "seed": seed, "progress": progress, **train_over}
     if epochs is not None:
         train_cfg["epochs"] = epochs
     start = time.perf_counter()
     model.fit(train, holdout=hold, **train_cfg)
-    data_record = {"name": dataset, "seed": seed, "options": data_options, "holdout": holdout}
+    data_record = {
+        "name": dataset,
+        "seed": seed,
+        "options": data_options,
+        "holdout": holdout,
+        "holdout_labels": holdout_labels,
+    }
     model.save(out, metadata={"data": data_record, "fit_seconds": time.perf_counter() - start})
     return model
 
@@ -100,6 +123,7 @@ def load_run(run_dir: str | Path) -> tuple[GroupVAE, GroupedDataset, GroupedData
         seed=int(record.get("seed", 0)),
         options=dict(record.get("options", {})),
         holdout=float(record.get("holdout", 0.2)),
+        holdout_labels=record.get("holdout_labels"),
     )
     return model, train, hold
 
