@@ -52,7 +52,10 @@ def regression_error(
     regressor = make_pipeline(
         StandardScaler(),
         MLPRegressor(
-            hidden_layer_sizes=(32, 32), early_stopping=True, max_iter=200, random_state=seed
+            hidden_layer_sizes=(32, 32),
+            early_stopping=len(fit_rows) >= 100,  # needs a validation set of some size
+            max_iter=200,
+            random_state=seed,
         ),
     )
     y = targets[:, 0] if targets.shape[1] == 1 else targets
@@ -91,6 +94,10 @@ def exam_scores_metrics(model: Any, holdout: GroupedDataset, *, seed: int = 0) -
     """
     if holdout.u is None or holdout.v is None or "eps" not in holdout.aux:
         raise DataError("Exam-Scores metrics need the true u, v and aux['eps'] of the holdout")
+    if holdout.n_groups < 4:
+        raise DataError(
+            f"Exam-Scores metrics need at least 4 holdout groups, got {holdout.n_groups}"
+        )
     rng = np.random.default_rng(seed)
     g = holdout.group
     u_code = model.encode_groups(holdout).mean
