@@ -1,0 +1,228 @@
+"""``PLOTS``: each figure drawn from a saved run directory, without training again.
+
+``PLOTS[kind](run_dir, out, seed=seed)`` loads the run (:func:`groupvae.runs.load_run`),
+draws the figure on the run's held-out groups and writes ``out`` (default
+``run_dir/<kind>.png``) atomically:
+
+* ``swap``: ML-VAE's Fig. 4 (:mod:`groupvae.plots.swap_grid`);
+* ``interpolation``: Fig. 5b (:mod:`groupvae.plots.interpolation`);
+* ``generation``: Fig. 5a (:mod:`groupvae.plots.generation`);
+* ``evidence``: Fig. 6a-b (:mod:`groupvae.plots.evidence`);
+* ``translation``: the CxVAE paper's Fig. 3 for Exam-Scores runs
+  (:mod:`groupvae.plots.translation`).
+
+The first four need a run on images and a model with a group latent; ``translation``
+needs an Exam-Scores run. Other runs get a :class:`~groupvae.errors.ConfigError`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
+
+import numpy as np
+
+from groupvae.errors import ConfigError, DataError
+from groupvae.plots.evidence import draw_evidence
+from groupvae.plots.generation import draw_generation
+from groupvae.plots.interpolation import draw_interpolation
+from groupvae.plots.swap_grid import draw_swap_grid
+from groupvae.plots.tiles import require_group_latent
+from groupvae.registry import Registry
+from groupvae.runs import load_run
+
+if TYPE_CHECKING:
+    from groupvae.data.grouped import GroupedDataset
+    from groupvae.models.model import GroupVAE
+
+EXAM_SCORES = "exam-scores"
+IMAGE_PLOTS = ("swap", "interpolation", "generation", "evidence")
+
+
+class PlotFunction(Protocol):
+    """Draw one figure of a saved run; returns the PNG's path."""
+
+    def __call__(
+        self,
+        run_dir: str | os.PathLike[str],
+        out: str | os.PathLike[str] | None = None,
+        *,
+        seed: int = 0,
+    ) -> Path: ...
+
+
+PLOTS: Registry[PlotFunction] = Registry("plot")
+
+# A figure of the held-out groups: draw(model, holdout, path, seed=..., title=...).
+ImageDrawer = Callable[..., object]
+
+
+def default_path(
+    run_dir: str | os.PathLike[str], out: str | os.PathLike[str] | None, kind: str
+) -> Path:
+    """``out``, or ``run_dir/<kind>.png`` when ``out`` is ``None``."""
+    return Path(run_dir) / f"{kind}.png" if out is None else Path(out)
+
+
+def _dataset_name(model: GroupVAE) -> str:
+    return str(model.extra_metadata.get("data", {}).get("name", "unknown data"))
+
+
+def _is_image_shape(shape: tuple[int, ...]) -> bool:
+    """``(H, W)``, ``(1, H, W)`` or ``(3, H, W)``."""
+    return len(shape) == 2 or (len(shape) == 3 and shape[0] in (1, 3))
+
+
+def load_image_run(
+    run_dir: str | os.PathLike[str], kind: str
+) -> tuple[GroupVAE, GroupedDataset, str]:
+    """Load a run on images for figure ``kind``: ``(model, holdout, dataset name)``.
+
+    Raises:
+        ConfigError: for a run that is not on images, or a model without a group latent.
+        CheckpointError: for a missing or unreadable run.
+    """
+
+    model, _, holdout = load_run(run_dir)
+    name = _dataset_name(model)
+    if not _is_image_shape(holdout.obs_shape):
+        hint = " Plot 'translation' instead." if name == EXAM_SCORES else ""
+        raise ConfigError(
+            f"the {kind} figure needs a run on images (observations of shape (1|3, H, W)); "
+            f"{run_dir} was trained on {name} with observations of shape {holdout.obs_shape}."
+            + hint
+        )
+    require_group_latent(model, f"{kind} figure")
+    return model, holdout, name
+
+
+def _draw_image_figure(
+    kind: str,
+    figure: str,
+    draw: ImageDrawer,
+    run_dir: str | os.PathLike[str],
+    out: str | os.PathLike[str] | None,
+    seed: int,
+) -> Path:
+    """Load an image run and ``draw(model, holdout, path, seed=..., title=...)`` its figure."""
+    model, holdout, name = load_image_run(run_dir, kind)
+    path = default_path(run_dir, out, kind)
+    draw(model, holdout, path, seed=seed, title=f"{model.config.model}, held-out {name}: {figure}")
+    return path
+
+
+@PLOTS.register("swap")
+def plot_swap(
+    run_dir: str | os.PathLike[str], out: str | os.PathLike[str] | None = None, *, seed: int = 0
+) -> Path:
+    """Draw the swap grid (ML-VAE Fig. 4) of a saved run on its held-out groups.
+
+    ``seed`` picks the images. Writes ``out`` (default ``run_dir/swap.png``) and returns
+    its path. See :func:`groupvae.plots.swap_grid.draw_swap_grid`.
+
+    Raises:
+        ConfigError: for a run not on images or a model without a group latent.
+    """
+    return _draw_image_figure(
+        "swap", "swap grid (ML-VAE Fig. 4)", draw_swap_grid, run_dir, out, seed
+    )
+
+
+@PLOTS.register("interpolation")
+def plot_interpolation(
+    run_dir: str | os.PathLike[str], out: str | os.PathLike[str] | None = None, *, seed: int = 0
+) -> Path:
+    """Draw the interpolation grid (ML-VAE Fig. 5b) of a saved run on its held-out groups.
+
+    ``seed`` picks the endpoint groups and images. Writes ``out`` (default
+    ``run_dir/interpolation.png``) and returns its path. See
+    :func:`groupvae.plots.interpolation.draw_interpolation`.
+
+    Raises:
+        ConfigError: for a run not on images or a model without a group latent.
+    """
+    return _draw_image_figure(
+        "interpolation", "interpolation (ML-VAE Fig. 5b)", draw_interpolation, run_dir, out, seed
+    )
+
+
+@PLOTS.register("generation")
+def plot_generation(
+    run_dir: str | os.PathLike[str], out: str | os.PathLike[str] | None = None, *, seed: int = 0
+) -> Path:
+    """Draw the generation figure (ML-VAE Fig. 5a) of a saved run on its held-out groups.
+
+    ``seed`` picks the groups and draws the styles from the prior. Writes ``out``
+    (default ``run_dir/generation.png``) and returns its path. See
+    :func:`groupvae.plots.generation.draw_generation`.
+
+    Raises:
+        ConfigError: for a run not on images or a model without a group latent.
+    """
+    return _draw_image_figure(
+        "generation", "generation (ML-VAE Fig. 5a)", draw_generation, run_dir, out, seed
+    )
+
+
+@PLOTS.register("evidence")
+def plot_evidence(
+    run_dir: str | os.PathLike[str], out: str | os.PathLike[str] | None = None, *, seed: int = 0
+) -> Path:
+    """Draw reconstructions without and with accumulated evidence (ML-VAE Fig. 6a-b).
+
+    ``seed`` picks the held-out group. Writes ``out`` (default ``run_dir/evidence.png``)
+    and returns its path. See :func:`groupvae.plots.evidence.draw_evidence`.
+
+    Raises:
+        ConfigError: for a run not on images or a model without a group latent.
+    """
+    return _draw_image_figure(
+        "evidence", "accumulated evidence (ML-VAE Fig. 6)", draw_evidence, run_dir, out, seed
+    )
+
+
+@PLOTS.register("translation")
+def plot_translation(
+    run_dir: str | os.PathLike[str], out: str | os.PathLike[str] | None = None, *, seed: int = 0
+) -> Path:
+    """Draw the Exam-Scores translation figure (CxVAE paper's Fig. 3) of a saved run.
+
+    One held-out school's students are translated into another held-out school chosen
+    by ``seed``. Writes ``out`` (default ``run_dir/translation.png``) and returns its path.
+
+    Raises:
+        ConfigError: for a run not on Exam-Scores, or a model without a group latent.
+        DataError: for a run with fewer than 2 held-out schools.
+    """
+    from groupvae.plots.translation import draw_translation, translation_example  # matplotlib
+
+    model, _, holdout = load_run(run_dir)
+    name = _dataset_name(model)
+    if name != EXAM_SCORES:
+        raise ConfigError(
+            f"the translation figure is for {EXAM_SCORES} runs; {run_dir} was trained on "
+            f"{name}. Plot one of {', '.join(IMAGE_PLOTS)} instead."
+        )
+    require_group_latent(model, "translation figure")
+    if holdout.n_groups < 2:
+        raise DataError(f"a translation needs 2 held-out schools; {run_dir} holds out 1")
+    source, target = np.random.default_rng(seed).choice(holdout.n_groups, 2, replace=False)
+    example = translation_example(model, holdout, int(source), int(target))
+    path = default_path(run_dir, out, "translation")
+    title = f"held-out school {source} \u2192 {target}"
+    return draw_translation({model.config.model: example}, path, title=title)
+
+
+__all__ = [
+    "PLOTS",
+    "PlotFunction",
+    "default_path",
+    "load_image_run",
+    "plot_evidence",
+    "plot_generation",
+    "plot_interpolation",
+    "plot_swap",
+    "plot_translation",
+]
