@@ -55,3 +55,13 @@ def test_bad_input_is_one_line_and_status_2(args, message):
     assert result.exit_code == 2
     assert message in result.output
     assert "Traceback" not in result.output
+
+
+def test_plot_draws_from_a_saved_run_and_refuses_unknown_kinds(tmp_path):
+    run = tmp_path / "run"
+    assert invoke("train", "mlvae", "exam-scores", "--out", str(run), *TINY).exit_code == 0
+    result = invoke("plot", "translation", str(run))
+    assert result.exit_code == 0, result.output
+    assert (run / "translation.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    result = invoke("plot", "nope", str(run))
+    assert result.exit_code == 2 and "unknown plot 'nope'" in result.output

@@ -142,6 +142,23 @@ def evaluate(
     typer.echo(f"wrote {run_dir / 'metrics.json'}")
 
 
+@app.command()
+@friendly_errors
+def plot(
+    kind: Annotated[
+        str, typer.Argument(help="swap, interpolation, generation, evidence, translation.")
+    ],
+    run_dir: Annotated[Path, typer.Argument(help="A run directory made by train.")],
+    out: Annotated[Path | None, typer.Option(help="PNG path (default RUN_DIR/KIND.png).")] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the images or groups shown.")] = 0,
+) -> None:
+    """Draw a figure from a saved run, without training again."""
+    from groupvae.plots import PLOTS
+
+    path = PLOTS[kind](run_dir, out, seed=seed)
+    typer.echo(f"wrote {path}")
+
+
 @benchmark_app.command("exam-scores")
 @friendly_errors
 def benchmark_exam_scores(
