@@ -209,20 +209,22 @@ def save_swap_grid(
 
     mosaic = grid_mosaic(grid)
     n_rows, n_cols = grid.swapped.shape[:2]
-    fig = Figure(figsize=(0.55 * (n_cols + 1) + 0.6, 0.55 * (n_rows + 1) + 0.9))
+    fig = Figure(figsize=(0.55 * (n_cols + 1), 0.55 * (n_rows + 1)))
     FigureCanvasAgg(fig)
-    ax = fig.add_axes((0.08, 0.02, 0.9, 0.86 if title else 0.9))
+    ax = fig.add_axes((0.0, 0.0, 1.0, 1.0))
     ax.imshow(mosaic, interpolation="nearest")
     ax.set_xticks([])
     ax.set_yticks([])
     for spine in ax.spines.values():
         spine.set_visible(False)
-    ax.set_title("each column keeps the content of its top test image", fontsize=8)
+    caption = "each column keeps the content of its top test image"
+    ax.set_title(f"{title}\n{caption}" if title else caption, fontsize=8)
     ax.set_ylabel("each row keeps the style of its left test image", fontsize=8)
-    if title:
-        fig.suptitle(title, fontsize=9)
     path = Path(path)
-    write_with(path, lambda tmp: fig.savefig(tmp, format="png", dpi=dpi))
+    write_with(
+        path,
+        lambda tmp: fig.savefig(tmp, format="png", dpi=dpi, bbox_inches="tight", pad_inches=0.08),
+    )
     return path
 
 
