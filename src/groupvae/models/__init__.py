@@ -67,8 +67,22 @@ def create(name: str, *, seed: int = 0, dataset: str | None = None, **overrides:
     return GroupVAE(build_config(name, dataset=dataset, **overrides), seed=seed)
 
 
+# CPVAE is a model class of its own (not a GroupVAE preset): see groupvae.models.cpvae.
+from groupvae.models.cpvae import (  # noqa: E402
+    CPVAE,
+    CPVAE_DATASETS,
+    CPVAEConfig,
+    CPVAETrainConfig,
+    create_cpvae,
+)
+
+
 __all__ = [
     "BACKBONES",
+    "CPVAE",
+    "CPVAE_DATASETS",
+    "CPVAEConfig",
+    "CPVAETrainConfig",
     "DECODERS",
     "GROUP_ENCODERS",
     "INSTANCE_ENCODERS",
@@ -82,4 +96,5 @@ __all__ = [
     "Posterior",
     "build_config",
     "create",
+    "create_cpvae",
 ]

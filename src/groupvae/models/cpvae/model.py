@@ -1,0 +1,322 @@
+"""``CPVAE``: the Cross-population VAE users touch (fit, encode, reconstruct, save, load)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any, Literal, NamedTuple
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import Tensor
+
+from groupvae.checkpoint import load_state, read_checkpoint, write_checkpoint
+from groupvae.config import replace, to_dict
+from groupvae.data.grouped import GroupedDataset
+from groupvae.data.populations import PopulationKey, check_population, population_of
+from groupvae.errors import CheckpointError, ConfigError, DataError
+from groupvae.io import atomic_directory
+from groupvae.models.cpvae.config import CPVAEConfig, CPVAETrainConfig
+from groupvae.models.cpvae.module import CPVAEModule
+from groupvae.objectives.cpvae import AlphaSchedule, make_alpha_schedule
+
+Part = Literal["full", "private", "shared"]
+
+
+class CPVAECodes(NamedTuple):
+    """Posterior means: ``shared: (n, shared_dim)`` of ``q(z | x)`` and
+    ``private: (n, private_dim)`` of ``q_k(t | x)``, ``k`` each row's population."""
+
+    shared: np.ndarray
+    private: np.ndarray
+
+
+class CPVAE:
+    """A Cross-population VAE: a config, its module, and what fitting it recorded.
+
+    Create one with :func:`groupvae.models.cpvae.create_cpvae` (or this constructor);
+    restore one with :meth:`load`.
+
+    Data is passed as a :class:`GroupedDataset` with a ``population`` key (``"labels"``,
+    ``"group"`` or an ``aux`` name, see :func:`~groupvae.data.populations.population_of`),
+    or as an array ``x: (n, *obs_shape)`` with an ``(n,)`` integer ``population`` array.
+
+    Attributes:
+        config: the :class:`CPVAEConfig`.
+        module: the :class:`CPVAEModule`.
+        history: per-epoch terms of the last :meth:`fit` (``None`` before).
+        train_config: the :class:`CPVAETrainConfig` of the last fit.
+        seed: the seed of the weight initialisation.
+    """
+
+    def __init__(self, config: CPVAEConfig, *, seed: int = 0) -> None:
+        self.config = config
+        self.seed = seed
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            self.module = CPVAEModule(config)
+        self.history: pd.DataFrame | None = None
+        self.train_config: CPVAETrainConfig | None = None
+        self.extra_metadata: dict[str, Any] = {}
+
+    def __repr__(self) -> str:
+        c = self.config
+        return (
+            f"CPVAE(K={c.n_populations}, shared_dim={c.shared_dim}, private_dim={c.private_dim}, "
+            f"objective={c.objective}, alpha={c.alpha}->{c.alpha_end} ({c.alpha_schedule}), "
+            f"aggregation={c.aggregation}, likelihood={c.likelihood})"
+        )
+
+    # ------------------------------------------------------------------ data
+    def _arrays(
+        self, data: GroupedDataset | Any, population: PopulationKey | None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        if isinstance(data, GroupedDataset):
+            return data.x, population_of(data, "population" if population is None else population)
+        x = np.asarray(data, dtype=np.float32)
+        if population is None:
+            raise DataError("with an array x, pass population=(n,) integer ids")
+        if isinstance(population, str):
+            raise DataError("a population key needs a GroupedDataset; pass an array of ids")
+        if not np.isfinite(x).all():
+            raise DataError("x has NaN or infinite values")
+        return x, check_population(np.asarray(population), x.shape[0])
+
+    def _tensors(self, data: Any, population: PopulationKey | None) -> tuple[Tensor, Tensor]:
+        x, pop = self._arrays(data, population)
+        xt, pt = torch.from_numpy(np.ascontiguousarray(x)), torch.from_numpy(pop)
+        self.module.check_input(xt, pt)
+        return xt, pt
+
+    # -------------------------------------------------------------- training
+    def fit(
+        self,
+        data: GroupedDataset | Any,
+        population: PopulationKey | None = None,
+        *,
+        holdout: GroupedDataset | None = None,
+        alpha_schedule: AlphaSchedule | None = None,
+        log_dir: str | Path | None = None,
+        callbacks: list[Any] | None = None,
+        **train_options: Any,
+    ) -> CPVAE:
+        """Train with Lightning, following Algorithm 1.
+
+        Args:
+            data: training data (see the class docstring).
+            population: population key or ids (default ``"population"``).
+            holdout: data (same population key) whose ``val_*`` terms are logged.
+            alpha_schedule: a callable ``progress in [0, 1] -> alpha`` that replaces the
+                config's ``alpha_schedule`` (eq. 10); not saved in checkpoints.
+            log_dir: folder for Lightning's CSV log.
+            callbacks: extra Lightning callbacks.
+            **train_options: :class:`CPVAETrainConfig` fields (``epochs``,
+                ``batch_per_population``, ``lr``, ``seed``, ...).
+
+        Returns:
+            ``self``; ``self.history`` holds one row per epoch.
+
+        Raises:
+            DataError: if the data does not fit the model.
+            NonFiniteLossError: if the loss becomes NaN or infinite.
+        """
+        from groupvae.models.cpvae.training import fit_cpvae
+
+        config = replace(CPVAETrainConfig(), **train_options)
+        x, pop = self._arrays(data, population)
+        hold = None if holdout is None else self._arrays(holdout, population)
+        c = self.config
+        schedule = alpha_schedule or make_alpha_schedule(
+            c.alpha_schedule, alpha=c.alpha, alpha_end=c.alpha_end
+        )
+        self.history = fit_cpvae(
+            self.module,
+            x,
+            pop,
+            config,
+            schedule,
+            holdout=hold,
+            log_dir=log_dir,
+            callbacks=callbacks,
+        )
+        self.train_config = config
+        return self
+
+    # ------------------------------------------------------------- inference
+    @torch.no_grad()
+    def _batched(
+        self,
+        fn: Callable[[Tensor, Tensor], tuple[Tensor, ...]],
+        x: Tensor,
+        pop: Tensor,
+        batch_size: int,
+    ) -> list[np.ndarray]:
+        self.module.eval()
+        parts = [
+            fn(x[s : s + batch_size], pop[s : s + batch_size])
+            for s in range(0, x.shape[0], batch_size)
+        ]
+        return [torch.cat([p[j] for p in parts]).numpy() for j in range(len(parts[0]))]
+
+    def encode(
+        self,
+        data: GroupedDataset | Any,
+        population: PopulationKey | None = None,
+        *,
+        batch_size: int = 1024,
+    ) -> CPVAECodes:
+        """Posterior means of the shared latent ``q(z | x)`` and of the private latent
+        ``q_k(t | x)`` of each observation's own population (eq. 2).
+
+        Returns:
+            :class:`CPVAECodes` of ``(n, shared_dim)`` and ``(n, private_dim)`` arrays.
+        """
+        x, pop = self._tensors(data, population)
+
+        def fn(xb: Tensor, pb: Tensor) -> tuple[Tensor, Tensor]:
+            inf = self.module.inference(xb, pb, sample=False)
+            return inf["z_mean"], inf["t_mean"]
+
+        shared, private = self._batched(fn, x, pop, batch_size)
+        return CPVAECodes(shared, private)
+
+    def reconstruct(
+        self,
+        data: GroupedDataset | Any,
+        population: PopulationKey | None = None,
+        *,
+        part: Part = "full",
+        decoder_population: int | np.ndarray | None = None,
+        batch_size: int = 1024,
+    ) -> np.ndarray:
+        """Decode posterior means (eq. 1 with ``z, t`` at their posterior means).
+
+        Args:
+            data, population: as :meth:`fit`.
+            part: ``"full"`` ``g(f_s(z), f_k(t))``; ``"private"`` ``g(., f_k(t))`` only
+                (Fig. 2, third row: the digit without its background); ``"shared"``
+                ``g(f_s(z), .)`` only (fourth row: the background).
+            decoder_population: decode ``t`` (still inferred by the observation's own
+                population's encoder) with this population's private decoder ``f_j``
+                instead: an int, or ``(n,)`` ids (cross-population reconstruction, the
+                paper's Fig. 4).
+            batch_size: rows per forward pass.
+
+        Returns:
+            ``(n, *obs_shape)`` likelihood means (pixel probabilities for Bernoulli).
+
+        Raises:
+            ConfigError: for an unknown ``part``.
+            DataError: for a bad ``decoder_population``.
+        """
+        if part not in ("full", "private", "shared"):
+            raise ConfigError(f"part must be 'full', 'private' or 'shared', got {part!r}")
+        x, pop = self._tensors(data, population)
+        target = pop
+        if decoder_population is not None:
+            ids = np.broadcast_to(np.asarray(decoder_population, dtype=np.int64), (len(pop),))
+            target = torch.from_numpy(np.ascontiguousarray(ids))
+            self.module.check_input(x, target)
+        both = torch.stack([pop, target], 1)
+
+        def fn(xb: Tensor, pb: Tensor) -> tuple[Tensor]:
+            inf = self.module.inference(xb, pb[:, 0], sample=False)
+            z = None if part == "private" else inf["z"]
+            t = None if part == "shared" else inf["t"]
+            return (self.module.likelihood.mean(self.module.generative(z, t, pb[:, 1])),)
+
+        (out,) = self._batched(fn, x, both, batch_size)
+        return out
+
+    def log_marginal_likelihoods(
+        self,
+        data: GroupedDataset | Any,
+        population: PopulationKey | None = None,
+        *,
+        n_samples: int = 100,
+        seed: int = 0,
+        batch_size: int = 256,
+    ) -> np.ndarray:
+        """Importance-sampled ``log p(x | theta_k, theta_s)`` of every row under every
+        population (eq. 7-8); see :meth:`CPVAEModule.log_marginal_likelihoods`.
+
+        ``population`` is only checked, not used: every population is scored.
+
+        Returns:
+            ``(n, K)`` log-likelihoods (nats).
+        """
+        if isinstance(data, GroupedDataset):
+            x = torch.from_numpy(data.x)
+        else:
+            x = torch.from_numpy(np.asarray(data, dtype=np.float32))
+        pop = torch.zeros(x.shape[0], dtype=torch.int64)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            (out,) = self._batched(
+                lambda xb, pb: (self.module.log_marginal_likelihoods(xb, n_samples=n_samples),),
+                x,
+                pop,
+                batch_size,
+            )
+        return out
+
+    def classify(
+        self, data: GroupedDataset | Any, *, n_samples: int = 100, seed: int = 0
+    ) -> np.ndarray:
+        """Maximum-marginal-likelihood population of each row (section 4.3):
+        ``argmax_k log p(x | theta_k, theta_s)``. Returns ``(n,) int64``."""
+        return self.log_marginal_likelihoods(data, n_samples=n_samples, seed=seed).argmax(1)
+
+    # ------------------------------------------------------------- save / load
+    def save(self, directory: str | Path, *, metadata: dict[str, Any] | None = None) -> Path:
+        """Write a checkpoint directory atomically; returns its path.
+
+        Contents: ``config.json``, ``weights.safetensors`` (with the population sizes),
+        ``metadata.json`` (schema and library versions, seed, training config, extras)
+        and ``history.csv``.
+        """
+        directory = Path(directory)
+        meta = {
+            "seed": self.seed,
+            "model_class": "CPVAE",
+            "train_config": None if self.train_config is None else asdict(self.train_config),
+            **self.extra_metadata,
+            **(metadata or {}),
+        }
+        with atomic_directory(directory) as tmp:
+            write_checkpoint(tmp, to_dict(self.config), self.module.state_dict(), meta)
+            if self.history is not None:
+                self.history.to_csv(tmp / "history.csv", index=False)
+        return directory
+
+    @classmethod
+    def load(cls, directory: str | Path) -> CPVAE:
+        """Restore a model saved by :meth:`save`.
+
+        Raises:
+            CheckpointError: if the directory is missing, corrupt or mismatched.
+        """
+        config_dict, state, metadata = read_checkpoint(directory)
+        if config_dict.get("model") != "cpvae":
+            raise CheckpointError(
+                f"{directory} holds a {config_dict.get('model')!r} model, not a CPVAE; "
+                "load it with groupvae.load"
+            )
+        try:
+            config = replace(CPVAEConfig(), **config_dict)
+            model = cls(config, seed=int(metadata.get("seed", 0)))
+        except Exception as err:  # a bad field or an unknown part name
+            raise CheckpointError(f"cannot rebuild the CPVAE of {directory}: {err}") from None
+        load_state(model.module, state, str(directory))
+        train = metadata.get("train_config")
+        model.train_config = None if train is None else replace(CPVAETrainConfig(), **train)
+        history = Path(directory) / "history.csv"
+        model.history = pd.read_csv(history) if history.is_file() else None
+        own = ("seed", "train_config", "schema_version", "versions", "model_class")
+        model.extra_metadata = {k: v for k, v in metadata.items() if k not in own}
+        return model
+
+
+__all__ = ["CPVAE", "CPVAECodes", "Part"]

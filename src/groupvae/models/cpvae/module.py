@@ -1,0 +1,287 @@
+"""The CPVAE module: the mathematics of the Cross-population VAE.
+
+Generative model (eq. 1): ``z ~ N(0, I)``, ``t ~ N(0, I)``,
+``x | z, t ~ p(g(f_s(z), f_k(t)))`` for a member of population ``k``, with a shared
+decoder ``f_s`` and one private decoder ``f_k`` per population. Inference (eq. 2):
+``q(z, t | x) = q_s(z | x) q_k(t | x)``, one network with two outputs: a shared head for
+``z`` and a per-population head for ``t``. The ``K`` private heads and decoders are
+stacked (:class:`~groupvae.nn.stacked.StackedMLP`): one batched call per layer.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor, nn
+
+from groupvae.errors import DataError
+from groupvae.models.backbones import BACKBONES
+from groupvae.models.cpvae.config import CPVAEConfig
+from groupvae.models.likelihoods import LIKELIHOODS
+from groupvae.nn.mlp import MLP
+from groupvae.nn.stacked import StackedMLP
+from groupvae.objectives.cpvae import CPVAELossOutput, cpvae_objective
+from groupvae.objectives.kl import kl_normal_standard, normal_log_prob
+from groupvae.registry import Registry
+
+
+class AdditiveDecoder(nn.Module):
+    """``g(f_s(z), f_k(t)) = f_s(z) + f_k(t)``: the paper's aggregation (eq. 1).
+
+    ``f_s``: MLP ``shared_dim -> obs_dim``; ``f_k``: stacked MLPs ``private_dim -> obs_dim``.
+    A part left out (``None``) contributes nothing: ``g(a, None) = a``.
+    """
+
+    def __init__(self, config: CPVAEConfig) -> None:
+        super().__init__()
+        obs_dim = math.prod(config.obs_shape)
+        c = config
+        self.shared = MLP(c.shared_dim, obs_dim, c.hidden, c.n_hidden)
+        self.private = StackedMLP(c.n_populations, c.private_dim, obs_dim, c.hidden, c.n_hidden)
+
+    def combine(self, a: Tensor | None, b: Tensor | None) -> Tensor:
+        """``g(a, b)``: ``a, b: (..., d)`` (broadcast), either may be ``None``."""
+        if a is None and b is None:
+            raise ValueError("combine needs at least one part")
+        if a is None or b is None:
+            return a if b is None else b  # type: ignore[return-value]
+        return a + b
+
+
+class ConcatDecoder(nn.Module):
+    """``g(a, b) = W [a; b] + c``: the decoders output ``hidden`` features each (ReLU),
+    and a shared linear layer maps their concatenation to the observation. A part left
+    out (``None``) is replaced by zeros."""
+
+    def __init__(self, config: CPVAEConfig) -> None:
+        super().__init__()
+        c = config
+        self.shared = MLP(c.shared_dim, c.hidden, c.hidden, max(c.n_hidden - 1, 0))
+        self.shared.append(nn.ReLU())
+        self.private = StackedMLP(
+            c.n_populations,
+            c.private_dim,
+            c.hidden,
+            c.hidden,
+            max(c.n_hidden - 1, 0),
+            out_activation=True,
+        )
+        self.head = nn.Linear(2 * c.hidden, math.prod(c.obs_shape))
+
+    def combine(self, a: Tensor | None, b: Tensor | None) -> Tensor:
+        """``g(a, b)``: ``a, b: (..., hidden)`` (broadcast), either may be ``None``."""
+        if a is None and b is None:
+            raise ValueError("combine needs at least one part")
+        a = torch.zeros_like(b) if a is None else a  # type: ignore[arg-type]
+        b = torch.zeros_like(a) if b is None else b
+        shape = torch.broadcast_shapes(a.shape[:-1], b.shape[:-1])
+        a, b = a.expand(*shape, a.shape[-1]), b.expand(*shape, b.shape[-1])
+        return self.head(torch.cat([a, b], -1))
+
+
+AGGREGATIONS: Registry[type[nn.Module]] = Registry("aggregation")
+AGGREGATIONS.add("add", AdditiveDecoder)
+AGGREGATIONS.add("concat", ConcatDecoder)
+
+
+def _standard_log_prob(v: Tensor) -> Tensor:
+    return normal_log_prob(v, torch.zeros_like(v), torch.zeros_like(v))
+
+
+class CPVAEModule(nn.Module):
+    """``inference`` / ``generative`` / ``loss`` of a CPVAE built from ``config``.
+
+    Attributes:
+        trunk: feature extractor shared by the two encoder heads (``BACKBONES``).
+        shared_encoder: ``q_s(z | x)`` head (parameters ``phi_s``).
+        private_encoders: ``K`` stacked ``q_k(t | x)`` heads (``phi_k``).
+        decoder: the aggregation with ``f_s`` (``decoder.shared``, ``theta_s``) and the
+            ``K`` stacked ``f_k`` (``decoder.private``, ``theta_k``).
+        likelihood: ``p(x | g(.))`` (Gaussian with learned ``Psi``, or Bernoulli).
+        population_sizes: buffer ``(K,)``, the ``n_k`` of the training data (set by
+            ``fit``; eq. 4's ``N`` and ``n_k``).
+    """
+
+    population_sizes: Tensor
+
+    def __init__(self, config: CPVAEConfig) -> None:
+        super().__init__()
+        self.config = config
+        c = config
+        self.trunk, feat_dim = BACKBONES[c.backbone](c.obs_shape, c.hidden, c.channels)
+        self.shared_encoder = MLP(feat_dim, 2 * c.shared_dim, c.hidden, c.n_hidden)
+        self.private_encoders = StackedMLP(
+            c.n_populations, feat_dim, 2 * c.private_dim, c.hidden, c.n_hidden
+        )
+        self.decoder = AGGREGATIONS[c.aggregation](c)
+        self.likelihood = LIKELIHOODS[c.likelihood](c)
+        self.register_buffer("population_sizes", torch.ones(c.n_populations))
+
+    @property
+    def n_populations(self) -> int:
+        return self.config.n_populations
+
+    def check_input(self, x: Tensor, population: Tensor) -> None:
+        """Raise :class:`DataError` if ``x`` or ``population`` do not fit this model."""
+        if tuple(x.shape[1:]) != self.config.obs_shape:
+            raise DataError(
+                f"x must have shape (n, {', '.join(map(str, self.config.obs_shape))}) for this "
+                f"model, got {tuple(x.shape)}"
+            )
+        if population.shape != (x.shape[0],):
+            raise DataError(f"population must have shape ({x.shape[0]},)")
+        if x.shape[0] and (
+            int(population.min()) < 0 or int(population.max()) >= self.n_populations
+        ):
+            raise DataError(f"population ids must lie in [0, {self.n_populations})")
+
+    def _split(self, out: Tensor) -> tuple[Tensor, Tensor]:
+        mean, logvar = out.chunk(2, dim=-1)
+        return mean, logvar.clamp_min(self.config.min_logvar)
+
+    def inference(
+        self, x: Tensor, population: Tensor, *, sample: bool = True, all_private: bool = False
+    ) -> dict[str, Tensor]:
+        """Encode ``x`` (eq. 2).
+
+        Args:
+            x: ``(n, *obs_shape)``.
+            population: ``(n,) int64 in [0, K)``.
+            sample: draw reparameterised samples; otherwise use the means.
+            all_private: also return every population's private posterior of every row
+                (the fictitious codes ``q_k(t~ | x_j)`` of Algorithm 1), in one call.
+
+        Returns:
+            ``z_mean, z_logvar, z: (n, shared_dim)``; ``t_mean, t_logvar, t:
+            (n, private_dim)`` from each row's own population head; with
+            ``all_private``, ``t_mean_all, t_logvar_all: (K, n, private_dim)``.
+        """
+        h = self.trunk(x)
+        z_mean, z_logvar = self._split(self.shared_encoder(h))
+        out: dict[str, Tensor] = {"z_mean": z_mean, "z_logvar": z_logvar}
+        if all_private:
+            t_mean_all, t_logvar_all = self._split(self.private_encoders.forward_all(h))
+            rows = torch.arange(x.shape[0], device=x.device)
+            t_mean, t_logvar = t_mean_all[population, rows], t_logvar_all[population, rows]
+            out.update(t_mean_all=t_mean_all, t_logvar_all=t_logvar_all)
+        else:
+            t_mean, t_logvar = self._split(self.private_encoders.forward_own(h, population))
+        out.update(t_mean=t_mean, t_logvar=t_logvar)
+        out["z"] = _sample(z_mean, z_logvar) if sample else z_mean
+        out["t"] = _sample(t_mean, t_logvar) if sample else t_mean
+        return out
+
+    def generative(
+        self, z: Tensor | None, t: Tensor | None, population: Tensor | None = None
+    ) -> Tensor:
+        """Likelihood parameters ``g(f_s(z), f_k(t))`` (eq. 1), ``(n, *obs_shape)``.
+
+        Args:
+            z: ``(n, shared_dim)``, or ``None`` to leave the shared part out.
+            t: ``(n, private_dim)``, or ``None`` to leave the private part out.
+            population: ``(n,) int64``: whose private decoder ``f_k`` decodes each ``t``
+                (any population, e.g. another one for cross-population reconstruction).
+
+        Returns:
+            Means (Gaussian) or logits (Bernoulli).
+        """
+        a = None if z is None else self.decoder.shared(z)
+        b = None
+        if t is not None:
+            if population is None:
+                raise ValueError("decoding t needs the population of each row")
+            b = self.decoder.private.forward_own(t, population)
+        params = self.decoder.combine(a, b)
+        return params.view(params.shape[0], *self.config.obs_shape)
+
+    def loss(
+        self,
+        x: Tensor,
+        population: Tensor,
+        inference: dict[str, Tensor],
+        params: Tensor,
+        *,
+        alpha: float = 1.0,
+        objective: str | None = None,
+    ) -> CPVAELossOutput:
+        """The objective (eq. 3, or eq. 4 / 10) of a mini-batch; see
+        :func:`groupvae.objectives.cpvae.cpvae_objective`.
+
+        The fictitious codes of Algorithm 1 enter only through the closed-form
+        ``KL(q_k(t~_ji | x_ji) || N(0, I))``, so they are not sampled.
+        """
+        objective = objective or self.config.objective
+        log_lik = self.likelihood.log_prob(x, params)
+        kl_z = kl_normal_standard(inference["z_mean"], inference["z_logvar"])
+        kl_t = kl_normal_standard(inference["t_mean"], inference["t_logvar"])
+        kl_fict = None
+        if objective == "mi":
+            kl_fict = kl_normal_standard(inference["t_mean_all"], inference["t_logvar_all"])
+        return cpvae_objective(
+            log_lik,
+            kl_z,
+            kl_t,
+            population,
+            self.population_sizes,
+            objective=objective,
+            kl_fictitious=kl_fict,
+            alpha=alpha,
+        )
+
+    def forward(self, x: Tensor, population: Tensor, *, alpha: float = 1.0) -> CPVAELossOutput:
+        """``loss(inference(...), generative(...))`` of one mini-batch (Algorithm 1)."""
+        inf = self.inference(x, population, all_private=self.config.objective == "mi")
+        params = self.generative(inf["z"], inf["t"], population)
+        return self.loss(x, population, inf, params, alpha=alpha)
+
+    @torch.no_grad()
+    def log_marginal_likelihoods(
+        self, x: Tensor, *, n_samples: int = 100, chunk: int = 25
+    ) -> Tensor:
+        """Importance-sampled ``log p(x | theta_k, theta_s)`` for every population ``k``.
+
+        Eq. 7-8: ``p(x | theta_k, theta_s) = E_{q(z, t | x)}[p(x | z, t) p(z, t) /
+        q(z, t | x)]``, estimated with ``S`` samples ``z_s ~ q_s(z | x)``,
+        ``t_s ~ q_k(t | x)`` by ``log 1/S sum_s w_s`` (a stochastic lower bound that
+        tightens as ``S`` grows). Every population is evaluated in one batched call.
+
+        Args:
+            x: ``(n, *obs_shape)``.
+            n_samples: importance samples ``S``.
+            chunk: samples decoded at once (memory grows as ``chunk * K * n * obs_dim``).
+
+        Returns:
+            ``(n, K)`` log-likelihoods in nats (a log-probability mass for Bernoulli).
+        """
+        n, k = x.shape[0], self.n_populations
+        h = self.trunk(x)
+        z_mean, z_logvar = self._split(self.shared_encoder(h))
+        t_mean, t_logvar = self._split(self.private_encoders.forward_all(h))  # (K, n, d_t)
+        log_w = []
+        for start in range(0, n_samples, chunk):
+            s = min(chunk, n_samples - start)
+            z = _sample(z_mean.expand(s, *z_mean.shape), z_logvar.expand(s, *z_logvar.shape))
+            t = _sample(t_mean.expand(s, *t_mean.shape), t_logvar.expand(s, *t_logvar.shape))
+            a = self.decoder.shared(z)  # (s, n, D)
+            t_flat = t.permute(1, 0, 2, 3).reshape(k, s * n, -1)  # (K, s n, d_t)
+            b = self.decoder.private(t_flat).view(k, s, n, -1)
+            params = self.decoder.combine(a.unsqueeze(0), b)  # (K, s, n, D)
+            x_rep = x.unsqueeze(0).unsqueeze(0).expand(k, s, *x.shape)
+            log_lik = self.likelihood.log_prob(
+                x_rep.reshape(k * s * n, *x.shape[1:]), params.reshape(k * s * n, *x.shape[1:])
+            ).view(k, s, n)
+            log_z = _standard_log_prob(z) - normal_log_prob(z, z_mean, z_logvar)  # (s, n)
+            log_t = _standard_log_prob(t) - normal_log_prob(t, t_mean, t_logvar)  # (s, K, n)
+            log_w.append(log_lik + log_z.unsqueeze(0) + log_t.transpose(0, 1))
+        weights = torch.cat(log_w, dim=1)  # (K, S, n)
+        return (torch.logsumexp(weights, dim=1) - math.log(n_samples)).T
+
+
+def _sample(mean: Tensor, logvar: Tensor) -> Tensor:
+    """A reparameterised sample ``mean + exp(logvar / 2) eps`` (the global torch RNG,
+    seeded by the caller)."""
+    return mean + torch.exp(0.5 * logvar) * torch.randn_like(mean)
+
+
+__all__ = ["AGGREGATIONS", "AdditiveDecoder", "CPVAEModule", "ConcatDecoder"]
