@@ -137,7 +137,7 @@ def test_dataset_defaults_fit_each_preset():
     vae = build_config("vae", dataset="exam-scores")
     assert (vae.decoder, vae.group_dim, vae.group_encoder) == ("mlp", 0, "none")
     mnist = build_config("gvae", dataset="mnist", obs_shape=(1, 28, 28))
-    assert (mnist.likelihood, mnist.hidden, mnist.obs_shape) == ("bernoulli", 256, (1, 28, 28))
+    assert (mnist.likelihood, mnist.hidden, mnist.obs_shape) == ("bernoulli", 512, (1, 28, 28))
 
 
 @pytest.mark.parametrize("part", list(PARTS))

@@ -275,11 +275,12 @@ def test_existing_registry_entries_are_unchanged():
         "likelihood": "bernoulli",
         "decoder": "mlp",
         "group_dim": 10,
-        "instance_dim": 10,
-        "hidden": 256,
+        "instance_dim": 3,
+        "hidden": 512,
         "n_hidden": 1,
     }
-    assert DATASETS["mnist"].train_defaults == {"groups_per_batch": 32, "lr": 1e-3, "epochs": 60}
+    assert DATASETS["mnist"].model_defaults("vae")["instance_dim"] == 13
+    assert DATASETS["mnist"].train_defaults == {"groups_per_batch": 32, "lr": 1e-3, "epochs": 80}
 
 
 @pytest.mark.parametrize(

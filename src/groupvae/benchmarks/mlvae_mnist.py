@@ -94,7 +94,7 @@ class MlvaeMnistBenchmark:
 
     models: tuple[str, ...] = ("vae", "mlvae", "gvae", "cxvae")
     seeds: tuple[int, ...] = (0, 1, 2)
-    epochs: int = 60
+    epochs: int = 80
     ks: tuple[int, ...] = KS
     train_k: int | None = None
     holdout: float = 0.3
