@@ -130,8 +130,10 @@ DATASETS.add(
     DatasetSpec(
         build=lambda seed=0, **kw: make_shapes(seed=seed, **kw),
         description="procedural 64x64 RGB shapes; groups share group_by=shape (or colour...)",
-        model_defaults=image_model_defaults((3, 64, 64), hidden=512, n_hidden=2),
-        train_defaults={"groups_per_batch": 32, "lr": 1e-3, "epochs": 30},
+        model_defaults=image_model_defaults(
+            (3, 64, 64), backbone="conv", decoder="conv", hidden=512, n_hidden=2
+        ),
+        train_defaults={"groups_per_batch": 32, "lr": 1e-3, "epochs": 20, "num_threads": 2},
     ),
 )
 

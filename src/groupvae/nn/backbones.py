@@ -35,7 +35,11 @@ def conv_plan(obs_shape: tuple[int, ...], channels: int) -> tuple[list[int], int
 
 
 class ConvEncoderNet(nn.Module):
-    """``(n, C, H, W) -> (n, out_dim)``: stride-2 4x4 convolutions with ReLU, then linear."""
+    """``(n, C, H, W) -> (n, out_dim)``: stride-2 4x4 convolutions with ReLU, then linear.
+
+    The output is linear (no final ReLU): the encoders' MLP heads add the nonlinearity,
+    and narrow trunks keep every feature alive.
+    """
 
     def __init__(self, obs_shape: tuple[int, ...], channels: int, out_dim: int) -> None:
         super().__init__()
@@ -43,7 +47,7 @@ class ConvEncoderNet(nn.Module):
         layers: list[nn.Module] = []
         for c_in, c_out in itertools.pairwise(chans):
             layers += [nn.Conv2d(c_in, c_out, 4, stride=2, padding=1), nn.ReLU()]
-        layers += [nn.Flatten(), nn.Linear(chans[-1] * side * side, out_dim), nn.ReLU()]
+        layers += [nn.Flatten(), nn.Linear(chans[-1] * side * side, out_dim)]
         self.net = nn.Sequential(*layers)
         self.out_dim = out_dim
 
