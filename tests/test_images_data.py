@@ -280,7 +280,12 @@ def test_existing_registry_entries_are_unchanged():
         "n_hidden": 1,
     }
     assert DATASETS["mnist"].model_defaults("vae")["instance_dim"] == 13
-    assert DATASETS["mnist"].train_defaults == {"groups_per_batch": 32, "lr": 1e-3, "epochs": 80}
+    assert DATASETS["mnist"].train_defaults == {
+        "groups_per_batch": 32,
+        "lr": 1e-3,
+        "epochs": 80,
+        "num_threads": 1,
+    }
 
 
 @pytest.mark.parametrize(

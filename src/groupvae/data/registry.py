@@ -35,6 +35,10 @@ class DatasetSpec:
 
 DATASETS: Registry[DatasetSpec] = Registry("dataset")
 
+# ``num_threads`` in ``train_defaults``: MLPs this small train as fast on one torch thread
+# as on two, and extra threads spin and slow training many-fold when other processes share
+# the cores (see the README's throughput section). Convolutions use two.
+
 
 def _exam_scores_model_defaults(preset: str) -> dict[str, Any]:
     common = {"likelihood": "gaussian", "obs_std": 1.0, "hidden": 32}
@@ -49,7 +53,7 @@ DATASETS.add(
         build=lambda seed=0, n_groups=32_768, **kw: make_exam_scores(n_groups, seed=seed, **kw),
         description="CxVAE section 3.1: x = 2 mu + (sigma^2 + 1) v + eps, schools as groups",
         model_defaults=_exam_scores_model_defaults,
-        train_defaults={"groups_per_batch": 64, "lr": 1e-3},
+        train_defaults={"groups_per_batch": 64, "lr": 1e-3, "num_threads": 1},
     ),
 )
 DATASETS.add(
@@ -68,7 +72,7 @@ DATASETS.add(
             "hidden": 512,
             "n_hidden": 1,  # ML-VAE's MNIST set-up: two linear layers
         },
-        train_defaults={"groups_per_batch": 32, "lr": 1e-3, "epochs": 80},
+        train_defaults={"groups_per_batch": 32, "lr": 1e-3, "epochs": 80, "num_threads": 1},
     ),
 )
 
@@ -113,7 +117,7 @@ DATASETS.add(
         build=lambda seed=0, path=None, **kw: make_mnist_full_groups(path, seed=seed, **kw),
         description="full MNIST from your files (--data path=DIR or .npz), 50k/10k/test split",
         model_defaults=image_model_defaults((1, 28, 28)),
-        train_defaults={"groups_per_batch": 64, "lr": 1e-3, "epochs": 20},
+        train_defaults={"groups_per_batch": 64, "lr": 1e-3, "epochs": 20, "num_threads": 1},
     ),
 )
 DATASETS.add(
@@ -122,7 +126,7 @@ DATASETS.add(
         build=lambda seed=0, **kw: make_uci_digits_groups(seed=seed, **kw),
         description="1,797 UCI 8x8 digits (scikit-learn) scaled to 28x28, by digit, 2-10 per group",
         model_defaults=image_model_defaults((1, 28, 28)),
-        train_defaults={"groups_per_batch": 32, "lr": 1e-3, "epochs": 100},
+        train_defaults={"groups_per_batch": 32, "lr": 1e-3, "epochs": 100, "num_threads": 1},
     ),
 )
 DATASETS.add(
