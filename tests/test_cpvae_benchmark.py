@@ -1,0 +1,90 @@
+"""CPVAE evaluation metrics (oracle tests), figures, run directories and a tiny benchmark."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from groupvae.benchmarks.cpvae import CPVAEBenchmark, run_benchmark
+from groupvae.errors import DataError
+from groupvae.evaluation.cpvae import (
+    classification_accuracy,
+    denoising_errors,
+    image_correlation,
+    kmeans_ari,
+    population_ari,
+    train_cnn_classifier,
+)
+from groupvae.plots.cpvae import draw_denoising, draw_latent_tsne
+
+
+def test_ari_oracles():
+    rng = np.random.default_rng(0)
+    labels = np.repeat(np.arange(3), 20)
+    identity = np.eye(3)[labels] + 0.01 * rng.normal(size=(60, 3))
+    assert kmeans_ari(identity, labels) == pytest.approx(1.0)
+    assert abs(kmeans_ari(rng.normal(size=(60, 3)), labels)) < 0.15
+    population = np.tile([0, 1], 30)
+    out = population_ari(identity, labels, population)
+    assert set(out) == {"population_0", "population_1", "mean"}
+    assert out["mean"] == pytest.approx(1.0)
+    with pytest.raises(DataError, match="two classes"):
+        kmeans_ari(identity, np.zeros(60))
+
+
+def test_classification_and_denoising_metrics():
+    ll = np.array([[0.0, -1.0], [-3.0, -2.0], [1.0, 2.0]])
+    assert classification_accuracy(ll, np.array([0, 1, 0])) == pytest.approx(2 / 3)
+    clean = np.zeros((2, 1, 2, 2))
+    errors = denoising_errors(clean + 0.5, clean + 0.1, clean + 0.3, clean, clean + 0.3)
+    assert errors["private_vs_clean_mse"] == pytest.approx(0.01)
+    assert errors["noisy_vs_clean_mse"] == pytest.approx(0.25)
+    assert errors["shared_vs_background_mse"] == pytest.approx(0.0)
+    rng = np.random.default_rng(0)
+    digit = rng.random((3, 1, 4, 4))
+    assert image_correlation(0.5 * digit + 0.2, digit) == pytest.approx([1.0, 1.0, 1.0])
+    assert image_correlation(-digit, digit) == pytest.approx([-1.0, -1.0, -1.0])
+
+
+def test_cnn_reference_learns_an_easy_task():
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, 200)
+    x = rng.random((200, 1, 28, 28)).astype(np.float32) * 0.2
+    x[y == 1, :, :14] += 0.8
+    out = train_cnn_classifier(x[:150], y[:150], x[150:], y[150:], epochs=2, seed=0)
+    assert out["accuracy"] > 0.9
+
+
+def test_figures_are_written(tmp_path):
+    rng = np.random.default_rng(0)
+    imgs = [rng.random((4, 1, 28, 28)) for _ in range(5)]
+    path = draw_denoising(*imgs[:4], tmp_path / "d.png", clean=imgs[4])
+    assert path.stat().st_size > 0
+    codes = rng.normal(size=(30, 3))
+    draw_latent_tsne({"a": codes, "b": codes}, np.arange(30) % 3, tmp_path / "t.png")
+    assert (tmp_path / "t.png").stat().st_size > 0
+
+
+def test_tiny_benchmark_writes_tables_and_figures(tmp_path):
+    bench = CPVAEBenchmark(
+        n_digits=200,
+        epochs=1,
+        class_epochs=1,
+        batch_per_population=8,
+        class_batch_per_population=2,
+        is_samples=2,
+        n_classify=20,
+        cnn_epochs=1,
+        tsne_points=30,
+        jobs=1,
+    )
+    runs = run_benchmark(bench, tmp_path, echo=lambda *_: None)
+    assert len(runs) == 11
+    results = json.loads((tmp_path / "results.json").read_text())
+    assert results["paper_table_2"]["mnist-classes"]["anneal"] == 99.5
+    table = (tmp_path / "table.md").read_text()
+    assert "Table 1" in table and "Table 2" in table and "| 99.5 |" in table
+    for name in ("denoising.png", "denoising_no_mi.png", "latent_tsne.png", "cross_population.png"):
+        assert (tmp_path / name).is_file()
