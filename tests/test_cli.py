@@ -65,3 +65,18 @@ def test_plot_draws_from_a_saved_run_and_refuses_unknown_kinds(tmp_path):
     assert (run / "translation.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     result = invoke("plot", "nope", str(run))
     assert result.exit_code == 2 and "unknown plot 'nope'" in result.output
+
+
+def test_cpvae_trains_and_evaluates_through_the_cli(tmp_path):
+    run = tmp_path / "cp"
+    args = ["--epochs", "1", "--data", "n=300", "--set", "hidden=16"]
+    result = invoke("train", "cpvae", "grassy-mnist", "--out", str(run), *args)
+    assert result.exit_code == 0, result.output
+    result = invoke("evaluate", str(run), "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads((run / "metrics.json").read_text())
+
+
+def test_cpvae_benchmark_refuses_unknown_settings_before_training():
+    result = invoke("benchmark", "cpvae", "--set", "nope=1")
+    assert result.exit_code == 2 and "nope" in result.output
