@@ -6,6 +6,7 @@ import logging
 import tempfile
 import warnings
 from pathlib import Path
+from typing import Any
 
 import lightning as L
 import pandas as pd
@@ -103,6 +104,24 @@ def fit_module(
     if holdout is not None:
         val_loader = group_loader(holdout, config.groups_per_batch, shuffle=False, seed=config.seed)
     plan = TrainingPlan(module, config, steps_per_epoch=len(loader))
+    return run_trainer(plan, loader, val_loader, config, log_dir=log_dir, callbacks=callbacks)
+
+
+def run_trainer(
+    plan: L.LightningModule,
+    loader: Any,
+    val_loader: Any,
+    config: Any,
+    *,
+    log_dir: str | Path | None = None,
+    callbacks: list[Callback] | None = None,
+) -> pd.DataFrame:
+    """Fit ``plan`` with a quiet Lightning ``Trainer`` and a CSV log; return the history.
+
+    ``config`` needs ``epochs``, ``accelerator``, ``devices`` and ``progress`` (a
+    :class:`TrainConfig` or a model family's own training config). The module is moved
+    back to the CPU afterwards.
+    """
     with tempfile.TemporaryDirectory() as tmp:
         logger = CSVLogger(log_dir or tmp, name="", version="")
         trainer = L.Trainer(
@@ -118,5 +137,5 @@ def fit_module(
             callbacks=callbacks,
         )
         trainer.fit(plan, loader, val_loader)
-        module.cpu()
+        plan.cpu()
         return history_from_csv(Path(logger.log_dir) / "metrics.csv")

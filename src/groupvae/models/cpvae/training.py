@@ -9,7 +9,6 @@ weight ``alpha`` follows a schedule of the training progress.
 
 from __future__ import annotations
 
-import tempfile
 from pathlib import Path
 
 import lightning as L
@@ -17,14 +16,13 @@ import numpy as np
 import pandas as pd
 import torch
 from lightning.pytorch.callbacks import Callback
-from lightning.pytorch.loggers import CSVLogger
 
 from groupvae.data.populations import PopulationBatch, population_loader, population_sizes
 from groupvae.errors import DataError, GroupVAEError, NonFiniteLossError
 from groupvae.models.cpvae.config import CPVAETrainConfig
 from groupvae.models.cpvae.module import CPVAEModule
 from groupvae.objectives.cpvae import AlphaSchedule
-from groupvae.training.fit import _quiet_lightning, history_from_csv
+from groupvae.training.fit import _quiet_lightning, run_trainer
 from groupvae.training.plan import NAN_HINT
 
 
@@ -159,23 +157,7 @@ def fit_cpvae(
             balanced=False,
         )
     plan = CPVAETrainingPlan(module, config, alpha_schedule, steps_per_epoch=len(loader))
-    with tempfile.TemporaryDirectory() as tmp:
-        logger = CSVLogger(log_dir or tmp, name="", version="")
-        trainer = L.Trainer(
-            max_epochs=config.epochs,
-            accelerator=config.accelerator,
-            devices=config.devices,
-            logger=logger,
-            enable_checkpointing=False,
-            enable_model_summary=False,
-            enable_progress_bar=config.progress,
-            num_sanity_val_steps=0,
-            log_every_n_steps=max(1, min(50, len(loader))),
-            callbacks=callbacks,
-        )
-        trainer.fit(plan, loader, val_loader)
-        module.cpu()
-        return history_from_csv(Path(logger.log_dir) / "metrics.csv")
+    return run_trainer(plan, loader, val_loader, config, log_dir=log_dir, callbacks=callbacks)
 
 
 __all__ = ["CPVAETrainingPlan", "fit_cpvae", "preflight"]
