@@ -139,6 +139,18 @@ def train_run(
     return model
 
 
+def data_record(metadata: dict[str, Any], run_dir: str | Path) -> dict[str, Any]:
+    """The ``data`` entry a run's metadata records (name, seed, options, holdout).
+
+    Raises:
+        CheckpointError: if the run does not record its data.
+    """
+    record = metadata.get("data")
+    if not isinstance(record, dict) or "name" not in record:
+        raise CheckpointError(f"{run_dir} does not record its data set; was it made by train?")
+    return record
+
+
 def load_run(run_dir: str | Path) -> tuple[GroupVAE, GroupedDataset, GroupedDataset]:
     """Load a run's model and rebuild its ``(train, holdout)`` data.
 
@@ -146,9 +158,7 @@ def load_run(run_dir: str | Path) -> tuple[GroupVAE, GroupedDataset, GroupedData
         CheckpointError: if the run does not record its data.
     """
     model = GroupVAE.load(run_dir)
-    record = model.extra_metadata.get("data")
-    if not isinstance(record, dict) or "name" not in record:
-        raise CheckpointError(f"{run_dir} does not record its data set; was it made by train?")
+    record = data_record(model.extra_metadata, run_dir)
     train, hold = build_data(
         record["name"],
         seed=int(record.get("seed", 0)),

@@ -18,10 +18,10 @@ from groupvae.config import replace
 from groupvae.data.grouped import GroupedDataset
 from groupvae.data.populations import population_of, stratified_split, subset_rows
 from groupvae.data.registry import DATASETS
-from groupvae.errors import CheckpointError
 from groupvae.io import write_json
 from groupvae.models.cpvae import CPVAE_DATASETS, CPVAETrainConfig, create_cpvae
 from groupvae.models.cpvae.model import CPVAE
+from groupvae.runs import data_record
 
 IS_SAMPLES = 32
 """Importance samples ``S`` of eq. 7-8 in :func:`evaluate_cpvae_run`."""
@@ -132,9 +132,7 @@ def load_cpvae_run(run_dir: str | Path) -> tuple[CPVAE, GroupedDataset, GroupedD
         CheckpointError: if the run does not record its data.
     """
     model = CPVAE.load(run_dir)
-    record = model.extra_metadata.get("data")
-    if not isinstance(record, dict) or "name" not in record:
-        raise CheckpointError(f"{run_dir} does not record its data set; was it made by train?")
+    record = data_record(model.extra_metadata, run_dir)
     train, hold = split_cpvae_data(
         record["name"],
         seed=int(record.get("seed", 0)),
