@@ -102,7 +102,16 @@ def test_split_overrides_names_unknown_settings():
 
 # ------------------------------------------------------------- build_config
 def test_model_registry_holds_every_paper_model():
-    assert set(MODELS) == {"vae", "mlvae", "gvae", "gvae-adv", "cxvae"}
+    assert set(MODELS) == {
+        "vae",
+        "beta-vae",
+        "mlvae",
+        "gvae",
+        "gvae-adv",
+        "cxvae",
+        "gmvae",
+        "ugvae",
+    }
 
 
 @pytest.mark.parametrize("name", list(MODELS))

@@ -25,8 +25,16 @@ class ModelConfig:
         backbone: feature extractor shared by the encoders: ``mlp`` (flatten) or
             ``conv`` (strided convolutions, images ``(C, H, H)``) (``BACKBONES``).
         channels: channels of the first convolution of ``conv`` backbones and decoders.
-        group_encoder: ``poe``, ``mean``, ``deepsets`` or ``none`` (``GROUP_ENCODERS``).
+        encoder_n_hidden: hidden layers of the encoder heads after the backbone (``None``:
+            ``n_hidden``); UG-VAE's heads are single linear layers on a shared ``dense``
+            pre-encoder (its appendix B, Table 2), i.e. ``0``.
+        group_encoder: ``poe``, ``mean``, ``deepsets``, ``poe-clusters`` or ``none``
+            (``GROUP_ENCODERS``).
         instance_encoder: ``independent`` or ``conditional`` (``INSTANCE_ENCODERS``).
+        prior: prior of the instance latent: ``normal`` (``N(0, I)``) or ``mixture`` (a
+            Gaussian mixture whose components are networks of the group latent, UG-VAE
+            eq. 3, or learned constants without one, GMVAE) (``PRIORS``).
+        n_components: mixture components ``K`` of the ``mixture`` prior.
         regulariser: ``none``, ``pairwise-adversarial`` or ``group-adversarial``.
         regulariser_weight: weight of the mutual-information estimate in the loss.
         critic_hidden: width of the regulariser's critic network.
@@ -45,8 +53,11 @@ class ModelConfig:
     n_hidden: int = 2
     backbone: str = "mlp"
     channels: int = 32
+    encoder_n_hidden: int | None = None
     group_encoder: str = "mean"
     instance_encoder: str = "independent"
+    prior: str = "normal"
+    n_components: int = 10
     regulariser: str = "none"
     regulariser_weight: float = 1000.0
     critic_hidden: int = 32
@@ -64,6 +75,15 @@ class ModelConfig:
             raise ConfigError("group_encoder 'none' goes with group_dim 0, and only with it")
         if self.hidden < 1 or self.n_hidden < 0 or self.obs_std <= 0 or self.beta < 0:
             raise ConfigError("hidden >= 1, n_hidden >= 0, obs_std > 0 and beta >= 0 needed")
+        if self.encoder_n_hidden is not None and self.encoder_n_hidden < 0:
+            raise ConfigError("encoder_n_hidden must be >= 0 (or None for n_hidden)")
+        if self.n_components < 1:
+            raise ConfigError(f"n_components must be >= 1, got {self.n_components}")
+
+    @property
+    def encoder_layers(self) -> int:
+        """Hidden layers of each encoder head: ``encoder_n_hidden``, else ``n_hidden``."""
+        return self.n_hidden if self.encoder_n_hidden is None else self.encoder_n_hidden
 
 
 @dataclass(frozen=True)
@@ -84,6 +104,12 @@ class TrainConfig:
             epochs (0: no warm-up).
         num_threads: CPU threads for torch (``torch.set_num_threads``, process-wide);
             ``None`` keeps torch's default. Tiny models train fastest with 1.
+        random_groups: ignore the data's groups and train on random groups of this many
+            observations, drawn anew each epoch (UG-VAE: groups are random mini-batches,
+            B = 128); ``None`` trains on the data's own groups.
+        balance_by: with ``random_groups``, the ``aux`` array (e.g. ``"domain"``) whose
+            values each random group holds equally many of (UG-VAE section 4.2: 50% of
+            each domain in every batch).
     """
 
     epochs: int = 64
@@ -97,10 +123,14 @@ class TrainConfig:
     progress: bool = True
     kl_warmup_epochs: int = 0
     num_threads: int | None = None
+    random_groups: int | None = None
+    balance_by: str | None = None
 
     def __post_init__(self) -> None:
         if self.epochs < 1 or self.groups_per_batch < 1 or self.lr <= 0:
             raise ConfigError("epochs >= 1, groups_per_batch >= 1 and lr > 0 needed")
+        if self.random_groups is not None and self.random_groups < 1:
+            raise ConfigError(f"random_groups must be >= 1, got {self.random_groups}")
 
 
 C = TypeVar("C")

@@ -18,7 +18,7 @@ from groupvae.data.grouping import split_by_label
 from groupvae.data.registry import DATASETS
 from groupvae.errors import CheckpointError
 from groupvae.io import write_json
-from groupvae.models import create
+from groupvae.models import PRESET_TRAINING, create
 from groupvae.models.model import GroupVAE
 from groupvae.registry import Registry
 
@@ -106,7 +106,8 @@ def train_run(
         dataset: a key of ``DATASETS``.
         out: run directory (written atomically).
         seed: seeds the data, the split, the weights and training.
-        epochs: overrides the data set's default number of epochs.
+        epochs: overrides the default number of epochs (the preset's, as
+            ``PRESET_TRAINING`` gives, else the data set's).
         overrides: ``ModelConfig`` or ``TrainConfig`` fields (``--set key=value``).
         data_options: keyword options of the data set's builder (e.g. ``n_groups``).
         holdout: fraction of groups held out for evaluation.
@@ -123,7 +124,14 @@ def train_run(
         dataset, seed=seed, options=data_options, holdout=holdout, holdout_labels=holdout_labels
     )
     model = create(model_name, dataset=dataset, seed=seed, **model_over)
-    train_cfg = {**spec.train_defaults, "seed": seed, "progress": progress, **train_over}
+    preset_training = PRESET_TRAINING.get(model_name, {})
+    train_cfg = {
+        **spec.train_defaults,
+        **preset_training,
+        "seed": seed,
+        "progress": progress,
+        **train_over,
+    }
     if epochs is not None:
         train_cfg["epochs"] = epochs
     start = time.perf_counter()

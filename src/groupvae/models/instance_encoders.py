@@ -15,7 +15,7 @@ class IndependentEncoder(nn.Module):
 
     def __init__(self, config: ModelConfig, obs_dim: int) -> None:
         super().__init__()
-        self.net = MLP(obs_dim, 2 * config.instance_dim, config.hidden, config.n_hidden)
+        self.net = MLP(obs_dim, 2 * config.instance_dim, config.hidden, config.encoder_layers)
 
     def forward(self, x: Tensor, u: Tensor | None) -> tuple[Tensor, Tensor]:
         """Args: ``x: (n_obs, obs_dim)``; ``u`` is ignored.
@@ -36,7 +36,7 @@ class ConditionalEncoder(nn.Module):
     def __init__(self, config: ModelConfig, obs_dim: int) -> None:
         super().__init__()
         in_dim = obs_dim + config.group_dim
-        self.net = MLP(in_dim, 2 * config.instance_dim, config.hidden, config.n_hidden)
+        self.net = MLP(in_dim, 2 * config.instance_dim, config.hidden, config.encoder_layers)
 
     def forward(self, x: Tensor, u: Tensor | None) -> tuple[Tensor, Tensor]:
         """Args: ``x: (n_obs, obs_dim)``, ``u: (n_obs, group_dim)`` the code of each

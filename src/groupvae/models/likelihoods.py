@@ -40,6 +40,22 @@ class GaussianLikelihood(nn.Module):
         return params
 
 
+class SigmoidGaussianLikelihood(GaussianLikelihood):
+    """``N(x; sigmoid(params), s^2 I)``: a Gaussian whose mean is a sigmoid output.
+
+    UG-VAE's image likelihood (appendix B, Table 2: sigmoid output, ``sigma_x = 0.2``),
+    for pixels in ``[0, 1]``.
+    """
+
+    def log_prob(self, x: Tensor, params: Tensor) -> Tensor:
+        """Log-density (nats) of ``x: (n_obs, *obs_shape)`` summed per observation: ``(n_obs,)``."""
+        return super().log_prob(x, torch.sigmoid(params))
+
+    def mean(self, params: Tensor) -> Tensor:
+        """The likelihood's mean ``sigmoid(params)``, in ``(0, 1)``."""
+        return torch.sigmoid(params)
+
+
 class BernoulliLikelihood(nn.Module):
     """``Bernoulli(x; sigmoid(logits))`` per pixel; ``x`` must lie in ``[0, 1]``."""
 
@@ -70,3 +86,4 @@ class BernoulliLikelihood(nn.Module):
 LIKELIHOODS: Registry[type[nn.Module]] = Registry("likelihood")
 LIKELIHOODS.add("gaussian", GaussianLikelihood)
 LIKELIHOODS.add("bernoulli", BernoulliLikelihood)
+LIKELIHOODS.add("gaussian-sigmoid", SigmoidGaussianLikelihood)

@@ -1,8 +1,9 @@
 """The group VAE module: the mathematics of every model in the family.
 
-A model is a choice of parts (see ``ModelConfig``): a group encoder ``q(u | x_G)``, an
-instance encoder ``q(v_k | x_k[, u])``, a decoder and likelihood ``p(x_k | u, v_k)``,
-standard Normal priors on ``u`` and ``v``, and an optional adversarial regulariser.
+A model is a choice of parts (see ``ModelConfig``): a group encoder ``q(u | x_G)`` (or
+UG-VAE's ``q(u | x_G, v_G)``), an instance encoder ``q(v_k | x_k[, u])``, a decoder and
+likelihood ``p(x_k | u, v_k)``, a standard Normal prior on ``u``, a prior ``p(v | u)``
+(standard Normal, or a Gaussian mixture), and an optional adversarial regulariser.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from groupvae.models.decoders import DECODERS
 from groupvae.models.group_encoders import GROUP_ENCODERS
 from groupvae.models.instance_encoders import INSTANCE_ENCODERS
 from groupvae.models.likelihoods import LIKELIHOODS
+from groupvae.models.priors import PRIORS
 from groupvae.nn.segment import product_of_normals
 from groupvae.objectives.elbo import group_elbo
 from groupvae.objectives.kl import kl_normal_standard, rsample_normal
@@ -49,6 +51,16 @@ class GroupVAEModule(nn.Module):
             raise ConfigError("instance_encoder='conditional' needs a group encoder")
         self.group_encoder = None if group_cls is None else group_cls(config, feat_dim)
         self.instance_encoder = instance_cls(config, feat_dim)
+        self.prior = PRIORS[config.prior](config)
+        if self.uses_clusters and not self.prior.has_clusters:
+            raise ConfigError(
+                f"group_encoder={config.group_encoder!r} reads q(d | v) and needs prior='mixture'"
+            )
+        if self.uses_clusters and config.instance_encoder == "conditional":
+            raise ConfigError(
+                f"group_encoder={config.group_encoder!r} reads the instance latent, so the "
+                "instance encoder cannot also read the group latent; use 'independent'"
+            )
         self.decoder = DECODERS[config.decoder](config)
         self.likelihood = LIKELIHOODS[config.likelihood](config)
         reg_cls = REGULARISERS[config.regulariser]
@@ -57,6 +69,11 @@ class GroupVAEModule(nn.Module):
     @property
     def has_group_latent(self) -> bool:
         return self.group_encoder is not None
+
+    @property
+    def uses_clusters(self) -> bool:
+        """Whether the group encoder reads ``[h(x_k), q(d_k | v_k)]`` (UG-VAE eq. 8)."""
+        return bool(getattr(self.group_encoder, "uses_clusters", False))
 
     def model_parameters(self) -> list[nn.Parameter]:
         """Parameters of the encoders, decoder and likelihood (not of the critic)."""
@@ -80,6 +97,10 @@ class GroupVAEModule(nn.Module):
     ) -> dict[str, Tensor | None]:
         """Encode a flat batch of groups.
 
+        The group latent is inferred first and may condition the instance encoder
+        (CxVAE); with UG-VAE's ``poe-clusters`` group encoder the instance latent comes
+        first and the group posterior reads ``[h(x_k), q(d_k | v_k)]`` (eq. 5-9).
+
         Args:
             x: ``(n_obs, *obs_shape)``.
             group: ``(n_obs,) int64 in [0, n_groups)``.
@@ -89,24 +110,33 @@ class GroupVAEModule(nn.Module):
         Returns:
             ``u_mean, u_logvar: (G, group_dim)`` (``None`` without a group latent);
             ``u: (n_obs, group_dim)`` one sample per observation of its group's posterior
-            (ML-VAE Algorithm 1, step 9); ``v_mean, v_logvar, v: (n_obs, instance_dim)``.
+            (ML-VAE Algorithm 1, step 9); ``v_mean, v_logvar, v: (n_obs, instance_dim)``;
+            ``cluster_log_probs: (n_obs, K)`` ``log q(d | v)`` with a mixture prior, else
+            ``None``.
         """
         xf = self.trunk(x)
-        u_mean = u_logvar = u = None
-        if self.group_encoder is not None:
-            u_mean, u_logvar = self.group_encoder(xf, group, n_groups)
-            mean_k, logvar_k = u_mean[group], u_logvar[group]
-            u = rsample_normal(mean_k, logvar_k) if sample else mean_k
-        v_mean, v_logvar = self.instance_encoder(xf, u)
+        out: dict[str, Tensor | None] = dict.fromkeys(("u_mean", "u_logvar", "u"))
+        if self.group_encoder is not None and not self.uses_clusters:
+            out.update(self._infer_group(xf, group, n_groups, sample))
+        v_mean, v_logvar = self.instance_encoder(xf, out["u"])
         v = rsample_normal(v_mean, v_logvar) if sample else v_mean
-        return {
-            "u_mean": u_mean,
-            "u_logvar": u_logvar,
-            "u": u,
-            "v_mean": v_mean,
-            "v_logvar": v_logvar,
-            "v": v,
-        }
+        out.update(v_mean=v_mean, v_logvar=v_logvar, v=v, cluster_log_probs=None)
+        if self.prior.has_clusters:
+            out["cluster_log_probs"] = self.prior.cluster_log_probs(v)
+        if self.uses_clusters:
+            context = torch.cat([xf, out["cluster_log_probs"].exp()], -1)
+            out.update(self._infer_group(context, group, n_groups, sample))
+        return out
+
+    def _infer_group(
+        self, features: Tensor, group: Tensor, n_groups: int, sample: bool
+    ) -> dict[str, Tensor]:
+        """``u_mean, u_logvar: (G, group_dim)`` and ``u: (n_obs, group_dim)``."""
+        assert self.group_encoder is not None
+        u_mean, u_logvar = self.group_encoder(features, group, n_groups)
+        mean_k, logvar_k = u_mean[group], u_logvar[group]
+        u = rsample_normal(mean_k, logvar_k) if sample else mean_k
+        return {"u_mean": u_mean, "u_logvar": u_logvar, "u": u}
 
     def generative(self, u: Tensor | None, v: Tensor) -> Tensor:
         """Decode ``u: (n_obs, group_dim)`` (or ``None``) and ``v: (n_obs, instance_dim)``
@@ -125,9 +155,15 @@ class GroupVAEModule(nn.Module):
         kl_weight: float = 1.0,
         with_regulariser: bool = True,
     ) -> LossOutput:
-        """The group ELBO (ML-VAE eq. 3-5) and, if any, the weighted regulariser."""
+        """The group ELBO (ML-VAE eq. 3-5; UG-VAE eq. 10-11 with a mixture prior) and, if
+        any, the weighted regulariser."""
         log_lik = self.likelihood.log_prob(x, params)
-        kl_v = kl_normal_standard(inference["v_mean"], inference["v_logvar"])
+        kl_v, kl_clusters = self.prior.kl(
+            inference["v_mean"],
+            inference["v_logvar"],
+            inference["u"],
+            inference["cluster_log_probs"],
+        )
         if inference["u_mean"] is None:
             kl_u = x.new_zeros(n_groups)
         else:
@@ -135,7 +171,7 @@ class GroupVAEModule(nn.Module):
         reg = None
         if with_regulariser and self.regulariser is not None:
             reg = self.regulariser(x.flatten(1), inference["v"], group, n_groups)
-        return group_elbo(
+        out = group_elbo(
             log_lik,
             kl_v,
             kl_u,
@@ -144,6 +180,9 @@ class GroupVAEModule(nn.Module):
             regulariser=reg,
             regulariser_weight=self.config.regulariser_weight,
         )
+        if kl_clusters is not None:
+            out.extra_metrics["kl_clusters"] = kl_clusters.mean()
+        return out
 
     def forward(
         self, x: Tensor, group: Tensor, n_groups: int, *, kl_weight: float = 1.0
@@ -167,8 +206,7 @@ class GroupVAEModule(nn.Module):
         are accumulated by a product of Normals, as the ML-VAE paper does for its VAE
         baseline (section 4).
         """
-        xf = self.trunk(x)
-        if self.group_encoder is not None:
-            return self.group_encoder(xf, group, n_groups)
-        v_mean, v_logvar = self.instance_encoder(xf, None)
-        return product_of_normals(v_mean, v_logvar, group, n_groups)
+        inf = self.inference(x, group, n_groups, sample=False)
+        if inf["u_mean"] is not None:
+            return inf["u_mean"], inf["u_logvar"]
+        return product_of_normals(inf["v_mean"], inf["v_logvar"], group, n_groups)

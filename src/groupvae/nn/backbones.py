@@ -84,6 +84,16 @@ def flatten_backbone(
     return nn.Flatten(), math.prod(obs_shape)
 
 
+def dense_backbone(obs_shape: tuple[int, ...], hidden: int, channels: int) -> tuple[nn.Module, int]:
+    """The ``dense`` backbone: flatten, then one shared ``Linear(obs_dim, hidden)`` + ReLU.
+
+    UG-VAE's MNIST pre-encoder ``h`` (appendix B, Table 2: 784 -> 256, ReLU), shared by
+    the local and the global encoder heads.
+    """
+    net = nn.Sequential(nn.Flatten(), nn.Linear(math.prod(obs_shape), hidden), nn.ReLU())
+    return net, hidden
+
+
 def conv_backbone(obs_shape: tuple[int, ...], hidden: int, channels: int) -> tuple[nn.Module, int]:
     """The ``conv`` backbone: :class:`ConvEncoderNet` with ``hidden`` output features."""
     return ConvEncoderNet(obs_shape, channels, hidden), hidden

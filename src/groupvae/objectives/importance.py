@@ -26,11 +26,30 @@ def _standard_normal_log_prob(z: Tensor) -> Tensor:
     return normal_log_prob(z, torch.zeros_like(z), torch.zeros_like(z))
 
 
+def _sample_group(
+    module: torch.nn.Module, features: Tensor, group: Tensor, n_groups: int, s: int
+) -> tuple[Tensor, Tensor]:
+    """``u: (S * n_obs, d)`` each member's sample of its group's posterior, and the
+    group weights ``log p(u) - log q(u | .)``: ``(S, n_groups)``.
+
+    ``features: (S * n_obs, f)`` sample-major; ``group`` is that of one copy.
+    """
+    group_rep = (group + n_groups * torch.arange(s, device=group.device).unsqueeze(1)).view(-1)
+    u_mean, u_logvar = module.group_encoder(features, group_rep, s * n_groups)
+    u = rsample_normal(u_mean, u_logvar)
+    log_w = (_standard_normal_log_prob(u) - normal_log_prob(u, u_mean, u_logvar)).view(s, -1)
+    return u[group_rep], log_w
+
+
 @torch.no_grad()
 def log_marginal_likelihood(
     module: torch.nn.Module, x: Tensor, group: Tensor, n_groups: int, *, n_samples: int = 100
 ) -> Tensor:
     """Importance-sampled ``log p(x_G)`` of every group, in nats.
+
+    The proposal follows the model's inference order: ``u`` then ``v | u`` (ML-VAE,
+    CxVAE), or ``v`` then ``u | x_G, v_G`` (UG-VAE eq. 5). The prior ``p(v | u)`` is the
+    model's own (``N(0, I)`` or the Gaussian mixture with ``d`` summed out).
 
     Args:
         module: a :class:`~groupvae.models.module.GroupVAEModule`.
@@ -47,20 +66,19 @@ def log_marginal_likelihood(
     n_obs = x.shape[0]
     x_rep = x.unsqueeze(0).expand(s, *x.shape).reshape(s * n_obs, *x.shape[1:])
     h_rep = h.unsqueeze(0).expand(s, *h.shape).reshape(s * n_obs, -1)
-    log_w_obs = x.new_zeros(s * n_obs)
     log_w_group = x.new_zeros(s, n_groups)
     u_rep = None
-    if module.group_encoder is not None:
-        u_mean, u_logvar = module.group_encoder(h, group, n_groups)
-        u = rsample_normal(u_mean.expand(s, *u_mean.shape), u_logvar.expand(s, *u_logvar.shape))
-        log_w_group = _standard_normal_log_prob(u) - normal_log_prob(u, u_mean, u_logvar)
-        u_rep = u[:, group].reshape(s * n_obs, -1)  # each member gets its group's sample
+    if module.group_encoder is not None and not module.uses_clusters:
+        u_rep, log_w_group = _sample_group(module, h_rep, group, n_groups, s)
     v_mean, v_logvar = module.instance_encoder(h_rep, u_rep)
     v = rsample_normal(v_mean, v_logvar)
+    if module.uses_clusters:
+        context = torch.cat([h_rep, module.prior.cluster_log_probs(v).exp()], -1)
+        u_rep, log_w_group = _sample_group(module, context, group, n_groups, s)
     params = module.generative(u_rep, v)
     log_w_obs = (
         module.likelihood.log_prob(x_rep, params)
-        + _standard_normal_log_prob(v)
+        + module.prior.log_prob(v, u_rep)
         - normal_log_prob(v, v_mean, v_logvar)
     ).view(s, n_obs)
     log_mean = -math.log(s)

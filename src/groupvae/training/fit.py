@@ -93,16 +93,20 @@ def fit_module(
     lone_last = train.n_groups > config.groups_per_batch and (
         train.n_groups % config.groups_per_batch == 1
     )
+    grouping = {"random_groups": config.random_groups, "balance_by": config.balance_by}
     loader = group_loader(
         train,
         config.groups_per_batch,
         max_group_size=config.max_group_size,
         seed=config.seed,
         drop_last=module.regulariser is not None and lone_last,
+        **grouping,
     )
     val_loader = None
     if holdout is not None:
-        val_loader = group_loader(holdout, config.groups_per_batch, shuffle=False, seed=config.seed)
+        val_loader = group_loader(
+            holdout, config.groups_per_batch, shuffle=False, seed=config.seed, **grouping
+        )
     plan = TrainingPlan(module, config, steps_per_epoch=len(loader))
     return run_trainer(plan, loader, val_loader, config, log_dir=log_dir, callbacks=callbacks)
 
