@@ -1,6 +1,7 @@
 """Grouped data: the data set, whole-group batches, grouping policies and the data sets."""
 
 from groupvae.data.batch import GroupBatch
+from groupvae.data.domains import DOMAIN_NAMES, make_digit_domains
 from groupvae.data.exam_scores import make_exam_scores
 from groupvae.data.grassy_mnist import (
     load_grass,
@@ -33,11 +34,14 @@ from groupvae.data.populations import (
     subset_rows,
 )
 from groupvae.data.registry import DATASETS, DatasetSpec, load_dataset
-from groupvae.data.sampler import GroupBatchSampler, group_loader
+from groupvae.data.sampler import GroupBatchSampler, RandomGroupBatchSampler, group_loader
 from groupvae.data.shapes import make_shapes, render_shapes, shapes_factor_columns
 from groupvae.data.uci_digits import load_uci_digits, make_uci_digits_groups
 
 __all__ = [
+    "DOMAIN_NAMES",
+    "RandomGroupBatchSampler",
+    "make_digit_domains",
     "DATASETS",
     "DatasetSpec",
     "GroupBatch",

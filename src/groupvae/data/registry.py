@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from groupvae.data.domains import make_digit_domains
 from groupvae.data.exam_scores import make_exam_scores
 from groupvae.data.grassy_mnist import make_grassy_mnist, with_population
 from groupvae.data.grouped import GroupedDataset
@@ -194,6 +195,23 @@ DATASETS.add(
             (3, 64, 64), backbone="conv", decoder="conv", hidden=512, n_hidden=2
         ),
         train_defaults={"groups_per_batch": 32, "lr": 1e-3, "epochs": 20, "num_threads": 2},
+    ),
+)
+
+DATASETS.add(
+    "digit-domains",
+    DatasetSpec(
+        build=lambda seed=0, **kw: make_digit_domains(seed=seed, **kw),
+        description="UG-VAE 4.2: MNIST + UCI digits (28x28), aux domain; random batches 50/50",
+        model_defaults=image_model_defaults((1, 28, 28)),
+        # With random groups (UG-VAE's presets), half of each group from each domain.
+        train_defaults={
+            "groups_per_batch": 32,
+            "lr": 1e-3,
+            "epochs": 60,
+            "num_threads": 1,
+            "balance_by": "domain",
+        },
     ),
 )
 
