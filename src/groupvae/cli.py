@@ -180,7 +180,10 @@ def evaluate(
 @friendly_errors
 def plot(
     kind: Annotated[
-        str, typer.Argument(help="swap, interpolation, generation, evidence, translation.")
+        str,
+        typer.Argument(
+            help="swap, interpolation, generation, evidence, translation, global-local."
+        ),
     ],
     run_dir: Annotated[Path, typer.Argument(help="A run directory made by train.")],
     out: Annotated[Path | None, typer.Option(help="PNG path (default RUN_DIR/KIND.png).")] = None,
@@ -260,6 +263,24 @@ def benchmark_cpvae(
         changes["epochs"] = epochs
     if jobs is not None:
         changes["jobs"] = jobs
+    run_benchmark(dataclasses.replace(bench, **changes), out, echo=typer.echo)
+
+
+@benchmark_app.command("ugvae")
+@friendly_errors
+def benchmark_ugvae(
+    seeds: Annotated[int | None, typer.Option(help="Number of seeds (0, 1, ...).")] = None,
+    epochs: Annotated[int | None, typer.Option(help="Training epochs per run.")] = None,
+    quick: Annotated[bool, typer.Option(help="A two-minute version.")] = False,
+    jobs: Annotated[int | None, typer.Option(help="Runs trained in parallel.")] = None,
+    out: Annotated[Path, typer.Option(help="Output folder.")] = Path("runs/ugvae"),
+    set_: SetOption = None,
+) -> None:
+    """UG-VAE Table 1 protocol on structured MNIST batches, domain alignment, Fig. 3-5, 14."""
+    from groupvae.benchmarks.ugvae import UGVAEBenchmark, run_benchmark
+
+    bench = UGVAEBenchmark.quick() if quick else UGVAEBenchmark()
+    changes = _benchmark_changes(seeds, epochs, jobs, None, set_)
     run_benchmark(dataclasses.replace(bench, **changes), out, echo=typer.echo)
 
 

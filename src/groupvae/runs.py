@@ -193,17 +193,28 @@ def evaluate_run(run_dir: str | Path, *, seed: int = 0) -> dict[str, Any]:
     return metrics
 
 
-def holdout_elbo(model: GroupVAE, data: GroupedDataset) -> dict[str, float]:
-    """Single-sample group ELBO on ``data``: mean per group and per observation (nats)."""
+def holdout_elbo(
+    model: GroupVAE, data: GroupedDataset, *, random_groups: int | None = None
+) -> dict[str, float]:
+    """Single-sample group ELBO on ``data``: mean per group and per observation (nats).
+
+    Args:
+        model: a fitted model.
+        data: the groups to score.
+        random_groups: score one fixed, seeded partition of ``data`` into random groups
+            of this size instead of its own groups (UG-VAE's groups).
+    """
     import torch
 
     from groupvae.data.sampler import group_loader
 
     total, n_groups = 0.0, 0
     model.module.eval()
+    per_batch = 1024 if random_groups is None else max(1, 1024 // random_groups)
+    batches = group_loader(data, per_batch, shuffle=False, random_groups=random_groups)
     with torch.no_grad(), torch.random.fork_rng(devices=[]):
         torch.manual_seed(0)
-        for batch in group_loader(data, 1024, shuffle=False):
+        for batch in batches:
             out = model.module(batch.x, batch.group, batch.n_groups)
             total += float(out.elbo.sum())
             n_groups += batch.n_groups

@@ -26,9 +26,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
-from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +34,7 @@ import numpy as np
 import pandas as pd
 
 from groupvae.benchmarks.exam_scores import machine
+from groupvae.benchmarks.parallel import one_thread, run_tasks
 from groupvae.evaluation.evidence import KS
 from groupvae.io import write_json, write_text, write_with
 
@@ -140,43 +139,29 @@ def _evaluate(run_dir: Path, seed: int, bench: MlvaeMnistBenchmark) -> dict[str,
 
 def _run_one(model: str, seed: int, bench: MlvaeMnistBenchmark, out: Path) -> dict[str, Any]:
     """Train and evaluate one model for one seed, on one thread (torch and BLAS)."""
-    import torch
-    from threadpoolctl import threadpool_limits
-
     from groupvae.runs import train_run
 
     run_dir = out / "runs" / f"{model}-seed{seed}"
-    threads = torch.get_num_threads()
     start = time.perf_counter()
-    try:
-        with threadpool_limits(limits=1):
-            train_run(
-                model,
-                DATASET,
-                run_dir,
-                seed=seed,
-                epochs=bench.epochs,
-                overrides={"num_threads": 1, **bench.overrides},
-                holdout=bench.holdout,
-                progress=False,
-            )
-            metrics = _evaluate(run_dir, seed, bench)
-    finally:
-        torch.set_num_threads(threads)  # fit sets the process-wide count; give it back
+    with one_thread():
+        train_run(
+            model,
+            DATASET,
+            run_dir,
+            seed=seed,
+            epochs=bench.epochs,
+            overrides={"num_threads": 1, **bench.overrides},
+            holdout=bench.holdout,
+            progress=False,
+        )
+        metrics = _evaluate(run_dir, seed, bench)
     return {"model": model, "seed": seed, "seconds": time.perf_counter() - start, **metrics}
 
 
 def _rows(bench: MlvaeMnistBenchmark, out: Path) -> Iterator[dict[str, Any]]:
     """Each run's row as it finishes: in worker processes, or here if ``jobs == 1``."""
-    tasks = [(m, s) for s in bench.seeds for m in bench.models]
-    if bench.jobs == 1:
-        for m, s in tasks:
-            yield _run_one(m, s, bench, out)
-        return
-    with ProcessPoolExecutor(max_workers=bench.jobs, mp_context=get_context("spawn")) as pool:
-        futures = [pool.submit(_run_one, m, s, bench, out) for m, s in tasks]
-        for future in as_completed(futures):
-            yield future.result()
+    tasks = [(m, s, bench, out) for s in bench.seeds for m in bench.models]
+    return run_tasks(_run_one, tasks, bench.jobs)
 
 
 def summarise(runs: pd.DataFrame, ks: tuple[int, ...]) -> pd.DataFrame:

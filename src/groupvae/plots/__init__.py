@@ -1,8 +1,10 @@
 """Figures drawn from a fitted model (matplotlib, Agg canvas; PNGs written atomically).
 
 ``PLOTS[kind](run_dir, out, seed=seed)`` draws a figure of a saved run: ``swap``,
-``interpolation``, ``generation`` and ``evidence`` (ML-VAE Fig. 4-6) for image runs, and
-``translation`` for Exam-Scores runs (see :mod:`groupvae.plots.run_figures`).
+``interpolation``, ``generation`` and ``evidence`` (ML-VAE Fig. 4-6) and ``global-local``
+(UG-VAE Fig. 3) for image runs, and ``translation`` for Exam-Scores runs (see
+:mod:`groupvae.plots.run_figures`). UG-VAE's other figures (Fig. 5a and 5b, 14) are in
+:mod:`groupvae.plots.ugvae`.
 """
 
 from groupvae.plots.evidence import EvidenceGrid, draw_evidence, evidence_grid
@@ -18,6 +20,13 @@ from groupvae.plots.swap_grid import (
     swap_codes,
     swap_grid,
 )
+from groupvae.plots.ugvae import (
+    domain_interpolation_grid,
+    draw_domain_interpolation,
+    draw_global_local_grid,
+    draw_posterior_tsne,
+    global_local_grid,
+)
 
 __all__ = [
     "PLOTS",
@@ -26,12 +35,17 @@ __all__ = [
     "InterpolationGrid",
     "PlotFunction",
     "SwapGrid",
+    "domain_interpolation_grid",
+    "draw_domain_interpolation",
     "draw_evidence",
     "draw_generation",
+    "draw_global_local_grid",
     "draw_interpolation",
+    "draw_posterior_tsne",
     "draw_swap_grid",
     "evidence_grid",
     "generation_grid",
+    "global_local_grid",
     "grid_mosaic",
     "interpolation_grid",
     "pick_swap_images",

@@ -9,10 +9,13 @@ draws the figure on the run's held-out groups and writes ``out`` (default
 * ``generation``: Fig. 5a (:mod:`groupvae.plots.generation`);
 * ``evidence``: Fig. 6a-b (:mod:`groupvae.plots.evidence`);
 * ``translation``: the CxVAE paper's Fig. 3 for Exam-Scores runs
-  (:mod:`groupvae.plots.translation`).
+  (:mod:`groupvae.plots.translation`);
+* ``global-local``: UG-VAE's Fig. 3 (and its baselines' Fig. 4 and 9),
+  samples as the global and the local latent move (:mod:`groupvae.plots.ugvae`).
 
-The first four need a run on images and a model with a group latent; ``translation``
-needs an Exam-Scores run. Other runs get a :class:`~groupvae.errors.ConfigError`.
+The first four need a run on images and a model with a group latent; ``global-local``
+a run on images (any model); ``translation`` an Exam-Scores run. Other runs get a
+:class:`~groupvae.errors.ConfigError`.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from groupvae.plots.generation import draw_generation
 from groupvae.plots.interpolation import draw_interpolation
 from groupvae.plots.swap_grid import draw_swap_grid
 from groupvae.plots.tiles import require_group_latent
+from groupvae.plots.ugvae import DEFAULT_COMPONENTS, draw_global_local_grid
 from groupvae.registry import Registry
 from groupvae.runs import load_run
 
@@ -76,12 +80,15 @@ def _is_image_shape(shape: tuple[int, ...]) -> bool:
 
 
 def load_image_run(
-    run_dir: str | os.PathLike[str], kind: str
+    run_dir: str | os.PathLike[str], kind: str, *, group_latent: bool = True
 ) -> tuple[GroupVAE, GroupedDataset, str]:
     """Load a run on images for figure ``kind``: ``(model, holdout, dataset name)``.
 
+    ``group_latent=False`` accepts models without a group latent too.
+
     Raises:
-        ConfigError: for a run that is not on images, or a model without a group latent.
+        ConfigError: for a run that is not on images, or (with ``group_latent``) a model
+            without a group latent.
         CheckpointError: for a missing or unreadable run.
     """
 
@@ -94,7 +101,8 @@ def load_image_run(
             f"{run_dir} was trained on {name} with observations of shape {holdout.obs_shape}."
             + hint
         )
-    require_group_latent(model, f"{kind} figure")
+    if group_latent:
+        require_group_latent(model, f"{kind} figure")
     return model, holdout, name
 
 
@@ -215,6 +223,36 @@ def plot_translation(
     return draw_translation({model.config.model: example}, path, title=title)
 
 
+@PLOTS.register("global-local")
+def plot_global_local(
+    run_dir: str | os.PathLike[str], out: str | os.PathLike[str] | None = None, *, seed: int = 0
+) -> Path:
+    """Draw samples as the global and the local latent move (UG-VAE Fig. 3) for a saved run.
+
+    For a mixture prior, ``seed`` picks 3 of the ``K`` components (one panel each; the
+    paper shows 3 of 10 or 20) and ``z`` moves within ``mu_d(beta) +- 3``; for the Normal
+    prior (ML-VAE, the paper's Fig. 4) there is one panel and ``z`` moves within ``+-1``.
+    A model without a group latent (GMVAE, beta-VAE; Fig. 9) gets one row per panel.
+    Writes ``out`` (default ``run_dir/global-local.png``) and returns its path. See
+    :func:`groupvae.plots.ugvae.draw_global_local_grid`.
+
+    Raises:
+        ConfigError: for a run not on images.
+    """
+    model, _, name = load_image_run(run_dir, "global-local", group_latent=False)
+    mixture = model.module.prior.has_clusters
+    k = int(model.config.n_components) if mixture else 1
+    rng = np.random.default_rng(seed)
+    components = np.sort(rng.choice(k, min(k, len(DEFAULT_COMPONENTS)), replace=False))
+    return draw_global_local_grid(
+        model,
+        default_path(run_dir, out, "global-local"),
+        components=components.tolist(),
+        z_range=3.0 if mixture else 1.0,
+        title=f"{model.config.model}, {name}: global x local samples (UG-VAE Fig. 3)",
+    )
+
+
 __all__ = [
     "PLOTS",
     "PlotFunction",
@@ -222,6 +260,7 @@ __all__ = [
     "load_image_run",
     "plot_evidence",
     "plot_generation",
+    "plot_global_local",
     "plot_interpolation",
     "plot_swap",
     "plot_translation",

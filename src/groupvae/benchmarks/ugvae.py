@@ -1,0 +1,377 @@
+"""``groupvae benchmark ugvae``: UG-VAE's batch classification, domain alignment and figures.
+
+Every model trains on **random batches** of 128 images (no grouping label), with UG-VAE's
+MNIST architecture (appendix B, Table 2) and the authors' settings (Adam, lr 5e-3):
+
+* ``ugvae``: UG-VAE (global latent beta, mixture prior over the local latent);
+* ``mlvae-random``: the ``mlvae`` preset on the same architecture and random batches,
+  the paper's ablation without the mixture (Fig. 4, A.2);
+* ``gmvae``: mixture prior with learned components, no global latent;
+* ``beta-vae``: the VAE with KL weight 10, no global latent.
+
+On the bundled MNIST (``DATASETS["mnist"]``, 20% of the images held out):
+
+* **Structured batches** (section 4.3, appendix A.3, the Table 1 protocol): batches of
+  128 held-out images of only even digits, only odd, Fibonacci (0, 1, 2, 3, 5, 8) or
+  prime (2, 3, 5, 7) digits, and random ones; one sample of each batch's global
+  posterior; linear and RBF SVMs trained on half of the batches, tested on the other
+  half (:mod:`groupvae.evaluation.global_factors`). Models without a global latent are
+  scored on the product of Normals of their members' posteriors.
+* **Figures**: ``fig3_ugvae.png`` (beta from -1 to 1 down the rows, z from mu_z - 3 to
+  mu_z + 3 across, for fixed clusters d), ``fig4_mlvae_random.png`` (the same without
+  the mixture), ``fig14_structured_tsne.png`` (t-SNE of the structured batches' betas).
+
+On MNIST + the UCI digits (``DATASETS["digit-domains"]``, section 4.2 with two real digit
+domains in place of CelebA and 3D FACES), every training batch half of each domain:
+
+* **Domain alignment**: SVMs on the global posterior of MNIST-only against UCI-only
+  held-out batches, and with mixed batches as a third class;
+* **Figures**: ``fig5a_domain_interpolation.png`` (betas of a MNIST-only and a UCI-only
+  batch down the rows, the z's of one image of each across), the same for
+  ``mlvae-random`` (``fig11_mlvae_domain_interpolation.png``, the paper's A.2), and
+  ``fig5b_domain_tsne.png``.
+
+It writes ``results.json`` (every run, the settings, the machine), ``results.csv``,
+``table.md`` and the figures into the output folder, and one run directory per model,
+data set and seed under ``runs/`` (``groupvae plot global-local RUN`` redraws Fig. 3).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from groupvae.benchmarks.exam_scores import machine
+from groupvae.benchmarks.parallel import one_thread, run_tasks
+from groupvae.data.domains import DOMAIN_NAMES
+from groupvae.evaluation.global_factors import CLASSIFIERS, TASKS
+from groupvae.io import write_json, write_text
+
+# UG-VAE (Peis et al.) Table 1: batch classification from samples of beta, CelebA,
+# batches of 128 test images; (train, test) accuracy.
+PAPER_TABLE_1 = {
+    "black/blond": {"linear": (1.0, 0.95), "rbf": (1.0, 0.98)},
+    "black/blond/random": {"linear": (0.91, 0.54), "rbf": (0.85, 0.56)},
+    "male/female": {"linear": (1.0, 0.85), "rbf": (1.0, 0.85)},
+    "male/female/random": {"linear": (0.84, 0.66), "rbf": (0.89, 0.63)},
+}
+STRUCTURED = "mnist"
+DOMAINS = "digit-domains"
+DOMAIN_TASKS = ("/".join(DOMAIN_NAMES), "/".join(DOMAIN_NAMES) + "/mixed")
+
+
+def model_spec(name: str) -> tuple[str, dict[str, Any]]:
+    """``(preset, overrides)`` of a benchmark model name.
+
+    ``mlvae-random`` is the ``mlvae`` preset (product-of-Normals group encoder, standard
+    Normal prior) with UG-VAE's architecture and random-batch training: UG-VAE without
+    the mixture, the paper's Fig. 4 ablation.
+    """
+    from groupvae.data.registry import ugvae_model_defaults
+    from groupvae.models.presets import UGVAE_TRAINING
+
+    if name == "mlvae-random":
+        return "mlvae", {**ugvae_model_defaults((1, 28, 28)), **UGVAE_TRAINING}
+    return name, {}
+
+
+@dataclass(frozen=True)
+class UGVAEBenchmark:
+    """Settings of the benchmark (all recorded in ``results.json``).
+
+    Attributes:
+        models: models of the structured-batch experiment (see :func:`model_spec`).
+        domain_models: models of the domain-alignment experiment.
+        seeds: one run per model, data set and seed (data split, weights, training,
+            batches, posterior samples and SVM splits).
+        epochs: training epochs (the authors' code: 50).
+        holdout: fraction of the image groups held out; batches are drawn from them.
+        n_batches: held-out batches of each kind.
+        batch_size: images per batch (B = 128, as in training).
+        jobs: runs trained in parallel, each in its own process with one thread.
+        overrides: ``ModelConfig`` / ``TrainConfig`` fields applied to every run.
+    """
+
+    models: tuple[str, ...] = ("ugvae", "mlvae-random", "gmvae", "beta-vae")
+    domain_models: tuple[str, ...] = ("ugvae", "mlvae-random")
+    seeds: tuple[int, ...] = (0, 1, 2)
+    epochs: int = 50
+    holdout: float = 0.2
+    n_batches: int = 100
+    batch_size: int = 128
+    jobs: int = 2
+    overrides: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def quick(cls) -> UGVAEBenchmark:
+        """Settings that finish in about two minutes on two CPU cores."""
+        return cls(seeds=(0,), epochs=4, n_batches=20)
+
+
+def _run_one(
+    experiment: str, name: str, seed: int, bench: UGVAEBenchmark, out: Path
+) -> dict[str, Any]:
+    """Train one model on one data set for one seed, then score its global posteriors."""
+    from groupvae.evaluation.global_factors import (
+        domain_batch_classification,
+        structured_batch_classification,
+    )
+    from groupvae.io import write_with
+    from groupvae.runs import holdout_elbo, load_run, train_run
+
+    preset, overrides = model_spec(name)
+    run_dir = out / "runs" / f"{experiment}-{name}-seed{seed}"
+    start = time.perf_counter()
+    with one_thread():
+        train_run(
+            preset,
+            experiment,
+            run_dir,
+            seed=seed,
+            epochs=bench.epochs,
+            overrides={**overrides, "num_threads": 1, **bench.overrides},
+            holdout=bench.holdout,
+            progress=False,
+        )
+        model, _, hold = load_run(run_dir)
+        batches = {"n_batches": bench.n_batches, "batch_size": bench.batch_size, "seed": seed}
+        if experiment == STRUCTURED:
+            metrics, codes = structured_batch_classification(model, hold.x, hold.labels, **batches)
+        else:
+            metrics, codes = domain_batch_classification(
+                model, hold.x, hold.aux["domain"], domain_names=DOMAIN_NAMES, **batches
+            )
+        elbo = holdout_elbo(model, hold, random_groups=bench.batch_size)
+    write_with(run_dir / "codes.npz", lambda tmp: _save_npz(tmp, codes))
+    write_json(run_dir / "metrics.json", {**metrics, **elbo})
+    return {
+        "experiment": experiment,
+        "model": name,
+        "seed": seed,
+        "seconds": time.perf_counter() - start,
+        "fit_seconds": float(model.extra_metadata.get("fit_seconds", float("nan"))),
+        "holdout_images": hold.n_obs,
+        **elbo,
+        **metrics,
+    }
+
+
+def _save_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    with open(path, "wb") as f:  # a file object: np.savez would add ".npz" to a path
+        np.savez(f, **arrays)
+
+
+def _tasks(bench: UGVAEBenchmark, out: Path) -> list[tuple[Any, ...]]:
+    structured = [(STRUCTURED, m, s, bench, out) for s in bench.seeds for m in bench.models]
+    domains = [(DOMAINS, m, s, bench, out) for s in bench.seeds for m in bench.domain_models]
+    return structured + domains
+
+
+def _cell(values: pd.Series) -> str:
+    mean, std = values.mean(), values.std()
+    return f"{mean:.2f} ± {0.0 if np.isnan(std) else std:.2f}"
+
+
+def format_table(runs: pd.DataFrame, experiment: str, tasks: tuple[str, ...]) -> str:
+    """Markdown: per task, classifier and model, train and test accuracy (mean ± std)."""
+    part = runs[runs["experiment"] == experiment]
+    models = list(dict.fromkeys(part["model"]))
+    lines = [
+        "| batch kinds | classifier | " + " | ".join(f"{m} train / test" for m in models) + " |",
+        "|---|---|" + "---|" * len(models),
+    ]
+    for task in tasks:
+        for clf in CLASSIFIERS:
+            cells = []
+            for m in models:
+                rows = part[part["model"] == m]
+                cells.append(
+                    f"{_cell(rows[f'{task}_{clf}_train'])} / {_cell(rows[f'{task}_{clf}_test'])}"
+                )
+            lines.append(f"| {task} | {clf} SVM | " + " | ".join(cells) + " |")
+        chance = part[f"{task}_chance"].mean()
+        lines.append(f"| {task} | chance | " + " | ".join([f"{chance:.2f}"] * len(models)) + " |")
+    return "\n".join(lines)
+
+
+def _elbo_table(runs: pd.DataFrame) -> str:
+    lines = [
+        "| data | model | holdout ELBO per image (nats, random groups of B) | train seconds |",
+        "|---|---|---|---|",
+    ]
+    for (experiment, model), rows in runs.groupby(["experiment", "model"], sort=False):
+        lines.append(
+            f"| {experiment} | {model} | {_cell(rows['elbo_per_observation'])} "
+            f"| {rows['fit_seconds'].mean():.0f} |"
+        )
+    return "\n".join(lines)
+
+
+def _paper_table() -> str:
+    lines = ["| batch kinds (CelebA) | classifier | paper train / test |", "|---|---|---|"]
+    for task, by_clf in PAPER_TABLE_1.items():
+        for clf, (train, test) in by_clf.items():
+            lines.append(f"| {task} | {clf} SVM | {train:.2f} / {test:.2f} |")
+    return "\n".join(lines)
+
+
+def draw_figures(bench: UGVAEBenchmark, out: Path) -> list[Path]:
+    """The paper's figures from the saved runs of the first seed."""
+    from groupvae.models.model import GroupVAE
+    from groupvae.plots.ugvae import draw_global_local_grid, draw_posterior_tsne
+
+    seed = bench.seeds[0]
+    paths = []
+
+    def run(experiment: str, name: str) -> Path:
+        return out / "runs" / f"{experiment}-{name}-seed{seed}"
+
+    grids = {"ugvae": ("fig3_ugvae.png", 3.0), "mlvae-random": ("fig4_mlvae_random.png", 1.0)}
+    for name, (filename, z_range) in grids.items():
+        if name in bench.models:
+            model = GroupVAE.load(run(STRUCTURED, name))
+            paths.append(draw_global_local_grid(model, out / filename, z_range=z_range))
+    for name in ("ugvae", "mlvae-random"):
+        if name not in bench.models:
+            continue
+        codes = np.load(run(STRUCTURED, name) / "codes.npz")
+        suffix = "" if name == "ugvae" else "_mlvae_random"
+        paths.append(
+            draw_posterior_tsne(
+                codes["means"],
+                codes["kind"],
+                out / f"fig14_structured_tsne{suffix}.png",
+                kind_names=[str(k) for k in codes["kinds"]],
+                title=f"{name}: global posterior means of held-out MNIST batches (seed {seed})",
+                seed=seed,
+            )
+        )
+    paths += _domain_figures(bench, out, run)
+    return paths
+
+
+def _domain_figures(bench: UGVAEBenchmark, out: Path, run: Any) -> list[Path]:
+    """Fig. 5a (and A.2's ML-VAE version) and Fig. 5b from the domain runs."""
+    from groupvae.plots.ugvae import draw_domain_interpolation, draw_posterior_tsne
+    from groupvae.runs import load_run
+
+    paths = []
+    files = {"ugvae": "fig5a_domain_interpolation.png"}
+    files["mlvae-random"] = "fig11_mlvae_domain_interpolation.png"
+    for name, filename in files.items():
+        if name not in bench.domain_models:
+            continue
+        model, _, hold = load_run(run(DOMAINS, name))
+        ends = _domain_endpoints(model, hold, bench.batch_size, bench.seeds[0])
+        paths.append(draw_domain_interpolation(model, *ends[:4], out / filename, originals=ends[4]))
+        if name == "ugvae":
+            codes = np.load(run(DOMAINS, name) / "codes.npz")
+            paths.append(
+                draw_posterior_tsne(
+                    codes["means"],
+                    codes["kind"],
+                    out / "fig5b_domain_tsne.png",
+                    kind_names=[str(k) for k in codes["kinds"]],
+                    title="UG-VAE: global posterior means of held-out batches",
+                    seed=bench.seeds[0],
+                )
+            )
+    return paths
+
+
+def _domain_endpoints(
+    model: Any, hold: Any, batch_size: int, seed: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """``beta_a, beta_b`` (posterior means of a MNIST-only and a UCI-only held-out batch),
+    ``z_a, z_b`` (posterior means of one image of each), and the two images."""
+    from groupvae.evaluation.global_factors import draw_batches
+
+    domain = hold.aux["domain"]
+    pools = [np.flatnonzero(domain == i) for i in range(len(DOMAIN_NAMES))]
+    rows, group, _ = draw_batches(pools, n_batches=1, batch_size=batch_size, seed=seed)
+    beta = model.encode_groups(hold.x[rows], group).mean
+    z = model.encode_instances(hold.x[rows], group).mean
+    first = np.array([0, batch_size])  # the first image of each batch
+    return beta[0], beta[1], z[first[0]], z[first[1]], hold.x[rows[first]]
+
+
+def run_benchmark(bench: UGVAEBenchmark, out: str | Path, *, echo: Any = print) -> pd.DataFrame:
+    """Run every (experiment, model, seed); write the results, tables and figures.
+
+    Returns:
+        One row per run: experiment, model, seed, seconds and every metric.
+    """
+    from tqdm.auto import tqdm
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    start = time.perf_counter()
+    tasks = _tasks(bench, out)
+    rows = []
+    bar = tqdm(run_tasks(_run_one, tasks, bench.jobs), total=len(tasks), desc="ugvae runs")
+    for row in bar:
+        rows.append(row)
+        task = DOMAIN_TASKS[0] if row["experiment"] == DOMAINS else "even/odd"
+        bar.write(
+            f"{row['experiment']:>13} {row['model']:>12} seed {row['seed']}: {task} "
+            f"linear/rbf test {row[f'{task}_linear_test']:.2f}/{row[f'{task}_rbf_test']:.2f} "
+            f"({row['seconds']:.0f}s)"
+        )
+    order = {m: i for i, m in enumerate([*bench.models, *bench.domain_models])}
+    runs = pd.DataFrame(rows)
+    runs = runs.sort_values(
+        ["experiment", "model", "seed"], key=lambda c: c.map(order) if c.name == "model" else c
+    )
+    runs = runs.sort_values("experiment", key=lambda c: c != STRUCTURED, kind="stable")
+    runs = runs.reset_index(drop=True)
+    figures = draw_figures(bench, out)
+    wall = time.perf_counter() - start
+    note = (
+        f"Mean ± std over {len(bench.seeds)} seed(s); {bench.n_batches} held-out batches of "
+        f"{bench.batch_size} images per kind, one posterior sample each, SVMs trained on half "
+        "of the batches and tested on the other half."
+    )
+    tables = (
+        "Structured MNIST batches (appendix A.3, Table 1 protocol):\n\n"
+        + format_table(runs, STRUCTURED, tuple(TASKS))
+        + "\n\nDomain alignment, MNIST vs UCI digits (section 4.2):\n\n"
+        + format_table(runs, DOMAINS, DOMAIN_TASKS)
+        + "\n\n"
+        + _elbo_table(runs)
+        + "\n\nThe paper's Table 1 (CelebA attributes):\n\n"
+        + _paper_table()
+        + "\n\n"
+        + note
+    )
+    write_text(out / "results.csv", runs.to_csv(index=False))
+    write_text(out / "table.md", tables + "\n")
+    write_json(
+        out / "results.json",
+        {
+            "benchmark": "ugvae",
+            "settings": asdict(bench),
+            "machine": machine(),
+            "wall_seconds": wall,
+            "runs": runs.to_dict(orient="records"),
+            "paper_table_1": PAPER_TABLE_1,
+            "figures": [p.name for p in figures],
+            "units": {
+                "accuracy": "fraction of batches whose kind an SVM predicts correctly",
+                "elbo_per_observation": "single-sample ELBO on random held-out groups, nats",
+            },
+        },
+    )
+    echo(tables)
+    echo(
+        f"\nwall time {wall:.0f}s on {machine()['cpu_count']} CPUs; wrote {out}/results.json, "
+        f"results.csv, table.md and {len(figures)} figures"
+    )
+    return runs
+
+
+__all__ = ["PAPER_TABLE_1", "UGVAEBenchmark", "format_table", "model_spec", "run_benchmark"]
