@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
-from groupvae.errors import DataError
+from groupvae.data import GroupedDataset
+from groupvae.errors import ConfigError, DataError
 from groupvae.evaluation.global_factors import (
     DIGIT_SETS,
     classify_batches,
     domain_batch_classification,
+    domain_transfer,
     draw_batches,
     label_pools,
     mixed_batches,
@@ -81,3 +84,22 @@ def test_structured_and_domain_classification_run_on_a_model():
         1 / 3
     )
     assert codes["kind"].tolist() == [0] * 8 + [1] * 8 + [2] * 8
+
+
+def test_domain_transfer_is_zero_when_beta_does_not_reach_the_decoder():
+    """A decoder blind to beta renders every translation as its source domain."""
+    rng = np.random.default_rng(0)
+    domain = np.repeat([0, 1], 120)
+    x = np.where(domain[:, None, None, None] == 0, 0.1, 0.9) + 0.05 * rng.random((240, 1, 4, 4))
+    data = GroupedDataset(x=x.astype(np.float32), group=np.arange(240) // 8)
+    model = create("ugvae", obs_shape=(1, 4, 4), likelihood="gaussian", hidden=8, group_dim=2)
+    model.fit(data, epochs=20, random_groups=16, groups_per_batch=1, lr=1e-2, progress=False)
+    with torch.no_grad():
+        model.module.decoder.net[0].weight[:, :2] = 0.0  # [beta, z]: the beta columns
+    scores = domain_transfer(model, data.x, domain, n_batches=4, batch_size=16, seed=0)
+    assert scores["reconstruction_domain_accuracy"] == 1.0  # z renders the domain
+    assert scores["transfer_rate"] == 0.0
+    with pytest.raises(ConfigError, match="no group latent"):
+        domain_transfer(create("gmvae", obs_shape=(1, 4, 4), hidden=8), x, domain)
+    with pytest.raises(DataError, match="two domains"):
+        domain_transfer(model, x, np.zeros(240, dtype=int))

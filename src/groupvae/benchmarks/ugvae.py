@@ -25,7 +25,10 @@ On MNIST + the UCI digits (``DATASETS["digit-domains"]``, section 4.2 with two r
 domains in place of CelebA and 3D FACES), every training batch half of each domain:
 
 * **Domain alignment**: SVMs on the global posterior of MNIST-only against UCI-only
-  held-out batches, and with mixed batches as a third class;
+  held-out batches, and with mixed batches as a third class; and the **domain transfer
+  rate** of swapping in the other domain's beta
+  (:func:`groupvae.evaluation.global_factors.domain_transfer`), the quantitative form
+  of Fig. 5a and A.2;
 * **Figures**: ``fig5a_domain_interpolation.png`` (betas of a MNIST-only and a UCI-only
   batch down the rows, the z's of one image of each across), the same for
   ``mlvae-random`` (``fig11_mlvae_domain_interpolation.png``, the paper's A.2), and
@@ -63,6 +66,12 @@ PAPER_TABLE_1 = {
 STRUCTURED = "mnist"
 DOMAINS = "digit-domains"
 DOMAIN_TASKS = ("/".join(DOMAIN_NAMES), "/".join(DOMAIN_NAMES) + "/mixed")
+TRANSFER_BATCHES = 20
+"""Single-domain batches per domain in the beta-swap domain-transfer measure."""
+TRANSFER = {
+    "transfer_rate": "beta swap: translations classified as the other domain",
+    "reconstruction_domain_accuracy": "reconstructions classified as their own domain",
+}
 
 
 def model_spec(name: str) -> tuple[str, dict[str, Any]]:
@@ -119,6 +128,7 @@ def _run_one(
     """Train one model on one data set for one seed, then score its global posteriors."""
     from groupvae.evaluation.global_factors import (
         domain_batch_classification,
+        domain_transfer,
         structured_batch_classification,
     )
     from groupvae.io import write_with
@@ -146,6 +156,10 @@ def _run_one(
             metrics, codes = domain_batch_classification(
                 model, hold.x, hold.aux["domain"], domain_names=DOMAIN_NAMES, **batches
             )
+            if model.module.has_group_latent:
+                n_swap = min(TRANSFER_BATCHES, bench.n_batches)
+                transfer = {**batches, "n_batches": n_swap}
+                metrics.update(domain_transfer(model, hold.x, hold.aux["domain"], **transfer))
         elbo = holdout_elbo(model, hold, random_groups=bench.batch_size)
     write_with(run_dir / "codes.npz", lambda tmp: _save_npz(tmp, codes))
     write_json(run_dir / "metrics.json", {**metrics, **elbo})
@@ -172,6 +186,17 @@ def _tasks(bench: UGVAEBenchmark, out: Path) -> list[tuple[Any, ...]]:
     return structured + domains
 
 
+def _sorted_runs(rows: list[dict[str, Any]], bench: UGVAEBenchmark) -> pd.DataFrame:
+    """Runs in the order of the tasks: experiment, then model as listed, then seed."""
+    order = {(STRUCTURED, m): i for i, m in enumerate(bench.models)} | {
+        (DOMAINS, m): len(bench.models) + i for i, m in enumerate(bench.domain_models)
+    }
+    runs = pd.DataFrame(rows)
+    key = [order[(e, m)] for e, m in zip(runs["experiment"], runs["model"], strict=True)]
+    runs["_order"] = key
+    return runs.sort_values(["_order", "seed"]).drop(columns="_order").reset_index(drop=True)
+
+
 def _cell(values: pd.Series) -> str:
     mean, std = values.mean(), values.std()
     return f"{mean:.2f} ± {0.0 if np.isnan(std) else std:.2f}"
@@ -196,6 +221,19 @@ def format_table(runs: pd.DataFrame, experiment: str, tasks: tuple[str, ...]) ->
             lines.append(f"| {task} | {clf} SVM | " + " | ".join(cells) + " |")
         chance = part[f"{task}_chance"].mean()
         lines.append(f"| {task} | chance | " + " | ".join([f"{chance:.2f}"] * len(models)) + " |")
+    return "\n".join(lines)
+
+
+def _transfer_table(runs: pd.DataFrame) -> str:
+    """Markdown: the beta-swap domain transfer of each domain-alignment model."""
+    part = runs[runs["experiment"] == DOMAINS]
+    models = list(dict.fromkeys(part["model"]))
+    lines = ["| measure | " + " | ".join(models) + " |", "|---|" + "---|" * len(models)]
+    for column, label in TRANSFER.items():
+        cells = [
+            _cell(part.loc[part["model"] == m, column]) if column in part else "—" for m in models
+        ]
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
@@ -322,13 +360,7 @@ def run_benchmark(bench: UGVAEBenchmark, out: str | Path, *, echo: Any = print) 
             f"linear/rbf test {row[f'{task}_linear_test']:.2f}/{row[f'{task}_rbf_test']:.2f} "
             f"({row['seconds']:.0f}s)"
         )
-    order = {m: i for i, m in enumerate([*bench.models, *bench.domain_models])}
-    runs = pd.DataFrame(rows)
-    runs = runs.sort_values(
-        ["experiment", "model", "seed"], key=lambda c: c.map(order) if c.name == "model" else c
-    )
-    runs = runs.sort_values("experiment", key=lambda c: c != STRUCTURED, kind="stable")
-    runs = runs.reset_index(drop=True)
+    runs = _sorted_runs(rows, bench)
     figures = draw_figures(bench, out)
     wall = time.perf_counter() - start
     note = (
@@ -341,6 +373,9 @@ def run_benchmark(bench: UGVAEBenchmark, out: str | Path, *, echo: Any = print) 
         + format_table(runs, STRUCTURED, tuple(TASKS))
         + "\n\nDomain alignment, MNIST vs UCI digits (section 4.2):\n\n"
         + format_table(runs, DOMAINS, DOMAIN_TASKS)
+        + "\n\nDomain transfer by swapping beta (section 4.2, Fig. 5a, A.2; "
+        + f"{TRANSFER_BATCHES} batches per domain):\n\n"
+        + _transfer_table(runs)
         + "\n\n"
         + _elbo_table(runs)
         + "\n\nThe paper's Table 1 (CelebA attributes):\n\n"
