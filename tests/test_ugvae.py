@@ -255,3 +255,30 @@ def test_digit_domains_hold_both_domains_with_their_digits():
     one_domain = np.array([len(np.unique(domain[data.group == g])) for g in range(5)])
     assert (one_domain == 1).all()
     assert math.isclose(data.x[domain == 1].max(), 1.0)
+
+
+def test_regrouping_at_random_keeps_every_observation_in_groups_of_the_size():
+    from groupvae.data import regroup_at_random
+
+    data = GroupedDataset(
+        x=np.arange(23, dtype=np.float32)[:, None], group=np.arange(23) // 2, labels=np.arange(23)
+    )
+    regrouped = regroup_at_random(data, 5, seed=0)
+    assert sorted(regrouped.group_sizes.tolist()) == [3, 5, 5, 5, 5]
+    np.testing.assert_array_equal(regrouped.x, data.x)
+    np.testing.assert_array_equal(regrouped.labels, data.labels)
+    again = regroup_at_random(data, 5, seed=0)
+    np.testing.assert_array_equal(regrouped.group, again.group)
+    with pytest.raises(DataError, match="size >= 1"):
+        regroup_at_random(data, 0)
+
+
+def test_a_random_group_model_is_scored_on_random_groups(images):
+    from groupvae.runs import scoring_groups
+
+    model = create("ugvae", obs_shape=(1, 4, 4), likelihood="bernoulli", hidden=8)
+    model.fit(images, epochs=1, random_groups=16, groups_per_batch=1, progress=False)
+    assert scoring_groups(model, images).group_sizes.max() == 16
+    mlvae = create("mlvae", obs_shape=(1, 4, 4), likelihood="bernoulli", hidden=8)
+    mlvae.fit(images, epochs=1, progress=False)
+    assert scoring_groups(mlvae, images) is images

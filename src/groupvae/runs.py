@@ -14,7 +14,7 @@ from typing import Any
 
 from groupvae.config import split_overrides
 from groupvae.data.grouped import GroupedDataset
-from groupvae.data.grouping import split_by_label
+from groupvae.data.grouping import regroup_at_random, split_by_label
 from groupvae.data.registry import DATASETS
 from groupvae.errors import CheckpointError
 from groupvae.io import write_json
@@ -38,15 +38,56 @@ IS_SAMPLES = 100
 """Importance samples ``K`` of the holdout log-likelihood of ``evaluate``."""
 
 
+def _random_groups(model: GroupVAE) -> int | None:
+    """The size of the random groups the model trained on (UG-VAE), or ``None``."""
+    return None if model.train_config is None else model.train_config.random_groups
+
+
+def scoring_groups(model: GroupVAE, data: GroupedDataset, *, seed: int = 0) -> GroupedDataset:
+    """``data`` as a likelihood should score it: in its own groups, or, for a model
+    trained on random groups (UG-VAE and its baselines), in seeded random groups of that
+    size. A global posterior from a few members is far wider than from the 128 it was
+    trained on, and its samples leave the range the mixture networks were fitted on."""
+    size = _random_groups(model)
+    return data if size is None else regroup_at_random(data, size, seed=seed)
+
+
 def _labelled_images(model: GroupVAE, holdout: GroupedDataset, seed: int) -> dict[str, float]:
-    """ML-VAE Fig. 6c (accumulating evidence, k = 1, 2, 5, 10) and ``log p(x_G)``."""
+    """ML-VAE Fig. 6c (accumulating evidence, k = 1, 2, 5, 10) and ``log p(x_G)``; for a
+    model trained on random groups (UG-VAE) also the structured-batch SVMs (Table 1
+    protocol, appendix A.3) on batches of that size."""
     from groupvae.evaluation.evidence import accumulating_evidence
+    from groupvae.evaluation.global_factors import structured_batch_classification
     from groupvae.evaluation.likelihood import holdout_log_likelihood
 
-    return {
+    metrics = {
         **accumulating_evidence(model, holdout, seed=seed),
-        **holdout_log_likelihood(model, holdout, n_samples=IS_SAMPLES, seed=seed),
+        **holdout_log_likelihood(
+            model, scoring_groups(model, holdout, seed=seed), n_samples=IS_SAMPLES, seed=seed
+        ),
     }
+    size = _random_groups(model)
+    if size is not None and holdout.labels is not None:
+        scores, _ = structured_batch_classification(
+            model, holdout.x, holdout.labels, batch_size=size, seed=seed
+        )
+        metrics.update(scores)
+    return metrics
+
+
+def _digit_domains(model: GroupVAE, holdout: GroupedDataset, seed: int) -> dict[str, float]:
+    """UG-VAE section 4.2: domain SVMs on the global posterior and beta-swap transfer."""
+    from groupvae.data.domains import DOMAIN_NAMES
+    from groupvae.evaluation.global_factors import domain_batch_classification, domain_transfer
+
+    size = _random_groups(model) or 128
+    domain = holdout.aux["domain"]
+    metrics, _ = domain_batch_classification(
+        model, holdout.x, domain, domain_names=DOMAIN_NAMES, batch_size=size, seed=seed
+    )
+    if model.module.has_group_latent:
+        metrics.update(domain_transfer(model, holdout.x, domain, batch_size=size, seed=seed))
+    return metrics
 
 
 def _shapes(model: GroupVAE, holdout: GroupedDataset, seed: int) -> dict[str, float]:
@@ -56,7 +97,9 @@ def _shapes(model: GroupVAE, holdout: GroupedDataset, seed: int) -> dict[str, fl
 
     return {
         **shapes_disentanglement(model, holdout, seed=seed),
-        **holdout_log_likelihood(model, holdout, n_samples=IS_SAMPLES, seed=seed),
+        **holdout_log_likelihood(
+            model, scoring_groups(model, holdout, seed=seed), n_samples=IS_SAMPLES, seed=seed
+        ),
     }
 
 
@@ -64,6 +107,7 @@ METRICS.add("mnist", _labelled_images)
 METRICS.add("uci-digits", _labelled_images)
 METRICS.add("mnist-full", _labelled_images)
 METRICS.add("shapes", _shapes)
+METRICS.add("digit-domains", _digit_domains)
 
 
 def build_data(
@@ -180,41 +224,31 @@ def load_run(run_dir: str | Path) -> tuple[GroupVAE, GroupedDataset, GroupedData
 def evaluate_run(run_dir: str | Path, *, seed: int = 0) -> dict[str, Any]:
     """Compute the data set's metrics on the run's holdout groups.
 
-    Writes ``run_dir/metrics.json`` atomically and returns the metrics, with the holdout
-    ELBO per group and per observation.
+    Likelihoods are computed on the groups :func:`scoring_groups` gives. Writes
+    ``run_dir/metrics.json`` atomically and returns the metrics, with the holdout ELBO
+    per group and per observation.
     """
     model, _, hold = load_run(run_dir)
     name = model.extra_metadata["data"]["name"]
     metrics: dict[str, Any] = {"dataset": name, "model": model.config.model}
     if name in METRICS:
         metrics.update(METRICS[name](model, hold, seed))
-    metrics.update(holdout_elbo(model, hold))
+    metrics.update(holdout_elbo(model, scoring_groups(model, hold, seed=seed)))
     write_json(Path(run_dir) / "metrics.json", metrics)
     return metrics
 
 
-def holdout_elbo(
-    model: GroupVAE, data: GroupedDataset, *, random_groups: int | None = None
-) -> dict[str, float]:
-    """Single-sample group ELBO on ``data``: mean per group and per observation (nats).
-
-    Args:
-        model: a fitted model.
-        data: the groups to score.
-        random_groups: score one fixed, seeded partition of ``data`` into random groups
-            of this size instead of its own groups (UG-VAE's groups).
-    """
+def holdout_elbo(model: GroupVAE, data: GroupedDataset) -> dict[str, float]:
+    """Single-sample group ELBO on ``data``: mean per group and per observation (nats)."""
     import torch
 
     from groupvae.data.sampler import group_loader
 
     total, n_groups = 0.0, 0
     model.module.eval()
-    per_batch = 1024 if random_groups is None else max(1, 1024 // random_groups)
-    batches = group_loader(data, per_batch, shuffle=False, random_groups=random_groups)
     with torch.no_grad(), torch.random.fork_rng(devices=[]):
         torch.manual_seed(0)
-        for batch in batches:
+        for batch in group_loader(data, 1024, shuffle=False):
             out = model.module(batch.x, batch.group, batch.n_groups)
             total += float(out.elbo.sum())
             n_groups += batch.n_groups

@@ -132,7 +132,7 @@ def _run_one(
         structured_batch_classification,
     )
     from groupvae.io import write_with
-    from groupvae.runs import holdout_elbo, load_run, train_run
+    from groupvae.runs import holdout_elbo, load_run, scoring_groups, train_run
 
     preset, overrides = model_spec(name)
     run_dir = out / "runs" / f"{experiment}-{name}-seed{seed}"
@@ -160,7 +160,7 @@ def _run_one(
                 n_swap = min(TRANSFER_BATCHES, bench.n_batches)
                 transfer = {**batches, "n_batches": n_swap}
                 metrics.update(domain_transfer(model, hold.x, hold.aux["domain"], **transfer))
-        elbo = holdout_elbo(model, hold, random_groups=bench.batch_size)
+        elbo = holdout_elbo(model, scoring_groups(model, hold, seed=seed))
     write_with(run_dir / "codes.npz", lambda tmp: _save_npz(tmp, codes))
     write_json(run_dir / "metrics.json", {**metrics, **elbo})
     return {

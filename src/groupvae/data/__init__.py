@@ -14,6 +14,7 @@ from groupvae.data.grouping import (
     draw_group_sizes,
     group_by_label,
     make_label_groups,
+    regroup_at_random,
     split_by_label,
 )
 from groupvae.data.mnist import (
@@ -39,6 +40,7 @@ from groupvae.data.shapes import make_shapes, render_shapes, shapes_factor_colum
 from groupvae.data.uci_digits import load_uci_digits, make_uci_digits_groups
 
 __all__ = [
+    "regroup_at_random",
     "DOMAIN_NAMES",
     "RandomGroupBatchSampler",
     "make_digit_domains",

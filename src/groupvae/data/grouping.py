@@ -4,6 +4,8 @@
   ``k`` (``min_size == max_size == k``) or of sizes drawn from a range.
 * :func:`draw_group_sizes` draws group sizes for synthetic data sets.
 * :func:`make_label_groups` builds a :class:`GroupedDataset` from labelled observations.
+* :func:`regroup_at_random` replaces the groups by a seeded partition into random
+  groups of a fixed size (how a model trained on random batches, UG-VAE, is scored).
 * :func:`split_by_label` holds out whole classes (or values of a grouping factor): the
   holdout groups contain only classes never seen in training, which measures
   generalisation to unseen groups (ML-VAE's held-out MS-Celeb identities).
@@ -109,6 +111,29 @@ def make_label_groups(
     """
     group = group_by_label(labels, min_size=min_size, max_size=max_size, seed=seed)
     return GroupedDataset(x=x, group=group, labels=labels, name=name)
+
+
+def regroup_at_random(data: GroupedDataset, size: int, *, seed: Seed = 0) -> GroupedDataset:
+    """The same observations in random groups of ``size`` (a last group keeps the rest).
+
+    Args:
+        data: any data set; its own groups (and group factors ``u``) are dropped.
+        size: observations per random group, ``>= 1``.
+        seed: seed of the partition, or a ``numpy.random.Generator``.
+
+    Returns:
+        A :class:`GroupedDataset` with ``x``, ``v``, ``labels`` and ``aux`` of ``data``.
+
+    Raises:
+        DataError: for ``size < 1``.
+    """
+    if size < 1:
+        raise DataError(f"random groups need size >= 1, got {size}")
+    group = np.empty(data.n_obs, dtype=np.int64)
+    group[np.random.default_rng(seed).permutation(data.n_obs)] = np.arange(data.n_obs) // size
+    return GroupedDataset(
+        x=data.x, group=group, v=data.v, labels=data.labels, aux=dict(data.aux), name=data.name
+    )
 
 
 def _split_key(data: GroupedDataset, key: str | None) -> np.ndarray:
