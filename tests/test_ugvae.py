@@ -70,6 +70,7 @@ def test_marginalised_kl_equals_enumeration_over_d(group_dim, gen):
                     else layer(out)
                 )
             p_mean, p_logvar = out.chunk(2, dim=-1)
+        p_logvar = torch.tanh(p_logvar)  # the authors' exp(tanh(.)) variances (bound 1)
         p_z = D.Independent(D.Normal(p_mean, torch.exp(0.5 * p_logvar)), 1)
         expected += q_d.probs[:, d] * D.kl_divergence(q_z, p_z)
     reference_clusters = D.kl_divergence(q_d, p_d)
@@ -87,6 +88,28 @@ def test_mixture_log_prob_is_that_of_a_gaussian_mixture(gen):
         D.Independent(D.Normal(mean, torch.exp(0.5 * logvar)), 1),
     )
     torch.testing.assert_close(prior.log_prob(v, u), reference.log_prob(v))
+
+
+def test_component_log_variances_stay_within_their_bound(gen):
+    prior = mixture()
+    far = 100.0 * torch.randn(9, D_B, generator=gen, dtype=torch.float64)
+    _, logvar = prior.component_params(far, 9)
+    assert logvar.abs().max() <= 1.0
+    unbounded = MixturePrior(
+        ModelConfig(
+            group_dim=D_B,
+            instance_dim=D_Z,
+            n_components=K,
+            hidden=8,
+            group_encoder="poe-clusters",
+            prior="mixture",
+            mixture_logvar_bound=None,
+        )
+    ).double()
+    unbounded.load_state_dict(prior.state_dict())
+    assert unbounded.component_params(far, 9)[1].abs().max() > 1.0
+    with pytest.raises(ConfigError, match="mixture_logvar_bound"):
+        ModelConfig(mixture_logvar_bound=0.0)
 
 
 def test_cluster_posterior_is_a_distribution_over_the_components(gen):
@@ -170,6 +193,18 @@ def test_ugvae_loss_is_the_eq_10_elbo(gen):
         rows = group == g
         torch.testing.assert_close(out.elbo[g], (log_lik[rows] - local[rows]).sum() - kl_beta[g])
     assert "kl_clusters" in out.extra_metrics
+
+
+@pytest.mark.parametrize(("how", "shared"), [("group", True), ("observation", False)])
+def test_group_sample_is_shared_by_members_or_drawn_for_each(how, shared, gen):
+    module = ugvae_module(group_sample=how)
+    x = torch.randn(12, 5, generator=gen, dtype=torch.float64)
+    group = torch.arange(12) % 3
+    u = module.inference(x, group, 3)["u"]
+    same = [bool(torch.equal(u[group == g][0], u[group == g][1])) for g in range(3)]
+    assert all(same) if shared else not any(same)
+    with pytest.raises(ConfigError, match="group_sample"):
+        ModelConfig(group_sample="batch")
 
 
 def test_incompatible_ugvae_parts_are_refused():

@@ -35,6 +35,12 @@ class ModelConfig:
             Gaussian mixture whose components are networks of the group latent, UG-VAE
             eq. 3, or learned constants without one, GMVAE) (``PRIORS``).
         n_components: mixture components ``K`` of the ``mixture`` prior.
+        mixture_logvar_bound: bound ``b`` on the log-variances of the mixture components,
+            ``b tanh(raw / b)``; 1 is ``exp(tanh(.))`` of the UG-VAE authors' code (the
+            paper does not say); ``None`` leaves them unbounded.
+        group_sample: ``observation``: each member decodes its own sample of the group
+            posterior (ML-VAE Algorithm 1, step 9); ``group``: one sample per group,
+            shared by its members (UG-VAE eq. 10, as the authors' code does).
         regulariser: ``none``, ``pairwise-adversarial`` or ``group-adversarial``.
         regulariser_weight: weight of the mutual-information estimate in the loss.
         critic_hidden: width of the regulariser's critic network.
@@ -58,6 +64,8 @@ class ModelConfig:
     instance_encoder: str = "independent"
     prior: str = "normal"
     n_components: int = 10
+    mixture_logvar_bound: float | None = 1.0
+    group_sample: str = "observation"
     regulariser: str = "none"
     regulariser_weight: float = 1000.0
     critic_hidden: int = 32
@@ -79,6 +87,12 @@ class ModelConfig:
             raise ConfigError("encoder_n_hidden must be >= 0 (or None for n_hidden)")
         if self.n_components < 1:
             raise ConfigError(f"n_components must be >= 1, got {self.n_components}")
+        if self.mixture_logvar_bound is not None and self.mixture_logvar_bound <= 0:
+            raise ConfigError("mixture_logvar_bound must be > 0 (or None for no bound)")
+        if self.group_sample not in ("observation", "group"):
+            raise ConfigError(
+                f"group_sample must be 'observation' or 'group', got {self.group_sample!r}"
+            )
 
     @property
     def encoder_layers(self) -> int:

@@ -109,8 +109,9 @@ class GroupVAEModule(nn.Module):
 
         Returns:
             ``u_mean, u_logvar: (G, group_dim)`` (``None`` without a group latent);
-            ``u: (n_obs, group_dim)`` one sample per observation of its group's posterior
-            (ML-VAE Algorithm 1, step 9); ``v_mean, v_logvar, v: (n_obs, instance_dim)``;
+            ``u: (n_obs, group_dim)`` each observation's sample of its group's posterior
+            (its own, ML-VAE Algorithm 1 step 9, or the group's, UG-VAE; see
+            ``config.group_sample``); ``v_mean, v_logvar, v: (n_obs, instance_dim)``;
             ``cluster_log_probs: (n_obs, K)`` ``log q(d | v)`` with a mixture prior, else
             ``None``.
         """
@@ -131,11 +132,16 @@ class GroupVAEModule(nn.Module):
     def _infer_group(
         self, features: Tensor, group: Tensor, n_groups: int, sample: bool
     ) -> dict[str, Tensor]:
-        """``u_mean, u_logvar: (G, group_dim)`` and ``u: (n_obs, group_dim)``."""
+        """``u_mean, u_logvar: (G, group_dim)`` and ``u: (n_obs, group_dim)``, a sample
+        per member or one per group (``config.group_sample``), or the mean."""
         assert self.group_encoder is not None
         u_mean, u_logvar = self.group_encoder(features, group, n_groups)
-        mean_k, logvar_k = u_mean[group], u_logvar[group]
-        u = rsample_normal(mean_k, logvar_k) if sample else mean_k
+        if not sample:
+            u = u_mean[group]
+        elif self.config.group_sample == "group":
+            u = rsample_normal(u_mean, u_logvar)[group]
+        else:
+            u = rsample_normal(u_mean[group], u_logvar[group])
         return {"u_mean": u_mean, "u_logvar": u_logvar, "u": u}
 
     def generative(self, u: Tensor | None, v: Tensor) -> Tensor:

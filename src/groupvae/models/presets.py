@@ -60,6 +60,7 @@ MODELS.add(
 )
 # UG-VAE (Peis et al.): global beta from a product of Gaussians of [h(x_i), q(d_i | z_i)]
 # (eq. 8-9), local Gaussian-mixture prior whose components are networks of beta (eq. 3).
+# As the authors' code: one beta sample per batch, shared by its images.
 MODELS.add(
     "ugvae",
     {
@@ -67,6 +68,7 @@ MODELS.add(
         "instance_encoder": "independent",
         "regulariser": "none",
         "prior": "mixture",
+        "group_sample": "group",
     },
 )
 

@@ -67,7 +67,10 @@ class MixturePrior(nn.Module):
       learned parameters, shared by every observation.
 
     ``p(d) = 1/K`` (eq. 4), and ``q(d | v)`` is a softmax MLP ``d -> hidden -> K`` with
-    tanh activations (eq. 7; appendix B, Table 2).
+    tanh activations (eq. 7; appendix B, Table 2). The components' log-variances are
+    bounded to ``b tanh(raw / b)`` with ``b = config.mixture_logvar_bound`` (the authors'
+    code: ``b = 1``), so that a global code far from the training range cannot make a
+    component arbitrarily narrow.
 
     Args:
         config: ``instance_dim``, ``group_dim``, ``n_components``, ``hidden``,
@@ -80,6 +83,7 @@ class MixturePrior(nn.Module):
         super().__init__()
         k, d, g = config.n_components, config.instance_dim, config.group_dim
         self.n_components, self.instance_dim = k, d
+        self.logvar_bound = config.mixture_logvar_bound
         n_hidden = max(1, config.n_hidden)
         if g > 0:
             self.components = StackedMLP(k, g, 2 * d, config.hidden, n_hidden)
@@ -102,8 +106,11 @@ class MixturePrior(nn.Module):
         """
         if self.components is None:
             shape = (n, self.n_components, self.instance_dim)
-            return self.means.expand(shape), self.logvars.expand(shape)
-        mean, logvar = self.components.forward_all(u).transpose(0, 1).chunk(2, dim=-1)
+            mean, logvar = self.means.expand(shape), self.logvars.expand(shape)
+        else:
+            mean, logvar = self.components.forward_all(u).transpose(0, 1).chunk(2, dim=-1)
+        if self.logvar_bound is not None:
+            logvar = self.logvar_bound * torch.tanh(logvar / self.logvar_bound)
         return mean, logvar
 
     def component_means(self, u: Tensor | None, n: int) -> Tensor:

@@ -16,7 +16,9 @@ class LossOutput:
             weighted regulariser.
         elbo: ``(n_groups,)`` group ELBO in nats (ML-VAE eq. 3-5), unweighted.
         reconstruction_loss: ``(n_obs,)`` negative log-likelihood ``-log p(x_k | u, v_k)``.
-        kl_instance: ``(n_obs,)`` ``KL(q(v_k | .) || p(v))``.
+        kl_instance: ``(n_obs,)`` ``KL(q(v_k | .) || p(v))``; with a mixture prior the
+            whole local KL of UG-VAE eq. 11, ``E_q(d) KL(q(v_k) || p(v | d, u)) +
+            KL(q(d | v_k) || p(d))`` (its second term is logged as ``kl_clusters``).
         kl_group: ``(n_groups,)`` ``KL(q(u | x_G) || p(u))``; zeros without a group latent.
         regulariser: scalar mutual-information estimate (nats), or ``None``.
         extra_metrics: other scalars to log.
