@@ -20,6 +20,7 @@ from groupvae.data.sampler import group_loader
 from groupvae.errors import CheckpointError, ConfigError, DataError
 from groupvae.io import atomic_directory
 from groupvae.models.module import GroupVAEModule
+from groupvae.models.presets import PRESET_TRAINING
 
 
 class Posterior(NamedTuple):
@@ -91,7 +92,9 @@ class GroupVAE:
             log_dir: folder for Lightning's CSV log.
             callbacks: extra Lightning callbacks.
             **train_options: :class:`TrainConfig` fields (``epochs``, ``lr``,
-                ``groups_per_batch``, ``seed``, ``accelerator``, ...).
+                ``groups_per_batch``, ``seed``, ``accelerator``, ...). They override the
+                preset's own settings (``PRESET_TRAINING``: UG-VAE, GMVAE and beta-VAE
+                train on random groups of 128 with lr 5e-3 for 50 epochs).
 
         Returns:
             ``self``; ``self.history`` holds one row per epoch.
@@ -102,7 +105,8 @@ class GroupVAE:
         """
         from groupvae.training.fit import fit_module
 
-        config = replace(TrainConfig(), **train_options)
+        preset = PRESET_TRAINING.get(self.config.model, {})
+        config = replace(TrainConfig(), **{**preset, **train_options})
         if not isinstance(data, GroupedDataset):
             raise DataError("fit needs a GroupedDataset (see groupvae.data.GroupedDataset)")
         self.history = fit_module(
