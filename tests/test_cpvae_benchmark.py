@@ -126,8 +126,6 @@ def test_seeds_reuse_finished_runs_and_aggregate(tmp_path):
             {"table": 1, "dataset": "grassy-mnist", "method": "vae", "shared_ari": 0.1 * seed},
         ]
         settings = asdict(replace(bench, seed=seed))
-        if seed == 1:  # written before the setting existed: counts as its default
-            del settings["digit_weight"]
         record = {"settings": settings, "wall_seconds": 10.0 + seed}
         (folder / "results.json").write_text(json.dumps({**record, "runs": rows}))
     messages = []
@@ -149,3 +147,18 @@ def test_seeds_reuse_finished_runs_and_aggregate(tmp_path):
     result = CliRunner().invoke(app, args)  # the same settings: reuses both seeds
     assert result.exit_code == 0, result.output
     assert result.output.count("reusing") == 2 and "60.0 ± 14.1" in result.output
+
+
+def test_a_setting_missing_from_old_results_counts_as_its_value_back_then(tmp_path):
+    from dataclasses import asdict
+
+    from groupvae.benchmarks.cpvae import _same_settings
+
+    path = tmp_path / "results.json"
+    settings = asdict(CPVAEBenchmark(digit_weight=None))
+    del settings["digit_weight"]  # written before digit_weight existed: ink digits
+    path.write_text(json.dumps({"settings": settings}))
+    assert _same_settings(path, CPVAEBenchmark(digit_weight=None))
+    assert not _same_settings(path, CPVAEBenchmark(digit_weight=0.25))
+    assert not _same_settings(path, CPVAEBenchmark(digit_weight=None, epochs=3))
+    assert not _same_settings(tmp_path / "missing.json", CPVAEBenchmark())
