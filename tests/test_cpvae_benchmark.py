@@ -88,3 +88,77 @@ def test_tiny_benchmark_writes_tables_and_figures(tmp_path):
     assert "Table 1" in table and "Table 2" in table and "| 99.5 |" in table
     for name in ("denoising.png", "denoising_no_mi.png", "latent_tsne.png", "cross_population.png"):
         assert (tmp_path / name).is_file()
+
+
+def test_seed_summary_is_mean_and_sample_std():
+    import pandas as pd
+
+    from groupvae.benchmarks.cpvae import summarise_seeds
+
+    runs = pd.DataFrame(
+        {
+            "table": [2, 2, 2, 2],
+            "dataset": ["mnist-classes"] * 4,
+            "method": ["no-mi", "no-mi", "no-mi", "reference"],
+            "seed": [0, 1, 2, 0],
+            "accuracy": [0.90, 0.92, 0.97, 0.99],
+        }
+    )
+    means, stds = summarise_seeds(runs)
+    no_mi = means["method"] == "no-mi"
+    assert means.loc[no_mi, "accuracy"].item() == pytest.approx(0.93)
+    assert stds.loc[no_mi, "accuracy"].item() == pytest.approx(np.std([0.90, 0.92, 0.97], ddof=1))
+    assert "seed" not in means.columns
+    assert np.isnan(stds.loc[~no_mi, "accuracy"].item())  # one seed: no spread
+
+
+def test_seeds_reuse_finished_runs_and_aggregate(tmp_path):
+    from dataclasses import asdict, replace
+
+    from groupvae.benchmarks.cpvae import run_seeds
+
+    bench = CPVAEBenchmark(jobs=1)
+    for seed, accuracy in ((0, 0.5), (1, 0.7)):
+        folder = tmp_path / f"seed-{seed}"
+        folder.mkdir()
+        rows = [
+            {"table": 2, "dataset": "mnist-classes", "method": "anneal", "accuracy": accuracy},
+            {"table": 1, "dataset": "grassy-mnist", "method": "vae", "shared_ari": 0.1 * seed},
+        ]
+        settings = asdict(replace(bench, seed=seed))
+        record = {"settings": settings, "wall_seconds": 10.0 + seed}
+        (folder / "results.json").write_text(json.dumps({**record, "runs": rows}))
+    messages = []
+    runs = run_seeds(bench, (0, 1), tmp_path, echo=messages.append)  # trains nothing
+    assert len(runs) == 4 and sorted(runs["seed"].unique()) == [0, 1]
+    assert sum("reusing" in m for m in messages) == 2
+    table = (tmp_path / "table.md").read_text()
+    assert f"| 60.0 ± {100 * np.std([0.5, 0.7], ddof=1):.1f} |" in table
+    assert "| vae | 0.0500 ± 0.0707 |" in table
+    results = json.loads((tmp_path / "results.json").read_text())
+    assert results["seeds"] == [0, 1] and results["wall_seconds"] == pytest.approx(21.0)
+    assert "seed" not in results["settings"]
+    assert (tmp_path / "summary.csv").is_file() and (tmp_path / "results.csv").is_file()
+    from typer.testing import CliRunner
+
+    from groupvae.cli import app
+
+    args = ["benchmark", "cpvae", "--seeds", "2", "--jobs", "1", "--out", str(tmp_path)]
+    result = CliRunner().invoke(app, args)  # the same settings: reuses both seeds
+    assert result.exit_code == 0, result.output
+    assert result.output.count("reusing") == 2 and "60.0 ± 14.1" in result.output
+
+
+def test_a_setting_missing_from_old_results_counts_as_its_value_back_then(tmp_path):
+    from dataclasses import asdict
+
+    from groupvae.benchmarks.cpvae import _same_settings
+
+    path = tmp_path / "results.json"
+    settings = asdict(CPVAEBenchmark(digit_weight=None))
+    del settings["digit_weight"]  # written before digit_weight existed: ink digits
+    path.write_text(json.dumps({"settings": settings}))
+    assert _same_settings(path, CPVAEBenchmark(digit_weight=None))
+    assert not _same_settings(path, CPVAEBenchmark(digit_weight=0.25))
+    assert not _same_settings(path, CPVAEBenchmark(digit_weight=None, epochs=3))
+    assert not _same_settings(tmp_path / "missing.json", CPVAEBenchmark())

@@ -16,7 +16,7 @@ from groupvae.data import (
     stratified_split,
     subset_rows,
 )
-from groupvae.data.grassy_mnist import random_crops, superimpose
+from groupvae.data.grassy_mnist import add_digits, random_crops, superimpose
 from groupvae.errors import CheckpointError, DataError
 from groupvae.models import CPVAE, create, create_cpvae
 
@@ -83,6 +83,22 @@ def test_grassy_mnist_is_seeded_and_keeps_clean_digits_and_backgrounds():
     np.testing.assert_array_equal(a.aux["population"], (a.labels >= 5).astype(int))
     np.testing.assert_allclose(a.x, superimpose(a.aux["clean"], a.aux["background"]), atol=1e-6)
     assert not np.array_equal(a.x, make_grassy_mnist(n=40, seed=4).x)
+
+
+def test_added_digits_follow_the_contrastive_pca_recipe():
+    digit = np.array([[[[0.0, 1.0], [0.5, 1.0]]]], dtype=np.float32)
+    grass = np.array([[[[0.4, 0.0], [1.0, 1.0]]]], dtype=np.float32)
+    np.testing.assert_allclose(add_digits(digit, grass, 0.25), (0.25 * digit + grass) / 1.25)
+    with pytest.raises(DataError, match="digit weight"):
+        add_digits(digit, grass, 0.0)
+    a = make_grassy_mnist(n=40, seed=3, digit_weight=0.25)
+    np.testing.assert_array_equal(a.x, make_grassy_mnist(n=40, seed=3, digit_weight=0.25).x)
+    np.testing.assert_allclose(
+        a.x, add_digits(a.aux["clean"], a.aux["background"], 0.25), atol=1e-6
+    )
+    assert a.x.min() >= 0 and a.x.max() <= 1
+    ink = make_grassy_mnist(n=40, seed=3)
+    np.testing.assert_array_equal(a.aux["background"], ink.aux["background"])  # same crops
 
 
 def test_random_crops_are_windows_of_the_image():

@@ -130,7 +130,7 @@ def test_failed_save_keeps_the_previous_checkpoint(copy, monkeypatch):
         (directory / CONFIG).write_text("{}")
         raise OSError("disk full")
 
-    monkeypatch.setattr("groupvae.models.model.write_checkpoint", crash)
+    monkeypatch.setattr("groupvae.checkpoint.write_checkpoint", crash)  # used by save_model
     with pytest.raises(OSError, match="disk full"):
         create("mlvae", dataset="exam-scores", hidden=8).save(copy)
     assert (copy / WEIGHTS).read_bytes() == before

@@ -1,4 +1,5 @@
-"""Checkpoint directories: ``config.json``, ``weights.safetensors``, ``metadata.json``.
+"""Checkpoint directories: ``config.json``, ``weights.safetensors``, ``metadata.json``
+(and ``history.csv`` for a fitted model).
 
 No code is pickled: the config rebuilds the module and the weights are plain tensors.
 Directories are written atomically (see :func:`groupvae.io.atomic_directory`).
@@ -6,18 +7,22 @@ Directories are written atomically (see :func:`groupvae.io.atomic_directory`).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import platform
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
+import pandas as pd
 import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
+from groupvae.config import replace, to_dict
 from groupvae.errors import CheckpointError
-from groupvae.io import default_permissions
+from groupvae.io import atomic_directory, default_permissions
 
 SCHEMA_VERSION = 1
 CONFIG, WEIGHTS, METADATA = "config.json", "weights.safetensors", "metadata.json"
@@ -109,3 +114,81 @@ def load_state(module: torch.nn.Module, state: dict[str, torch.Tensor], where: s
             f"unexpected {unexpected[:5]}, wrong shape {wrong[:5]}"
         )
     module.load_state_dict(state)
+
+
+class SavableModel(Protocol):
+    """What :func:`save_model` and :func:`load_model` need of a user-facing model
+    (:class:`~groupvae.models.GroupVAE`, :class:`~groupvae.models.cpvae.CPVAE`)."""
+
+    config: Any
+    module: torch.nn.Module
+    seed: int
+    train_config: Any
+    history: pd.DataFrame | None
+    extra_metadata: dict[str, Any]
+
+
+HISTORY = "history.csv"
+_OWN_METADATA = ("seed", "train_config", "schema_version", "versions")
+M = TypeVar("M", bound=SavableModel)
+
+
+def save_model(
+    model: SavableModel,
+    directory: str | Path,
+    *,
+    metadata: dict[str, Any] | None = None,
+    fixed: dict[str, Any] | None = None,
+) -> Path:
+    """Write ``model``'s checkpoint directory atomically; returns its path.
+
+    Contents: ``config.json``, ``weights.safetensors``, ``metadata.json`` (schema and
+    library versions, seed, training config, ``fixed`` keys, the model's
+    ``extra_metadata`` and then ``metadata``) and ``history.csv`` when the model was fitted.
+    """
+    directory = Path(directory)
+    train = model.train_config
+    meta = {
+        "seed": model.seed,
+        **(fixed or {}),
+        "train_config": None if train is None else dataclasses.asdict(train),
+        **model.extra_metadata,
+        **(metadata or {}),
+    }
+    with atomic_directory(directory) as tmp:
+        write_checkpoint(tmp, to_dict(model.config), model.module.state_dict(), meta)
+        if model.history is not None:
+            model.history.to_csv(tmp / HISTORY, index=False)
+    return directory
+
+
+def load_model(
+    directory: str | Path,
+    build: Callable[[dict[str, Any], int], M],
+    train_config: type,
+    *,
+    fixed: tuple[str, ...] = (),
+) -> M:
+    """Restore a model written by :func:`save_model`.
+
+    Args:
+        directory: the checkpoint directory.
+        build: ``(config dict, seed) -> model`` with fresh weights; it raises
+            :class:`CheckpointError` for a config it cannot rebuild.
+        train_config: the training-config dataclass the metadata's ``train_config`` fills.
+        fixed: metadata keys ``save_model`` wrote from ``fixed``, kept out of the model's
+            ``extra_metadata``.
+
+    Raises:
+        CheckpointError: if the directory is missing, corrupt or mismatched.
+    """
+    config_dict, state, metadata = read_checkpoint(directory)
+    model = build(config_dict, int(metadata.get("seed", 0)))
+    load_state(model.module, state, str(directory))
+    train = metadata.get("train_config")
+    model.train_config = None if train is None else replace(train_config(), **train)
+    history = Path(directory) / HISTORY
+    model.history = pd.read_csv(history) if history.is_file() else None
+    own = (*_OWN_METADATA, *fixed)
+    model.extra_metadata = {k: v for k, v in metadata.items() if k not in own}
+    return model

@@ -244,6 +244,10 @@ def benchmark_mlvae_mnist(
 @benchmark_app.command("cpvae")
 @friendly_errors
 def benchmark_cpvae(
+    seeds: Annotated[
+        int | None,
+        typer.Option(help="Number of seeds (0, 1, ...): one folder each, then mean ± std."),
+    ] = None,
     epochs: Annotated[int | None, typer.Option(help="Training epochs per CPVAE run.")] = None,
     quick: Annotated[bool, typer.Option(help="A two-minute version.")] = False,
     jobs: Annotated[int | None, typer.Option(help="Runs trained in parallel.")] = None,
@@ -251,7 +255,7 @@ def benchmark_cpvae(
     set_: SetOption = None,
 ) -> None:
     """CPVAE Tables 1-2 and Fig. 2-4 on Grassy-MNIST and MNIST (bundled digits)."""
-    from groupvae.benchmarks.cpvae import CPVAEBenchmark, run_benchmark
+    from groupvae.benchmarks.cpvae import CPVAEBenchmark, run_benchmark, run_seeds
     from groupvae.config import parse_overrides
     from groupvae.models.cpvae import build_cpvae_config
 
@@ -263,7 +267,11 @@ def benchmark_cpvae(
         changes["epochs"] = epochs
     if jobs is not None:
         changes["jobs"] = jobs
-    run_benchmark(dataclasses.replace(bench, **changes), out, echo=typer.echo)
+    bench = dataclasses.replace(bench, **changes)
+    if seeds is not None:
+        run_seeds(bench, tuple(range(seeds)), out, echo=typer.echo)
+    else:
+        run_benchmark(bench, out, echo=typer.echo)
 
 
 @benchmark_app.command("ugvae")

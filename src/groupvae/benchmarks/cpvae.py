@@ -15,19 +15,22 @@
 
 It writes ``results.json``, ``results.csv`` (one row per run), ``table.md`` and the
 figures into the output folder, and one run directory per model under ``runs/``.
+:func:`run_seeds` repeats it per seed (``seed-<seed>/``) and writes mean ± std.
 """
 
 from __future__ import annotations
 
+import json
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+from pandas.api.types import is_numeric_dtype as is_numeric
 
 from groupvae.benchmarks.exam_scores import machine
 from groupvae.io import write_json, write_text
@@ -46,6 +49,8 @@ VARIANTS = {  # Table 2 columns -> CPVAEConfig overrides
     "alpha-1": {"objective": "mi", "alpha": 1.0},
     "no-mi": {"objective": "elbo"},
 }
+# Settings added after the first results.json files, with the value those runs had.
+SETTINGS_BEFORE: dict[str, Any] = {"digit_weight": None}
 TABLE_1_METHODS = ("vae", "cpvae-no-mi", "cpvae-alpha-1")
 TABLE_2_DATASETS = ("mnist-classes", "grassy-mnist-classes")
 
@@ -61,6 +66,9 @@ class CPVAEBenchmark:
             the bundled digits (the training part; then set ``n_digits``).
         grass_scale: downscaling of the grass photograph before cropping (1: crops of
             the full-resolution photograph, with whole grass blades).
+        digit_weight: ``None``: digits laid over the grass as opaque ink; a number: digits
+            added to the grass with this weight, contrastive PCA's harder recipe
+            (:func:`~groupvae.data.grassy_mnist.add_digits`).
         holdout: fraction of each population held out for evaluation.
         epochs: training epochs of the Table 1 models (Grassy-MNIST, two populations).
         class_epochs: training epochs of the Table 2 models (ten populations).
@@ -80,6 +88,7 @@ class CPVAEBenchmark:
     n_digits: int | None = None
     mnist_path: str | None = None
     grass_scale: float = 0.25
+    digit_weight: float | None = None
     holdout: float = 0.2
     epochs: int = 150
     class_epochs: int = 80
@@ -111,6 +120,8 @@ class CPVAEBenchmark:
 def _data_options(bench: CPVAEBenchmark, dataset: str) -> tuple[str, dict[str, Any]]:
     """``(registered name, builder options)`` of a benchmark data set."""
     options: dict[str, Any] = {"scale": bench.grass_scale}
+    if bench.digit_weight is not None:
+        options["digit_weight"] = bench.digit_weight
     if bench.n_digits is not None:
         options["n"] = bench.n_digits
     if bench.mnist_path is not None:
@@ -301,26 +312,49 @@ def _fmt(value: Any, digits: int = 4) -> str:
     return f"{value:.{digits}f}"
 
 
-def format_tables(runs: pd.DataFrame) -> str:
+def _lookup(frame: pd.DataFrame, table: int, dataset: str, method: str, key: str) -> Any:
+    """The ``key`` column of the row ``(table, dataset, method)`` (``None`` if absent)."""
+    if key not in frame.columns:
+        return None
+    hit = frame[
+        (frame["table"] == table) & (frame["dataset"] == dataset) & (frame["method"] == method)
+    ]
+    return None if hit.empty else hit[key].iloc[0]
+
+
+def format_tables(runs: pd.DataFrame, spread: pd.DataFrame | None = None) -> str:
     """Markdown: Table 1 (ARI), Table 2 (accuracy, %) and the denoising errors, with the
-    paper's numbers beside ours."""
-    t1 = runs[runs["table"] == 1].set_index("method")
+    paper's numbers beside ours.
+
+    Args:
+        runs: one row per ``(table, dataset, method)``: one seed's results, or the means
+            over seeds.
+        spread: the same rows with standard deviations over seeds, shown as ``mean ± std``.
+    """
+
+    def cell(table: int, dataset: str, method: str, key: str, scale: float = 1, digits: int = 4):
+        value = _lookup(runs, table, dataset, method, key)
+        text = _fmt(None if value is None else scale * value, digits)
+        std = None if spread is None else _lookup(spread, table, dataset, method, key)
+        if text != "—" and std is not None and not np.isnan(std):
+            text += f" ± {scale * std:.{digits}f}"
+        return text
+
     lines = [
         "### Table 1: k-means ARI inside each population (Grassy-MNIST, holdout)",
         "",
         "| method | shared ARI | private ARI | paper: shared | paper: private |",
         "|---|---|---|---|---|",
     ]
+    t1 = set(runs.loc[runs["table"] == 1, "method"])
     for method in TABLE_1_METHODS:
-        if method not in t1.index:
+        if method not in t1:
             continue
-        r = t1.loc[method]
         paper = PAPER_TABLE_1[method]
         lines.append(
-            f"| {method} | {_fmt(r.get('shared_ari'))} | {_fmt(r.get('private_ari'))} "
-            f"| {paper[0]} | {paper[1]} |"
+            f"| {method} | {cell(1, 'grassy-mnist', method, 'shared_ari')} "
+            f"| {cell(1, 'grassy-mnist', method, 'private_ari')} | {paper[0]} | {paper[1]} |"
         )
-    t2 = runs[runs["table"] == 2]
     cols = (*VARIANTS, "reference")
     lines += [
         "",
@@ -331,8 +365,7 @@ def format_tables(runs: pd.DataFrame) -> str:
         "|---|---|---|---|---|---|---|---|---|",
     ]
     for dataset in TABLE_2_DATASETS:
-        sub = t2[t2["dataset"] == dataset].set_index("method")
-        ours = [_fmt(100 * sub.loc[c, "accuracy"], 1) if c in sub.index else "—" for c in cols]
+        ours = [cell(2, dataset, c, "accuracy", 100, 1) for c in cols]
         paper = [f"{PAPER_TABLE_2[dataset][c]:.1f}" for c in cols]
         lines.append(f"| {dataset} | " + " | ".join(ours + paper) + " |")
     lines += [
@@ -347,14 +380,17 @@ def format_tables(runs: pd.DataFrame) -> str:
         "| shared-only vs background: corr | private-only vs clean: MSE | input vs clean: MSE |",
         "|---|---|---|---|---|---|",
     ]
+    keys = (
+        "private_vs_clean_corr",
+        "noisy_vs_clean_corr",
+        "shared_vs_background_corr",
+        "private_vs_clean_mse",
+        "noisy_vs_clean_mse",
+    )
     for method in ("cpvae-no-mi", "cpvae-alpha-1"):
-        if method in t1.index and "private_vs_clean_corr" in t1.columns:
-            r = t1.loc[method]
-            lines.append(
-                f"| {method} | {_fmt(r['private_vs_clean_corr'])} "
-                f"| {_fmt(r['noisy_vs_clean_corr'])} | {_fmt(r['shared_vs_background_corr'])} "
-                f"| {_fmt(r['private_vs_clean_mse'])} | {_fmt(r['noisy_vs_clean_mse'])} |"
-            )
+        if method in t1 and "private_vs_clean_corr" in runs.columns:
+            values = [cell(1, "grassy-mnist", method, k) for k in keys]
+            lines.append(f"| {method} | " + " | ".join(values) + " |")
     return "\n".join(lines)
 
 
@@ -481,6 +517,97 @@ def run_benchmark(bench: CPVAEBenchmark, out: str | Path, *, echo: Any = print) 
     return runs
 
 
+def _same_settings(path: Path, bench: CPVAEBenchmark) -> bool:
+    """Whether ``path`` (a ``results.json``) was written with exactly ``bench``'s settings.
+
+    A setting the file lacks (written before the setting existed) counts as the value
+    that runs had then (:data:`SETTINGS_BEFORE`), whatever the default is now."""
+    if not path.is_file():
+        return False
+    recorded = json.loads(path.read_text()).get("settings")
+    if not isinstance(recorded, dict):
+        return False
+    return {**SETTINGS_BEFORE, **recorded} == json.loads(json.dumps(asdict(bench)))
+
+
+def summarise_seeds(runs: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``(means, standard deviations)`` over seeds of every numeric column, one row per
+    ``(table, dataset, method)``; the deviation is the sample one (``ddof=1``)."""
+    keys = ["table", "dataset", "method"]
+    numeric = [c for c in runs.columns if c not in (*keys, "seed") and is_numeric(runs[c])]
+    groups = runs.groupby(keys)[numeric]
+    return groups.mean().reset_index(), groups.std(ddof=1).reset_index()
+
+
+def run_seeds(
+    bench: CPVAEBenchmark, seeds: tuple[int, ...], out: str | Path, *, echo: Any = print
+) -> pd.DataFrame:
+    """Run the benchmark once per seed into ``out/seed-<seed>/`` and write the mean ± std
+    over seeds into ``out`` (``results.json``, ``results.csv``, ``summary.csv``,
+    ``table.md``).
+
+    A seed whose ``results.json`` already holds exactly these settings is not run again,
+    so an interrupted run resumes where it stopped.
+
+    Returns:
+        one row per run and seed (a ``seed`` column added).
+    """
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    frames, walls = [], {}
+    for seed in seeds:
+        one = replace(bench, seed=seed)
+        seed_out = out / f"seed-{seed}"
+        if _same_settings(seed_out / "results.json", one):
+            echo(f"seed {seed}: reusing {seed_out}/results.json (same settings)")
+        else:
+            echo(f"seed {seed}: running into {seed_out}")
+            run_benchmark(one, seed_out, echo=echo)
+        record = json.loads((seed_out / "results.json").read_text())
+        walls[seed] = record["wall_seconds"]
+        frames.append(pd.DataFrame(record["runs"]).assign(seed=seed))
+    runs = pd.concat(frames, ignore_index=True)
+    means, stds = summarise_seeds(runs)
+    table = format_tables(means, stds)
+    header = (
+        f"Mean ± standard deviation over seeds {', '.join(map(str, seeds))} "
+        "(sample deviation, n - 1); per-seed tables in seed-*/table.md.\n\n"
+    )
+    settings = asdict(bench)
+    settings.pop("seed")
+    write_text(out / "results.csv", runs.to_csv(index=False))
+    write_text(
+        out / "summary.csv",
+        means.merge(stds, on=["table", "dataset", "method"], suffixes=("_mean", "_std")).to_csv(
+            index=False
+        ),
+    )
+    write_text(out / "table.md", header + table + "\n")
+    write_json(
+        out / "results.json",
+        {
+            "benchmark": "cpvae",
+            "seeds": list(seeds),
+            "settings": settings,
+            "machine": machine(),
+            "wall_seconds": float(sum(walls.values())),
+            "wall_seconds_per_seed": {str(k): v for k, v in walls.items()},
+            "mean": means.replace({np.nan: None}).to_dict(orient="records"),
+            "std": stds.replace({np.nan: None}).to_dict(orient="records"),
+            "paper_table_1": {k: list(v) for k, v in PAPER_TABLE_1.items()},
+            "paper_table_2": PAPER_TABLE_2,
+            "per_seed": [f"seed-{s}/results.json" for s in seeds],
+        },
+    )
+    echo(header + table)
+    echo(
+        f"\nwall time {sum(walls.values()):.0f}s over {len(seeds)} seeds "
+        f"({', '.join(f'{w:.0f}s' for w in walls.values())}); wrote {out}/results.json, "
+        "results.csv, summary.csv and table.md"
+    )
+    return runs
+
+
 def _describe(row: dict[str, Any]) -> str:
     keys = ("shared_ari", "private_ari", "accuracy", "private_vs_clean_corr")
     values = ", ".join(f"{k} {row[k]:.4f}" for k in keys if k in row)
@@ -492,9 +619,12 @@ def _describe(row: dict[str, Any]) -> str:
 __all__ = [
     "PAPER_TABLE_1",
     "PAPER_TABLE_2",
+    "SETTINGS_BEFORE",
     "CPVAEBenchmark",
     "draw_figures",
     "format_tables",
     "run_benchmark",
+    "run_seeds",
+    "summarise_seeds",
     "tasks",
 ]

@@ -3,7 +3,8 @@
 The background is ``skimage.data.grass()`` (a 512x512 grey photograph shipped with
 scikit-image; no download), optionally downscaled, cropped at random 28x28 windows. A
 digit ``d`` in ``[0, 1]`` is laid over its crop ``b`` as a white ink of opacity ``d``:
-``x = d + (1 - d) * strength * b``, so ``x`` stays in ``[0, 1]``. Two populations: digits
+``x = d + (1 - d) * strength * b``, so ``x`` stays in ``[0, 1]`` (or, with ``digit_weight``,
+added faintly as contrastive PCA did: :func:`add_digits`). Two populations: digits
 0-4 (population 0) and 5-9 (population 1). The clean digit and the background crop are
 kept in ``aux`` for evaluation; the models never see them.
 """
@@ -77,6 +78,29 @@ def superimpose(digits: np.ndarray, backgrounds: np.ndarray, strength: float = 1
     return (digits + (1.0 - digits) * strength * backgrounds).astype(np.float32)
 
 
+def add_digits(digits: np.ndarray, backgrounds: np.ndarray, weight: float) -> np.ndarray:
+    """``x = (weight * d + b) / (1 + weight)``: a faint digit added to the background.
+
+    The recipe of contrastive PCA's Grassy-MNIST (Abid et al., 2018; the authors' code
+    adds ``0.25 * d`` to the grass), divided by ``1 + weight`` to stay in ``[0, 1]``.
+    Unlike :func:`superimpose`, the grass shows through the digit at full strength.
+
+    Args:
+        digits: ``(n, 1, H, W)`` in ``[0, 1]``.
+        backgrounds: ``(n, 1, H, W)`` in ``[0, 1]``.
+        weight: the digit's weight, ``> 0``.
+
+    Returns:
+        ``(n, 1, H, W)`` float32 in ``[0, 1]``.
+
+    Raises:
+        DataError: for a ``weight`` that is not positive.
+    """
+    if not weight > 0:
+        raise DataError(f"digit weight must be > 0, got {weight}")
+    return ((weight * digits + backgrounds) / (1.0 + weight)).astype(np.float32)
+
+
 def make_grassy_mnist(
     *,
     path: str | os.PathLike[str] | None = None,
@@ -84,6 +108,7 @@ def make_grassy_mnist(
     n: int | None = None,
     scale: float = 0.25,
     strength: float = 1.0,
+    digit_weight: float | None = None,
     split_digit: int = 5,
     min_size: int = 2,
     max_size: int = 10,
@@ -98,6 +123,9 @@ def make_grassy_mnist(
         n: keep a random ``n`` of the digits (``None``: all).
         scale: downscaling of the 512x512 grass photograph before cropping.
         strength: background intensity (see :func:`superimpose`).
+        digit_weight: ``None`` lays the digit over the grass as opaque ink
+            (:func:`superimpose`); a number adds the digit with this weight to the grass
+            (:func:`add_digits`, contrastive PCA's recipe, e.g. 0.25): a harder task.
         split_digit: population 0 is digits ``< split_digit`` (the paper: 0-4 and 5-9).
         min_size, max_size: sizes of the digit groups (``group``), for group VAEs.
         seed: seed of the subsample, the crops and the grouping.
@@ -108,7 +136,7 @@ def make_grassy_mnist(
         ``(n,) int64``, ``"clean"`` digits and ``"background"`` crops ``(n, 1, 28, 28)``.
 
     Raises:
-        DataError: for a bad ``part``, ``n`` or ``scale``.
+        DataError: for a bad ``part``, ``n``, ``scale`` or ``digit_weight``.
     """
     rng = np.random.default_rng(seed)
     if path is None:
@@ -125,7 +153,10 @@ def make_grassy_mnist(
         images, labels = images[keep], labels[keep]
     grass = load_grass(scale)
     background = random_crops(grass, len(labels), images.shape[-1], rng=rng)[:, None]
-    x = superimpose(images, background, strength)
+    if digit_weight is None:
+        x = superimpose(images, background, strength)
+    else:
+        x = add_digits(images, strength * background, digit_weight)
     population = (labels >= split_digit).astype(np.int64)
     group = group_by_label(labels, min_size=min_size, max_size=max_size, seed=rng)
     return GroupedDataset(
@@ -176,6 +207,7 @@ def make_population_dataset(
 
 
 __all__ = [
+    "add_digits",
     "load_grass",
     "make_grassy_mnist",
     "make_population_dataset",

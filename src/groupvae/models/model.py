@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -12,13 +11,13 @@ import pandas as pd
 import torch
 from torch import Tensor
 
-from groupvae.checkpoint import load_state, read_checkpoint, write_checkpoint
-from groupvae.config import ModelConfig, TrainConfig, replace, to_dict
+from groupvae.checkpoint import load_model, save_model
+from groupvae.config import ModelConfig, TrainConfig, replace
 from groupvae.data.batch import GroupBatch
 from groupvae.data.grouped import GroupedDataset
 from groupvae.data.sampler import group_loader
 from groupvae.errors import CheckpointError, ConfigError, DataError
-from groupvae.io import atomic_directory
+from groupvae.models.common import map_batches, seeded_module
 from groupvae.models.module import GroupVAEModule
 from groupvae.models.presets import PRESET_TRAINING
 
@@ -59,9 +58,7 @@ class GroupVAE:
     def __init__(self, config: ModelConfig, *, seed: int = 0) -> None:
         self.config = config
         self.seed = seed
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
-            self.module = GroupVAEModule(config)
+        self.module = seeded_module(lambda: GroupVAEModule(config), seed)
         self.history: pd.DataFrame | None = None
         self.train_config: TrainConfig | None = None
         self.extra_metadata: dict[str, Any] = {}
@@ -127,26 +124,21 @@ class GroupVAE:
         index = torch.arange(len(g))
         yield GroupBatch(x, g, n_groups, index, torch.arange(n_groups))
 
-    @torch.no_grad()
     def _map(
         self, data: Any, group: Any, fn, batch_groups: int, per_group: bool
     ) -> list[np.ndarray]:
         """Apply ``fn(batch) -> tuple of tensors`` over batches; reassemble in data order."""
-        self.module.eval()
-        parts: list[tuple[Tensor, tuple[Tensor, ...]]] = []
-        for batch in self._batches(data, group, batch_groups):
+
+        def checked(batch: GroupBatch) -> tuple[Tensor, ...]:
             self.module.check_input(batch.x, batch.group, batch.n_groups)
-            where = batch.group_index if per_group else batch.index
-            parts.append((where, fn(batch)))
-        n = int(sum(len(w) for w, _ in parts))
-        outs = []
-        for j in range(len(parts[0][1])):
-            first = parts[0][1][j]
-            out = torch.empty((n, *first.shape[1:]), dtype=first.dtype)
-            for where, values in parts:
-                out[where] = values[j].cpu()
-            outs.append(out.numpy())
-        return outs
+            return fn(batch)
+
+        return map_batches(
+            self.module,
+            self._batches(data, group, batch_groups),
+            checked,
+            lambda b: b.group_index if per_group else b.index,
+        )
 
     def encode_groups(
         self, data: GroupedDataset | Any, group: Any = None, *, batch_groups: int = 1024
@@ -260,18 +252,7 @@ class GroupVAE:
         Contents: ``config.json``, ``weights.safetensors``, ``metadata.json`` (schema
         version, library versions, seed, training config) and ``history.csv``.
         """
-        directory = Path(directory)
-        meta = {
-            "seed": self.seed,
-            "train_config": None if self.train_config is None else asdict(self.train_config),
-            **self.extra_metadata,
-            **(metadata or {}),
-        }
-        with atomic_directory(directory) as tmp:
-            write_checkpoint(tmp, to_dict(self.config), self.module.state_dict(), meta)
-            if self.history is not None:
-                self.history.to_csv(tmp / "history.csv", index=False)
-        return directory
+        return save_model(self, directory, metadata=metadata)
 
     @classmethod
     def load(cls, directory: str | Path) -> GroupVAE:
@@ -280,25 +261,20 @@ class GroupVAE:
         Raises:
             CheckpointError: if the directory is missing, corrupt or mismatched.
         """
-        config_dict, state, metadata = read_checkpoint(directory)
-        try:
-            config = replace(ModelConfig(), **config_dict)
-        except ConfigError as err:
-            raise CheckpointError(
-                f"{directory}/config.json does not describe a model: {err}"
-            ) from None
-        try:
-            model = cls(config, seed=int(metadata.get("seed", 0)))
-        except Exception as err:  # an unknown part name, say
-            raise CheckpointError(f"cannot rebuild the model of {directory}: {err}") from None
-        load_state(model.module, state, str(directory))
-        train = metadata.get("train_config")
-        model.train_config = None if train is None else replace(TrainConfig(), **train)
-        history = Path(directory) / "history.csv"
-        model.history = pd.read_csv(history) if history.is_file() else None
-        own = ("seed", "train_config", "schema_version", "versions")
-        model.extra_metadata = {k: v for k, v in metadata.items() if k not in own}
-        return model
+
+        def build(config_dict: dict[str, Any], seed: int) -> GroupVAE:
+            try:
+                config = replace(ModelConfig(), **config_dict)
+            except ConfigError as err:
+                raise CheckpointError(
+                    f"{directory}/config.json does not describe a model: {err}"
+                ) from None
+            try:
+                return cls(config, seed=seed)
+            except Exception as err:  # an unknown part name, say
+                raise CheckpointError(f"cannot rebuild the model of {directory}: {err}") from None
+
+        return load_model(directory, build, TrainConfig)
 
 
 __all__ = ["GroupVAE", "Posterior"]

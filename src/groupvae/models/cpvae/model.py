@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Literal, NamedTuple
 
@@ -12,12 +11,12 @@ import pandas as pd
 import torch
 from torch import Tensor
 
-from groupvae.checkpoint import load_state, read_checkpoint, write_checkpoint
-from groupvae.config import replace, to_dict
+from groupvae.checkpoint import load_model, save_model
+from groupvae.config import replace
 from groupvae.data.grouped import GroupedDataset
 from groupvae.data.populations import PopulationKey, check_population, population_of
 from groupvae.errors import CheckpointError, ConfigError, DataError
-from groupvae.io import atomic_directory
+from groupvae.models.common import map_batches, seeded_module
 from groupvae.models.cpvae.config import CPVAEConfig, CPVAETrainConfig
 from groupvae.models.cpvae.module import CPVAEModule
 from groupvae.objectives.cpvae import AlphaSchedule, make_alpha_schedule
@@ -55,9 +54,7 @@ class CPVAE:
     def __init__(self, config: CPVAEConfig, *, seed: int = 0) -> None:
         self.config = config
         self.seed = seed
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
-            self.module = CPVAEModule(config)
+        self.module = seeded_module(lambda: CPVAEModule(config), seed)
         self.history: pd.DataFrame | None = None
         self.train_config: CPVAETrainConfig | None = None
         self.extra_metadata: dict[str, Any] = {}
@@ -146,7 +143,6 @@ class CPVAE:
         return self
 
     # ------------------------------------------------------------- inference
-    @torch.no_grad()
     def _batched(
         self,
         fn: Callable[[Tensor, Tensor], tuple[Tensor, ...]],
@@ -156,12 +152,13 @@ class CPVAE:
     ) -> list[np.ndarray]:
         """Apply ``fn(x_batch, pop_batch) -> tensors`` in eval mode over row batches and
         concatenate each output along rows."""
-        self.module.eval()
-        parts = [
-            fn(x[s : s + batch_size], pop[s : s + batch_size])
-            for s in range(0, x.shape[0], batch_size)
-        ]
-        return [torch.cat([p[j] for p in parts]).numpy() for j in range(len(parts[0]))]
+        starts = range(0, x.shape[0], batch_size)
+        return map_batches(
+            self.module,
+            (slice(s, s + batch_size) for s in starts),
+            lambda rows: fn(x[rows], pop[rows]),
+            lambda rows: torch.arange(x.shape[0])[rows],
+        )
 
     def encode(
         self,
@@ -302,19 +299,7 @@ class CPVAE:
         ``metadata.json`` (schema and library versions, seed, training config, extras)
         and ``history.csv``.
         """
-        directory = Path(directory)
-        meta = {
-            "seed": self.seed,
-            "model_class": "CPVAE",
-            "train_config": None if self.train_config is None else asdict(self.train_config),
-            **self.extra_metadata,
-            **(metadata or {}),
-        }
-        with atomic_directory(directory) as tmp:
-            write_checkpoint(tmp, to_dict(self.config), self.module.state_dict(), meta)
-            if self.history is not None:
-                self.history.to_csv(tmp / "history.csv", index=False)
-        return directory
+        return save_model(self, directory, metadata=metadata, fixed={"model_class": "CPVAE"})
 
     @classmethod
     def load(cls, directory: str | Path) -> CPVAE:
@@ -323,25 +308,19 @@ class CPVAE:
         Raises:
             CheckpointError: if the directory is missing, corrupt or mismatched.
         """
-        config_dict, state, metadata = read_checkpoint(directory)
-        if config_dict.get("model") != "cpvae":
-            raise CheckpointError(
-                f"{directory} holds a {config_dict.get('model')!r} model, not a CPVAE; "
-                "load it with groupvae.load"
-            )
-        try:
-            config = replace(CPVAEConfig(), **config_dict)
-            model = cls(config, seed=int(metadata.get("seed", 0)))
-        except Exception as err:  # a bad field or an unknown part name
-            raise CheckpointError(f"cannot rebuild the CPVAE of {directory}: {err}") from None
-        load_state(model.module, state, str(directory))
-        train = metadata.get("train_config")
-        model.train_config = None if train is None else replace(CPVAETrainConfig(), **train)
-        history = Path(directory) / "history.csv"
-        model.history = pd.read_csv(history) if history.is_file() else None
-        own = ("seed", "train_config", "schema_version", "versions", "model_class")
-        model.extra_metadata = {k: v for k, v in metadata.items() if k not in own}
-        return model
+
+        def build(config_dict: dict[str, Any], seed: int) -> CPVAE:
+            if config_dict.get("model") != "cpvae":
+                raise CheckpointError(
+                    f"{directory} holds a {config_dict.get('model')!r} model, not a CPVAE; "
+                    "load it with groupvae.load"
+                )
+            try:
+                return cls(replace(CPVAEConfig(), **config_dict), seed=seed)
+            except Exception as err:  # a bad field or an unknown part name
+                raise CheckpointError(f"cannot rebuild the CPVAE of {directory}: {err}") from None
+
+        return load_model(directory, build, CPVAETrainConfig, fixed=("model_class",))
 
 
 __all__ = ["CPVAE", "CPVAECodes", "Ignore", "Part"]
