@@ -11,15 +11,14 @@ from __future__ import annotations
 import os
 import platform
 import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
-from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from groupvae.benchmarks.parallel import one_thread, run_tasks
 from groupvae.io import write_json, write_text
 
 METRIC_NAMES = (
@@ -97,18 +96,19 @@ def _run_one(model: str, seed: int, bench: ExamScoresBenchmark, out: Path) -> di
     run_dir = out / "runs" / f"{model}-seed{seed}"
     overrides = {"num_threads": 1, **bench.overrides}
     start = time.perf_counter()
-    train_run(
-        model,
-        "exam-scores",
-        run_dir,
-        seed=seed,
-        epochs=bench.epochs,
-        overrides=overrides,
-        data_options={"n_groups": bench.n_groups},
-        holdout=bench.holdout,
-        progress=False,
-    )
-    metrics = evaluate_run(run_dir, seed=seed)
+    with one_thread():
+        train_run(
+            model,
+            "exam-scores",
+            run_dir,
+            seed=seed,
+            epochs=bench.epochs,
+            overrides=overrides,
+            data_options={"n_groups": bench.n_groups},
+            holdout=bench.holdout,
+            progress=False,
+        )
+        metrics = evaluate_run(run_dir, seed=seed)
     return {"model": model, "seed": seed, "seconds": time.perf_counter() - start, **metrics}
 
 
@@ -171,20 +171,17 @@ def run_benchmark(
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    tasks = [(m, s) for s in bench.seeds for m in bench.models]
+    tasks = [(m, s, bench, out) for s in bench.seeds for m in bench.models]
     start = time.perf_counter()
     rows = []
-    with ProcessPoolExecutor(max_workers=bench.jobs, mp_context=get_context("spawn")) as pool:
-        futures = [pool.submit(_run_one, m, s, bench, out) for m, s in tasks]
-        bar = tqdm(as_completed(futures), total=len(futures), desc="exam-scores runs", unit="run")
-        for future in bar:
-            row = future.result()
-            rows.append(row)
-            bar.write(
-                f"{row['model']:>9} seed {row['seed']}: "
-                + ", ".join(f"{k} {row[k]:.1f}" for k in METRIC_NAMES)
-                + f" ({row['seconds']:.0f}s)"
-            )
+    bar = tqdm(run_tasks(_run_one, tasks, bench.jobs), total=len(tasks), desc="exam-scores runs")
+    for row in bar:
+        rows.append(row)
+        bar.write(
+            f"{row['model']:>9} seed {row['seed']}: "
+            + ", ".join(f"{k} {row[k]:.1f}" for k in METRIC_NAMES)
+            + f" ({row['seconds']:.0f}s)"
+        )
     runs = pd.DataFrame(rows)
     runs["model"] = pd.Categorical(runs["model"], categories=list(bench.models), ordered=True)
     runs = runs.sort_values(["model", "seed"]).reset_index(drop=True)
