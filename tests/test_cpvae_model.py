@@ -76,13 +76,13 @@ def test_stratified_split_and_population_keys():
 
 # --------------------------------------------------------------------- data
 def test_grassy_mnist_is_seeded_and_keeps_clean_digits_and_backgrounds():
-    a = make_grassy_mnist(n=40, seed=3)
-    b = make_grassy_mnist(n=40, seed=3)
+    a = make_grassy_mnist(n=40, seed=3, digit_weight=None)  # opaque ink digits
+    b = make_grassy_mnist(n=40, seed=3, digit_weight=None)
     np.testing.assert_array_equal(a.x, b.x)
     assert a.x.shape == (40, 1, 28, 28) and a.x.min() >= 0 and a.x.max() <= 1
     np.testing.assert_array_equal(a.aux["population"], (a.labels >= 5).astype(int))
     np.testing.assert_allclose(a.x, superimpose(a.aux["clean"], a.aux["background"]), atol=1e-6)
-    assert not np.array_equal(a.x, make_grassy_mnist(n=40, seed=4).x)
+    assert not np.array_equal(a.x, make_grassy_mnist(n=40, seed=4, digit_weight=None).x)
 
 
 def test_added_digits_follow_the_contrastive_pca_recipe():
@@ -97,7 +97,8 @@ def test_added_digits_follow_the_contrastive_pca_recipe():
         a.x, add_digits(a.aux["clean"], a.aux["background"], 0.25), atol=1e-6
     )
     assert a.x.min() >= 0 and a.x.max() <= 1
-    ink = make_grassy_mnist(n=40, seed=3)
+    np.testing.assert_array_equal(a.x, make_grassy_mnist(n=40, seed=3).x)  # the default
+    ink = make_grassy_mnist(n=40, seed=3, digit_weight=None)
     np.testing.assert_array_equal(a.aux["background"], ink.aux["background"])  # same crops
 
 

@@ -124,9 +124,7 @@ class CPVAEBenchmark:
 # ------------------------------------------------------------------ data
 def _data_options(bench: CPVAEBenchmark, dataset: str) -> tuple[str, dict[str, Any]]:
     """``(registered name, builder options)`` of a benchmark data set."""
-    options: dict[str, Any] = {"scale": bench.grass_scale}
-    if bench.digit_weight is not None:
-        options["digit_weight"] = bench.digit_weight
+    options: dict[str, Any] = {"scale": bench.grass_scale, "digit_weight": bench.digit_weight}
     if bench.n_digits is not None:
         options["n"] = bench.n_digits
     if bench.mnist_path is not None:

@@ -108,7 +108,7 @@ def make_grassy_mnist(
     n: int | None = None,
     scale: float = 0.25,
     strength: float = 1.0,
-    digit_weight: float | None = None,
+    digit_weight: float | None = 0.25,
     split_digit: int = 5,
     min_size: int = 2,
     max_size: int = 10,
@@ -123,9 +123,10 @@ def make_grassy_mnist(
         n: keep a random ``n`` of the digits (``None``: all).
         scale: downscaling of the 512x512 grass photograph before cropping.
         strength: background intensity (see :func:`superimpose`).
-        digit_weight: ``None`` lays the digit over the grass as opaque ink
-            (:func:`superimpose`); a number adds the digit with this weight to the grass
-            (:func:`add_digits`, contrastive PCA's recipe, e.g. 0.25): a harder task.
+        digit_weight: adds the digit with this weight to the grass (:func:`add_digits`,
+            contrastive PCA's recipe, which the CPVAE paper cites: 0.25, the default);
+            ``None`` lays the digit over the grass as opaque ink (:func:`superimpose`), a
+            much easier task (see the README's CPVAE section).
         split_digit: population 0 is digits ``< split_digit`` (the paper: 0-4 and 5-9).
         min_size, max_size: sizes of the digit groups (``group``), for group VAEs.
         seed: seed of the subsample, the crops and the grouping.
