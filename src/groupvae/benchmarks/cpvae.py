@@ -25,9 +25,7 @@ from __future__ import annotations
 
 import json
 import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field, replace
-from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +34,7 @@ import pandas as pd
 from pandas.api.types import is_numeric_dtype as is_numeric
 
 from groupvae.benchmarks.exam_scores import machine
+from groupvae.benchmarks.parallel import one_thread, run_tasks
 from groupvae.io import write_json, write_text
 
 PAPER_TABLE_1 = {  # CPVAE paper, Table 1: (shared ARI, private ARI)
@@ -288,15 +287,16 @@ def _table_2_task(dataset: str, variant: str, bench: CPVAEBenchmark, out: Path) 
 
 
 def _run_task(task: tuple[str, ...], bench: CPVAEBenchmark, out: Path) -> dict[str, Any]:
-    """Run one task in a worker process (one torch thread)."""
+    """Run one task on one thread (torch and BLAS), in a worker process or here."""
     import torch
 
-    torch.set_num_threads(1)
     start = time.perf_counter()
-    if task[0] == "table1":
-        row = _table_1_task(task[1], bench, out)
-    else:
-        row = _table_2_task(task[1], task[2], bench, out)
+    with one_thread():
+        torch.set_num_threads(1)  # restored by one_thread
+        if task[0] == "table1":
+            row = _table_1_task(task[1], bench, out)
+        else:
+            row = _table_2_task(task[1], task[2], bench, out)
     row["seconds"] = time.perf_counter() - start
     return row
 
@@ -478,16 +478,9 @@ def run_benchmark(bench: CPVAEBenchmark, out: str | Path, *, echo: Any = print) 
     todo = tasks(bench)
     start = time.perf_counter()
     rows = []
-    if bench.jobs <= 1:
-        for task in todo:
-            rows.append(_run_task(task, bench, out))
-            echo(_describe(rows[-1]))
-    else:
-        with ProcessPoolExecutor(max_workers=bench.jobs, mp_context=get_context("spawn")) as pool:
-            futures = [pool.submit(_run_task, t, bench, out) for t in todo]
-            for future in as_completed(futures):
-                rows.append(future.result())
-                echo(_describe(rows[-1]))
+    for row in run_tasks(_run_task, [(t, bench, out) for t in todo], max(1, bench.jobs)):
+        rows.append(row)
+        echo(_describe(row))
     runs = pd.DataFrame(rows).sort_values(["table", "dataset", "method"]).reset_index(drop=True)
     figures = draw_figures(out, bench)
     wall = time.perf_counter() - start
