@@ -261,7 +261,7 @@ def _paper_table() -> str:
 def draw_figures(bench: UGVAEBenchmark, out: Path) -> list[Path]:
     """The paper's figures from the saved runs of the first seed."""
     from groupvae.models.model import GroupVAE
-    from groupvae.plots.ugvae import draw_global_local_grid, draw_posterior_tsne
+    from groupvae.plots.ugvae import draw_global_local_grid
 
     seed = bench.seeds[0]
     paths = []
@@ -277,25 +277,17 @@ def draw_figures(bench: UGVAEBenchmark, out: Path) -> list[Path]:
     for name in ("ugvae", "mlvae-random"):
         if name not in bench.models:
             continue
-        codes = np.load(run(STRUCTURED, name) / "codes.npz")
         suffix = "" if name == "ugvae" else "_mlvae_random"
-        paths.append(
-            draw_posterior_tsne(
-                codes["means"],
-                codes["kind"],
-                out / f"fig14_structured_tsne{suffix}.png",
-                kind_names=[str(k) for k in codes["kinds"]],
-                title=f"{name}: global posterior means of held-out MNIST batches (seed {seed})",
-                seed=seed,
-            )
-        )
+        title = f"{name}: global posterior means of held-out MNIST batches (seed {seed})"
+        tsne = out / f"fig14_structured_tsne{suffix}.png"
+        paths.append(_draw_codes_tsne(run(STRUCTURED, name), tsne, title, seed))
     paths += _domain_figures(bench, out, run)
     return paths
 
 
 def _domain_figures(bench: UGVAEBenchmark, out: Path, run: Any) -> list[Path]:
     """Fig. 5a (and A.2's ML-VAE version) and Fig. 5b from the domain runs."""
-    from groupvae.plots.ugvae import draw_domain_interpolation, draw_posterior_tsne
+    from groupvae.plots.ugvae import draw_domain_interpolation
     from groupvae.runs import load_run
 
     paths = []
@@ -308,18 +300,20 @@ def _domain_figures(bench: UGVAEBenchmark, out: Path, run: Any) -> list[Path]:
         ends = _domain_endpoints(model, hold, bench.batch_size, bench.seeds[0])
         paths.append(draw_domain_interpolation(model, *ends[:4], out / filename, originals=ends[4]))
         if name == "ugvae":
-            codes = np.load(run(DOMAINS, name) / "codes.npz")
-            paths.append(
-                draw_posterior_tsne(
-                    codes["means"],
-                    codes["kind"],
-                    out / "fig5b_domain_tsne.png",
-                    kind_names=[str(k) for k in codes["kinds"]],
-                    title="UG-VAE: global posterior means of held-out batches",
-                    seed=bench.seeds[0],
-                )
-            )
+            title = "UG-VAE: global posterior means of held-out batches"
+            tsne = out / "fig5b_domain_tsne.png"
+            paths.append(_draw_codes_tsne(run(DOMAINS, name), tsne, title, bench.seeds[0]))
     return paths
+
+
+def _draw_codes_tsne(run_dir: Path, path: Path, title: str, seed: int) -> Path:
+    """Fig. 5b / 14: the t-SNE of the batch posteriors a run saved in ``codes.npz``."""
+    from groupvae.plots.ugvae import draw_posterior_tsne
+
+    with np.load(run_dir / "codes.npz") as codes:
+        kind_names = [str(k) for k in codes["kinds"]]
+        means, kind = codes["means"], codes["kind"]
+    return draw_posterior_tsne(means, kind, path, kind_names=kind_names, title=title, seed=seed)
 
 
 def _domain_endpoints(
