@@ -18,16 +18,29 @@ __version__ = "0.1.0"
 
 from groupvae import data, models
 from groupvae.config import ModelConfig, TrainConfig
+from groupvae.models.base import BaseModel
+from groupvae.models.cpvae import CPVAE
 from groupvae.models.model import GroupVAE
 
 
-def load(directory: str | Path) -> GroupVAE:
-    """Load a model saved with ``GroupVAE.save`` (or by ``groupvae train``).
+def load(directory: str | Path) -> BaseModel:
+    """Load a model saved with ``save`` (or by ``groupvae train``), of any family: a
+    :class:`GroupVAE` or a :class:`CPVAE`, as its checkpoint records.
 
     Raises:
         CheckpointError: if the directory is missing, corrupt or does not match its config.
     """
-    return GroupVAE.load(directory)
+    return BaseModel.load(directory)
 
 
-__all__ = ["GroupVAE", "ModelConfig", "TrainConfig", "__version__", "data", "load", "models"]
+__all__ = [
+    "CPVAE",
+    "BaseModel",
+    "GroupVAE",
+    "ModelConfig",
+    "TrainConfig",
+    "__version__",
+    "data",
+    "load",
+    "models",
+]

@@ -11,16 +11,15 @@ import dataclasses
 import json
 import platform
 import sys
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import Any
 
 import pandas as pd
 import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
-from groupvae.config import replace, to_dict
+from groupvae.config import TrainConfig, replace, to_dict
 from groupvae.errors import CheckpointError
 from groupvae.io import atomic_directory, default_permissions
 
@@ -116,41 +115,28 @@ def load_state(module: torch.nn.Module, state: dict[str, torch.Tensor], where: s
     module.load_state_dict(state)
 
 
-class SavableModel(Protocol):
-    """What :func:`save_model` and :func:`load_model` need of a user-facing model
-    (:class:`~groupvae.models.GroupVAE`, :class:`~groupvae.models.cpvae.CPVAE`)."""
-
-    config: Any
-    module: torch.nn.Module
-    seed: int
-    train_config: Any
-    history: pd.DataFrame | None
-    extra_metadata: dict[str, Any]
-
-
 HISTORY = "history.csv"
-_OWN_METADATA = ("seed", "train_config", "schema_version", "versions")
-M = TypeVar("M", bound=SavableModel)
+_OWN_METADATA = (
+    "seed", "train_config", "schema_version", "versions", "family", "model_class", "dataset",
+)  # fmt: skip
 
 
 def save_model(
-    model: SavableModel,
-    directory: str | Path,
-    *,
-    metadata: dict[str, Any] | None = None,
-    fixed: dict[str, Any] | None = None,
+    model: Any, directory: str | Path, *, metadata: dict[str, Any] | None = None
 ) -> Path:
-    """Write ``model``'s checkpoint directory atomically; returns its path.
+    """Write ``model``'s (a ``BaseModel``) checkpoint directory atomically; returns its path.
 
-    Contents: ``config.json``, ``weights.safetensors``, ``metadata.json`` (schema and
-    library versions, seed, training config, ``fixed`` keys, the model's
-    ``extra_metadata`` and then ``metadata``) and ``history.csv`` when the model was fitted.
+    Contents: ``config.json``, ``weights.safetensors``, ``metadata.json`` (the family,
+    schema and library versions, seed, data set, training config, the model's
+    ``extra_metadata`` and then ``metadata``) and ``history.csv`` when the model was
+    fitted.
     """
     directory = Path(directory)
     train = model.train_config
     meta = {
+        "family": model.family,
         "seed": model.seed,
-        **(fixed or {}),
+        "dataset": model.dataset,
         "train_config": None if train is None else dataclasses.asdict(train),
         **model.extra_metadata,
         **(metadata or {}),
@@ -162,33 +148,49 @@ def save_model(
     return directory
 
 
-def load_model(
-    directory: str | Path,
-    build: Callable[[dict[str, Any], int], M],
-    train_config: type,
-    *,
-    fixed: tuple[str, ...] = (),
-) -> M:
-    """Restore a model written by :func:`save_model`.
+def family_of(metadata: dict[str, Any]) -> str:
+    """The family a checkpoint's metadata records (checkpoints written before families
+    were recorded: ``model_class`` ``"CPVAE"``, else a group VAE)."""
+    if "family" in metadata:
+        return str(metadata["family"])
+    return "cpvae" if metadata.get("model_class") == "CPVAE" else "group-vae"
 
-    Args:
-        directory: the checkpoint directory.
-        build: ``(config dict, seed) -> model`` with fresh weights; it raises
-            :class:`CheckpointError` for a config it cannot rebuild.
-        train_config: the training-config dataclass the metadata's ``train_config`` fills.
-        fixed: metadata keys ``save_model`` wrote from ``fixed``, kept out of the model's
-            ``extra_metadata``.
+
+def load_model(directory: str | Path) -> Any:
+    """Restore a model written by :func:`save_model`, of the family it records.
 
     Raises:
         CheckpointError: if the directory is missing, corrupt or mismatched.
     """
+    from groupvae.errors import GroupVAEError
+    from groupvae.models.families import FAMILIES
+
     config_dict, state, metadata = read_checkpoint(directory)
-    model = build(config_dict, int(metadata.get("seed", 0)))
+    try:
+        cls = FAMILIES[family_of(metadata)]
+    except GroupVAEError as err:
+        raise CheckpointError(f"{directory}/metadata.json: {err}") from None
+    try:
+        config = replace(cls.config_class(), **config_dict)
+    except GroupVAEError as err:
+        raise CheckpointError(f"{directory}/config.json does not describe a model: {err}") from None
+    seed = metadata.get("seed", 0)
+    if not isinstance(seed, int):
+        raise CheckpointError(f"{directory}/metadata.json is corrupt: seed {seed!r}")
+    try:
+        model = cls(config, seed=seed, dataset=metadata.get("dataset"))
+    except Exception as err:  # an unknown part name, say
+        raise CheckpointError(f"cannot rebuild the model of {directory}: {err}") from None
     load_state(model.module, state, str(directory))
     train = metadata.get("train_config")
-    model.train_config = None if train is None else replace(train_config(), **train)
+    try:
+        model.train_config = None if train is None else replace(TrainConfig(), **train)
+    except GroupVAEError as err:
+        raise CheckpointError(f"{directory}/metadata.json train_config: {err}") from None
     history = Path(directory) / HISTORY
-    model.history = pd.read_csv(history) if history.is_file() else None
-    own = (*_OWN_METADATA, *fixed)
-    model.extra_metadata = {k: v for k, v in metadata.items() if k not in own}
+    try:
+        model.history = pd.read_csv(history) if history.is_file() else None
+    except (ValueError, UnicodeDecodeError) as err:
+        raise CheckpointError(f"{history} is corrupt: {err}") from None
+    model.extra_metadata = {k: v for k, v in metadata.items() if k not in _OWN_METADATA}
     return model

@@ -71,15 +71,16 @@ def _parse_labels(text: str | None) -> list[int] | None:
 def list_() -> None:
     """List the models, their parts and the data sets."""
     from groupvae.data import DATASETS
-    from groupvae.models import MODELS, PARTS
+    from groupvae.models import FAMILY_PARTS, MODELS
 
     typer.echo("models:")
     for name, preset in MODELS.items():
-        parts = ", ".join(f"{k}={v}" for k, v in preset.items() if k != "group_dim")
-        typer.echo(f"  {name:<10} {parts}")
-    typer.echo("parts:")
-    for part, registry in PARTS.items():
-        typer.echo(f"  {part:<17} {', '.join(registry)}")
+        parts = ", ".join(f"{k}={v}" for k, v in preset.parts.items() if k != "group_dim")
+        typer.echo(f"  {name:<10} [{preset.family}] {parts}")
+    for family, registries in FAMILY_PARTS.items():
+        typer.echo(f"parts ({family}):")
+        for part, registry in registries.items():
+            typer.echo(f"  {part:<17} {', '.join(registry)}")
     typer.echo("datasets:")
     for name, spec in DATASETS.items():
         typer.echo(f"  {name:<12} {spec.description}")
@@ -108,9 +109,6 @@ def train(
     from groupvae.runs import train_run
 
     out = out or Path("runs") / f"{model}-{dataset}-seed{seed}"
-    if model == "cpvae":  # its own family: shared and per-population private latents
-        _train_cpvae(dataset, out, seed, epochs, set_, data, holdout)
-        return
     fitted = train_run(
         model,
         dataset,
@@ -123,34 +121,11 @@ def train(
         holdout_labels=_parse_labels(holdout_labels),
     )
     last = fitted.history.iloc[-1] if fitted.history is not None else {}
-    elbo = last.get("val_elbo", last.get("train_elbo", float("nan")))
-    typer.echo(f"saved {out} (holdout ELBO per group {elbo:.2f}); next: groupvae evaluate {out}")
-
-
-def _train_cpvae(
-    dataset: str,
-    out: Path,
-    seed: int,
-    epochs: int | None,
-    set_: list[str] | None,
-    data: list[str] | None,
-    holdout: float,
-) -> None:
-    from groupvae.config import parse_overrides
-    from groupvae.models.cpvae.runs import train_cpvae_run
-
-    fitted = train_cpvae_run(
-        dataset,
-        out,
-        seed=seed,
-        epochs=epochs,
-        overrides=parse_overrides(set_ or []),
-        data_options=_parse_data_options(data),
-        holdout=holdout,
+    elbo = last.get("val_elbo_per_obs", last.get("train_elbo_per_obs", float("nan")))
+    typer.echo(
+        f"saved {out} (holdout ELBO per observation {elbo:.2f} nats); "
+        f"next: groupvae evaluate {out}"
     )
-    last = fitted.history.iloc[-1] if fitted.history is not None else {}
-    objective = last.get("val_objective", float("nan"))
-    typer.echo(f"saved {out} (holdout objective {objective:.2f}); next: groupvae evaluate {out}")
 
 
 @app.command()
@@ -161,13 +136,9 @@ def evaluate(
     seed: Annotated[int, typer.Option(help="Seed of the evaluation's random choices.")] = 0,
 ) -> None:
     """Compute the data set's metrics on the run's holdout groups; write metrics.json."""
-    from groupvae.models.cpvae.runs import evaluate_cpvae_run, is_cpvae_run
     from groupvae.runs import evaluate_run
 
-    if is_cpvae_run(run_dir):
-        metrics = evaluate_cpvae_run(run_dir, seed=seed)
-    else:
-        metrics = evaluate_run(run_dir, seed=seed)
+    metrics = evaluate_run(run_dir, seed=seed)
     if json_:
         typer.echo(json.dumps(metrics, indent=2))
         return
@@ -182,7 +153,8 @@ def plot(
     kind: Annotated[
         str,
         typer.Argument(
-            help="swap, interpolation, generation, evidence, translation, global-local."
+            help="swap, interpolation, generation, evidence, translation, global-local, "
+            "denoising, cross-population."
         ),
     ],
     run_dir: Annotated[Path, typer.Argument(help="A run directory made by train.")],
@@ -257,11 +229,11 @@ def benchmark_cpvae(
     """CPVAE Tables 1-2 and Fig. 2-4 on Grassy-MNIST and MNIST (bundled digits)."""
     from groupvae.benchmarks.cpvae import CPVAEBenchmark, run_benchmark, run_seeds
     from groupvae.config import parse_overrides
-    from groupvae.models.cpvae import build_cpvae_config
+    from groupvae.models import build_config
 
     bench = CPVAEBenchmark.quick() if quick else CPVAEBenchmark()
     overrides = parse_overrides(set_ or [])
-    build_cpvae_config(**overrides)  # unknown fields fail here, before any training
+    build_config("cpvae", **overrides)  # unknown fields fail here, before any training
     changes: dict[str, Any] = {"overrides": overrides}
     if epochs is not None:
         changes["epochs"] = epochs

@@ -102,11 +102,14 @@ class ModelConfig:
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """How a model is fitted.
+    """How a model of any family is fitted.
 
     Attributes:
-        epochs: passes over the training groups.
-        groups_per_batch: whole groups in each mini-batch.
+        epochs: passes over the training data (for CPVAE one epoch is
+            ``ceil(N / (K * batch_per_population))`` mini-batches).
+        groups_per_batch: whole groups in each mini-batch (group VAEs).
+        batch_per_population: ``M``, observations of *each* population in every
+            mini-batch (CPVAE Algorithm 1).
         lr: Adam learning rate of the model.
         critic_lr: Adam learning rate of a regulariser's critic (``lr`` if ``None``).
         max_group_size: subsample larger groups to this size each epoch.
@@ -128,6 +131,7 @@ class TrainConfig:
 
     epochs: int = 64
     groups_per_batch: int = 64
+    batch_per_population: int = 64
     lr: float = 1e-4
     critic_lr: float | None = None
     max_group_size: int | None = None
@@ -143,6 +147,8 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if self.epochs < 1 or self.groups_per_batch < 1 or self.lr <= 0:
             raise ConfigError("epochs >= 1, groups_per_batch >= 1 and lr > 0 needed")
+        if self.batch_per_population < 1:
+            raise ConfigError(f"batch_per_population must be >= 1, got {self.batch_per_population}")
         if self.random_groups is not None and self.random_groups < 1:
             raise ConfigError(f"random_groups must be >= 1, got {self.random_groups}")
 
@@ -207,9 +213,13 @@ def parse_overrides(pairs: list[str]) -> dict[str, str]:
     return out
 
 
-def split_overrides(overrides: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Split overrides into ``(model_fields, train_fields)``; unknown keys raise."""
-    model_keys = {f.name for f in dataclasses.fields(ModelConfig)}
+def split_overrides(
+    overrides: dict[str, Any], model_config: type = ModelConfig
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Split overrides into ``(model_fields, train_fields)`` of ``model_config`` (a
+    family's config class) and :class:`TrainConfig`; unknown keys raise
+    :class:`ConfigError` naming the known ones."""
+    model_keys = {f.name for f in dataclasses.fields(model_config)}
     train_keys = {f.name for f in dataclasses.fields(TrainConfig)}
     unknown = sorted(set(overrides) - model_keys - train_keys)
     if unknown:

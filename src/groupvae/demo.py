@@ -114,9 +114,9 @@ def holdout_elbo(model: GroupVAE, data: GroupedDataset) -> dict[str, float]:
     Raises:
         DataError: if the model was not fitted with ``holdout`` data.
     """
-    if model.history is None or "val_elbo" not in model.history:
+    if model.history is None or "val_elbo_per_group" not in model.history:
         raise DataError("no held-out ELBO was logged: fit the model with holdout=...")
-    per_group = float(model.history["val_elbo"].dropna().iloc[-1])
+    per_group = float(model.history["val_elbo_per_group"].dropna().iloc[-1])
     return {
         "holdout_elbo_per_group": per_group,
         "holdout_elbo_per_image": per_group * data.n_groups / data.n_obs,
@@ -140,11 +140,10 @@ def run_demo(
     """
     start = time.perf_counter()
     out_dir = Path(out_dir)
-    spec = DATASETS[DATASET]
-    data = spec.build(seed=seed)
+    data = DATASETS[DATASET].build(seed=seed)
     train, holdout = data.split(HOLDOUT_FRACTION, seed=seed)
-    model = create(MODEL, dataset=DATASET, seed=seed)
-    options = {**spec.train_defaults, **TRAIN_OVERRIDES, "seed": seed, "progress": progress}
+    model = create(MODEL, dataset=DATASET, seed=seed)  # fit applies the data set's defaults
+    options: dict[str, Any] = {**TRAIN_OVERRIDES, "progress": progress}
     if epochs is not None:
         options["epochs"] = epochs
     threads = torch.get_num_threads()
@@ -165,7 +164,7 @@ def run_demo(
         "n_train_groups": train.n_groups,
         "n_holdout_images": holdout.n_obs,
         "n_holdout_groups": holdout.n_groups,
-        "epochs": int(options["epochs"]),
+        "epochs": model.train_config.epochs,
         "seed": seed,
         "model_config": to_dict(model.config),
         "train_config": to_dict(model.train_config),

@@ -1,8 +1,10 @@
-"""Run directories: train a preset on a named data set, and evaluate a saved run.
+"""Run directories: train a preset of any family on a named data set, and evaluate it.
 
 A run directory is a model checkpoint (see :mod:`groupvae.checkpoint`) whose
-``metadata.json`` also records how to rebuild its data (name, seed, options, holdout
-fraction), so that ``evaluate`` and the plots work from files alone.
+``metadata.json`` also records its family and how to rebuild its data (name, seed,
+options, holdout fraction), so that ``evaluate`` and the plots work from files alone.
+Everything here dispatches on the family a run records (``FAMILY_METRICS``) and on the
+model's own hooks (``split``, ``eval_loader``), with no branch on a model's name.
 """
 
 from __future__ import annotations
@@ -12,17 +14,18 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from groupvae.config import split_overrides
 from groupvae.data.grouped import GroupedDataset
-from groupvae.data.grouping import regroup_at_random, split_by_label
+from groupvae.data.grouping import regroup_at_random
 from groupvae.data.registry import DATASETS
 from groupvae.errors import CheckpointError
 from groupvae.io import write_json
-from groupvae.models import PRESET_TRAINING, create
+from groupvae.models import create
+from groupvae.models.base import BaseModel
 from groupvae.models.model import GroupVAE
 from groupvae.registry import Registry
+from groupvae.settings import split_settings, traits
 
-# Data set name -> metrics(model, holdout, seed) -> dict of floats.
+# Data set name -> metrics(model, holdout, seed) -> dict of floats, for group VAEs.
 METRICS: Registry[Callable[..., dict[str, float]]] = Registry("metric set")
 
 
@@ -111,6 +114,7 @@ METRICS.add("digit-domains", _digit_domains)
 
 
 def build_data(
+    model: BaseModel,
     dataset: str,
     *,
     seed: int,
@@ -118,16 +122,11 @@ def build_data(
     holdout: float,
     holdout_labels: list[int] | None = None,
 ) -> tuple[GroupedDataset, GroupedDataset]:
-    """Build a registered data set and split it by group into ``(train, holdout)``.
-
-    With ``holdout_labels`` the holdout is made of those classes only (groups of classes
-    never seen in training, as the ML-VAE paper's unseen MS-Celeb identities); otherwise
-    a random ``holdout`` fraction of the groups.
-    """
-    data = DATASETS[dataset].build(seed=seed, **options)
-    if holdout_labels:
-        return split_by_label(data, holdout_labels)
-    return data.split(holdout, seed=seed)
+    """Build a registered data set for ``model`` and split it as its family evaluates
+    (``model.split``: by group for group VAEs, stratified by population for CPVAE)."""
+    spec = DATASETS[dataset]
+    data = spec.build_for(traits(model.config.model, model.config), seed=seed, **options)
+    return model.split(data, holdout, seed=seed, holdout_labels=holdout_labels)
 
 
 def train_run(
@@ -142,52 +141,48 @@ def train_run(
     holdout: float = 0.2,
     holdout_labels: list[int] | None = None,
     progress: bool = True,
-) -> GroupVAE:
+) -> BaseModel:
     """Train preset ``model_name`` on ``dataset`` and save the run to ``out``.
 
+    This is ``groupvae train``; it trains exactly what
+    ``create(model_name, dataset=dataset, seed=seed).fit(train, holdout=hold)`` trains
+    (one settings resolver, :mod:`groupvae.settings`).
+
     Args:
-        model_name: a key of ``MODELS``.
+        model_name: a key of ``MODELS`` (any family).
         dataset: a key of ``DATASETS``.
         out: run directory (written atomically).
         seed: seeds the data, the split, the weights and training.
-        epochs: overrides the default number of epochs (the preset's, as
-            ``PRESET_TRAINING`` gives, else the data set's).
-        overrides: ``ModelConfig`` or ``TrainConfig`` fields (``--set key=value``).
+        epochs: overrides the resolved number of epochs.
+        overrides: the family's config or ``TrainConfig`` fields (``--set key=value``).
         data_options: keyword options of the data set's builder (e.g. ``n_groups``).
-        holdout: fraction of groups held out for evaluation.
-        holdout_labels: hold out these classes instead (unseen groups).
+        holdout: fraction held out for evaluation.
+        holdout_labels: hold out these classes instead (unseen groups; group VAEs).
         progress: show a progress bar.
 
     Raises:
         UnknownNameError, ConfigError, DataError: on bad names, settings or data.
     """
     data_options = dict(data_options or {})
-    model_over, train_over = split_overrides(dict(overrides or {}))
-    spec = DATASETS[dataset]
-    train, hold = build_data(
-        dataset, seed=seed, options=data_options, holdout=holdout, holdout_labels=holdout_labels
-    )
+    model_over, train_over = split_settings(model_name, dict(overrides or {}))
     model = create(model_name, dataset=dataset, seed=seed, **model_over)
-    preset_training = PRESET_TRAINING.get(model_name, {})
-    train_cfg = {
-        **spec.train_defaults,
-        **preset_training,
-        "seed": seed,
-        "progress": progress,
-        **train_over,
-    }
+    train, hold = build_data(
+        model, dataset, seed=seed, options=data_options, holdout=holdout,
+        holdout_labels=holdout_labels,
+    )  # fmt: skip
+    options = {"progress": progress, **train_over}
     if epochs is not None:
-        train_cfg["epochs"] = epochs
+        options["epochs"] = epochs
     start = time.perf_counter()
-    model.fit(train, holdout=hold, **train_cfg)
-    data_record = {
+    model.fit(train, holdout=hold, **options)
+    record = {
         "name": dataset,
         "seed": seed,
         "options": data_options,
         "holdout": holdout,
         "holdout_labels": holdout_labels,
     }
-    model.save(out, metadata={"data": data_record, "fit_seconds": time.perf_counter() - start})
+    model.save(out, metadata={"data": record, "fit_seconds": time.perf_counter() - start})
     return model
 
 
@@ -203,15 +198,17 @@ def data_record(metadata: dict[str, Any], run_dir: str | Path) -> dict[str, Any]
     return record
 
 
-def load_run(run_dir: str | Path) -> tuple[GroupVAE, GroupedDataset, GroupedDataset]:
-    """Load a run's model and rebuild its ``(train, holdout)`` data.
+def load_run(run_dir: str | Path) -> tuple[BaseModel, GroupedDataset, GroupedDataset]:
+    """Load a run's model, of whichever family it records, and rebuild its
+    ``(train, holdout)`` data.
 
     Raises:
         CheckpointError: if the run does not record its data.
     """
-    model = GroupVAE.load(run_dir)
+    model = BaseModel.load(run_dir)
     record = data_record(model.extra_metadata, run_dir)
     train, hold = build_data(
+        model,
         record["name"],
         seed=int(record.get("seed", 0)),
         options=dict(record.get("options", {})),
@@ -221,35 +218,60 @@ def load_run(run_dir: str | Path) -> tuple[GroupVAE, GroupedDataset, GroupedData
     return model, train, hold
 
 
-def evaluate_run(run_dir: str | Path, *, seed: int = 0) -> dict[str, Any]:
-    """Compute the data set's metrics on the run's holdout groups.
+def _group_vae_metrics(
+    model: GroupVAE, holdout: GroupedDataset, dataset: str, seed: int
+) -> dict[str, Any]:
+    """The data set's metrics (``METRICS``) and the holdout ELBO, on the groups
+    :func:`scoring_groups` gives."""
+    metrics: dict[str, Any] = {}
+    if dataset in METRICS:
+        metrics.update(METRICS[dataset](model, holdout, seed))
+    metrics.update(holdout_elbo(model, scoring_groups(model, holdout, seed=seed)))
+    return metrics
 
-    Likelihoods are computed on the groups :func:`scoring_groups` gives. Writes
-    ``run_dir/metrics.json`` atomically and returns the metrics, with the holdout ELBO
-    per group and per observation.
+
+def _cpvae_metrics(model: Any, holdout: GroupedDataset, dataset: str, seed: int) -> dict[str, Any]:
+    """CPVAE section 4's metrics (:func:`groupvae.evaluation.cpvae.cpvae_metrics`) and
+    the holdout ELBO per observation."""
+    from groupvae.evaluation.cpvae import cpvae_metrics
+
+    return {**cpvae_metrics(model, holdout, seed=seed), **holdout_elbo(model, holdout)}
+
+
+# Family -> metrics(model, holdout, dataset name, seed) -> dict.
+FAMILY_METRICS: Registry[Callable[..., dict[str, Any]]] = Registry("model family")
+FAMILY_METRICS.add("group-vae", _group_vae_metrics)
+FAMILY_METRICS.add("cpvae", _cpvae_metrics)
+
+
+def evaluate_run(run_dir: str | Path, *, seed: int = 0) -> dict[str, Any]:
+    """Compute the family's and the data set's metrics on the run's holdout data.
+
+    Writes ``run_dir/metrics.json`` atomically and returns the metrics, with the holdout
+    ELBO per observation (and per group for group VAEs).
     """
     model, _, hold = load_run(run_dir)
     name = model.extra_metadata["data"]["name"]
     metrics: dict[str, Any] = {"dataset": name, "model": model.config.model}
-    if name in METRICS:
-        metrics.update(METRICS[name](model, hold, seed))
-    metrics.update(holdout_elbo(model, scoring_groups(model, hold, seed=seed)))
+    metrics.update(FAMILY_METRICS[model.family](model, hold, name, seed))
     write_json(Path(run_dir) / "metrics.json", metrics)
     return metrics
 
 
-def holdout_elbo(model: GroupVAE, data: GroupedDataset) -> dict[str, float]:
-    """Single-sample group ELBO on ``data``: mean per group and per observation (nats)."""
+def holdout_elbo(model: BaseModel, data: GroupedDataset) -> dict[str, float]:
+    """Single-sample ELBO on ``data``: mean per observation, and per group where groups
+    have a latent of their own (group VAEs), in nats."""
     import torch
-
-    from groupvae.data.sampler import group_loader
 
     total, n_groups = 0.0, 0
     model.module.eval()
     with torch.no_grad(), torch.random.fork_rng(devices=[]):
         torch.manual_seed(0)
-        for batch in group_loader(data, 1024, shuffle=False):
-            out = model.module(batch.x, batch.group, batch.n_groups)
+        for batch in model.eval_loader(data):
+            out = model.module(batch)
             total += float(out.elbo.sum())
-            n_groups += batch.n_groups
-    return {"elbo_per_group": total / n_groups, "elbo_per_observation": total / data.n_obs}
+            n_groups += int(out.n_groups)
+    metrics = {"elbo_per_observation": total / data.n_obs}
+    if model.family == "group-vae":
+        metrics["elbo_per_group"] = total / n_groups
+    return metrics

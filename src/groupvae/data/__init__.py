@@ -3,12 +3,7 @@
 from groupvae.data.batch import GroupBatch
 from groupvae.data.domains import DOMAIN_NAMES, make_digit_domains
 from groupvae.data.exam_scores import make_exam_scores
-from groupvae.data.grassy_mnist import (
-    load_grass,
-    make_grassy_mnist,
-    make_population_dataset,
-    with_population,
-)
+from groupvae.data.grassy_mnist import load_grass, make_grassy_mnist
 from groupvae.data.grouped import GroupedDataset
 from groupvae.data.grouping import (
     draw_group_sizes,
@@ -33,8 +28,15 @@ from groupvae.data.populations import (
     population_of,
     stratified_split,
     subset_rows,
+    with_population,
 )
-from groupvae.data.registry import DATASETS, DatasetSpec, load_dataset
+from groupvae.data.registry import (
+    DATASETS,
+    DatasetSpec,
+    ModelTraits,
+    load_dataset,
+    make_population_dataset,
+)
 from groupvae.data.sampler import GroupBatchSampler, RandomGroupBatchSampler, group_loader
 from groupvae.data.shapes import make_shapes, render_shapes, shapes_factor_columns
 from groupvae.data.uci_digits import load_uci_digits, make_uci_digits_groups
@@ -46,6 +48,7 @@ __all__ = [
     "make_digit_domains",
     "DATASETS",
     "DatasetSpec",
+    "ModelTraits",
     "GroupBatch",
     "GroupBatchSampler",
     "GroupedDataset",

@@ -169,50 +169,10 @@ def make_grassy_mnist(
     )
 
 
-def with_population(data: GroupedDataset, population: np.ndarray) -> GroupedDataset:
-    """``data`` with ``aux["population"]`` set to ``population`` (e.g. its labels, for one
-    population per class), everything else unchanged."""
-    return GroupedDataset(
-        x=data.x,
-        group=data.group,
-        u=data.u,
-        v=data.v,
-        labels=data.labels,
-        aux={**data.aux, "population": np.asarray(population, dtype=np.int64)},
-        group_ids=data.group_ids,
-        name=data.name,
-    )
-
-
-def make_population_dataset(
-    dataset: str, *, label: str = "labels", seed: int = 0, **options: object
-) -> GroupedDataset:
-    """Any registered labelled data set with a chosen label as the population.
-
-    Args:
-        dataset: a key of ``DATASETS``.
-        label: ``"labels"`` or the name of an ``(n_obs,)`` integer ``aux`` array.
-        seed, **options: passed to the data set's builder.
-
-    Returns:
-        The data set with ``aux["population"]``.
-
-    Raises:
-        DataError: if the data set has no such label.
-    """
-    from groupvae.data.populations import population_of
-    from groupvae.data.registry import DATASETS
-
-    data = DATASETS[dataset].build(seed=seed, **options)
-    return with_population(data, population_of(data, label))
-
-
 __all__ = [
     "add_digits",
     "load_grass",
     "make_grassy_mnist",
-    "make_population_dataset",
     "random_crops",
     "superimpose",
-    "with_population",
 ]

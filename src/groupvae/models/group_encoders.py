@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from torch import Tensor, nn
 
 from groupvae.config import ModelConfig
@@ -9,8 +11,28 @@ from groupvae.nn.mlp import MLP
 from groupvae.nn.segment import average_of_normals, product_of_normals, segment_sum
 from groupvae.registry import Registry
 
+READS_FEATURES = "features"
+"""Each member's input is its trunk features ``h(x_k)``."""
+READS_CLUSTERS = "features-and-clusters"
+"""Each member's input is ``[h(x_k), q(d_k | v_k)]`` (UG-VAE eq. 8): the instance latent
+is inferred first and the prior must be the ``mixture``."""
 
-class PerObservationEncoder(nn.Module):
+
+class GroupEncoder(nn.Module):
+    """Base of every group encoder: ``forward(x, group, n_groups) -> (mean, logvar)``.
+
+    ``x: (n_obs, in_dim)`` per-member inputs, ``group: (n_obs,) int64 in [0, n_groups)``;
+    returns ``(n_groups, group_dim)`` means and log-variances. Subclasses declare what
+    they read in ``reads`` (:data:`READS_FEATURES` or :data:`READS_CLUSTERS`).
+    """
+
+    reads: ClassVar[str] = READS_FEATURES
+
+    def forward(self, x: Tensor, group: Tensor, n_groups: int) -> tuple[Tensor, Tensor]:
+        raise NotImplementedError
+
+
+class PerObservationEncoder(GroupEncoder):
     """Encodes each member to ``N(mu_k, Sigma_k)`` and combines them per group.
 
     Args:
@@ -19,10 +41,6 @@ class PerObservationEncoder(nn.Module):
         combine: ``product_of_normals`` (ML-VAE eq. 6-7) or ``average_of_normals``
             (Hosoya 2019).
     """
-
-    uses_clusters = False
-    """Whether each member's input is ``[h(x_k), q(d_k | v_k)]`` (see
-    :class:`ClusterProductOfNormalsEncoder`) rather than ``h(x_k)`` alone."""
 
     def __init__(self, config: ModelConfig, obs_dim: int, combine) -> None:
         super().__init__()
@@ -62,20 +80,18 @@ class ClusterProductOfNormalsEncoder(PerObservationEncoder):
     needs the ``mixture`` prior, whose ``q(d | z)`` gives ``pi``.
     """
 
-    uses_clusters = True
+    reads = READS_CLUSTERS
 
     def __init__(self, config: ModelConfig, obs_dim: int) -> None:
         super().__init__(config, obs_dim + config.n_components, product_of_normals)
 
 
-class DeepSetsEncoder(nn.Module):
+class DeepSetsEncoder(GroupEncoder):
     """CxVAE's group encoder ``E_B(sum_k E_A(x_k))`` (CxVAE section 4, item 1).
 
     The sum makes it invariant to the order of the members; ``E_A`` ends in a ReLU so the
     pooled features are non-negative evidence counts.
     """
-
-    uses_clusters = False
 
     def __init__(self, config: ModelConfig, obs_dim: int) -> None:
         super().__init__()
@@ -90,7 +106,7 @@ class DeepSetsEncoder(nn.Module):
         return mean, logvar
 
 
-GROUP_ENCODERS: Registry[type[nn.Module] | None] = Registry("group encoder")
+GROUP_ENCODERS: Registry[type[GroupEncoder] | None] = Registry("group encoder")
 GROUP_ENCODERS.add("poe", ProductOfNormalsEncoder)
 GROUP_ENCODERS.add("mean", AverageEncoder)
 GROUP_ENCODERS.add("deepsets", DeepSetsEncoder)
@@ -99,6 +115,9 @@ GROUP_ENCODERS.add("none", None)
 
 __all__ = [
     "GROUP_ENCODERS",
+    "READS_CLUSTERS",
+    "READS_FEATURES",
+    "GroupEncoder",
     "AverageEncoder",
     "ClusterProductOfNormalsEncoder",
     "DeepSetsEncoder",

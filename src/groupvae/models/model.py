@@ -3,30 +3,21 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
-import pandas as pd
 import torch
 from torch import Tensor
 
-from groupvae.checkpoint import load_model, save_model
-from groupvae.config import ModelConfig, TrainConfig, replace
+from groupvae.config import ModelConfig, TrainConfig
 from groupvae.data.batch import GroupBatch
 from groupvae.data.grouped import GroupedDataset
+from groupvae.data.grouping import split_by_label
 from groupvae.data.sampler import group_loader
-from groupvae.errors import CheckpointError, ConfigError, DataError
-from groupvae.models.common import map_batches, seeded_module
+from groupvae.errors import ConfigError, DataError, GroupVAEError
+from groupvae.models.base import BaseModel, Posterior, Schedule
+from groupvae.models.common import map_batches
 from groupvae.models.module import GroupVAEModule
-from groupvae.models.presets import PRESET_TRAINING
-
-
-class Posterior(NamedTuple):
-    """A diagonal Normal posterior: ``mean`` and ``logvar`` arrays of equal shape."""
-
-    mean: np.ndarray
-    logvar: np.ndarray
 
 
 def _as_tensors(x: Any, group: Any) -> tuple[Tensor, Tensor]:
@@ -41,27 +32,23 @@ def _as_tensors(x: Any, group: Any) -> tuple[Tensor, Tensor]:
     return xt, gt
 
 
-class GroupVAE:
+class GroupVAE(BaseModel):
     """A group VAE: a config, its module, and what fitting it recorded.
 
     Create one with :func:`groupvae.models.create`, or restore one with
-    :func:`groupvae.load`.
+    :func:`groupvae.load`. The verbs (``fit``, ``save``, ``load``, ``history``) are those
+    of every family (:class:`~groupvae.models.base.BaseModel`).
 
     Attributes:
         config: the :class:`ModelConfig`.
         module: the :class:`GroupVAEModule` (a ``torch.nn.Module``).
-        history: per-epoch ELBO terms of the last :meth:`fit` (``None`` before).
-        train_config: the :class:`TrainConfig` of the last fit.
-        seed: the seed of the weight initialisation.
     """
 
-    def __init__(self, config: ModelConfig, *, seed: int = 0) -> None:
-        self.config = config
-        self.seed = seed
-        self.module = seeded_module(lambda: GroupVAEModule(config), seed)
-        self.history: pd.DataFrame | None = None
-        self.train_config: TrainConfig | None = None
-        self.extra_metadata: dict[str, Any] = {}
+    family = "group-vae"
+    config_class = ModelConfig
+
+    def _build_module(self, config: ModelConfig) -> GroupVAEModule:
+        return GroupVAEModule(config)
 
     def __repr__(self) -> str:
         c = self.config
@@ -71,46 +58,78 @@ class GroupVAE:
             f"likelihood={c.likelihood}, group_dim={c.group_dim}, instance_dim={c.instance_dim})"
         )
 
-    # ----------------------------------------------------------------- training
-    def fit(
-        self,
-        data: GroupedDataset,
-        *,
-        holdout: GroupedDataset | None = None,
-        log_dir: str | Path | None = None,
-        callbacks: list[Any] | None = None,
-        **train_options: Any,
-    ) -> GroupVAE:
-        """Train on ``data`` with Lightning.
-
-        Args:
-            data: training groups.
-            holdout: groups on which ``val_*`` ELBO terms are logged each epoch.
-            log_dir: folder for Lightning's CSV log.
-            callbacks: extra Lightning callbacks.
-            **train_options: :class:`TrainConfig` fields (``epochs``, ``lr``,
-                ``groups_per_batch``, ``seed``, ``accelerator``, ...). They override the
-                preset's own settings (``PRESET_TRAINING``: UG-VAE, GMVAE and beta-VAE
-                train on random groups of 128 with lr 5e-3 for 50 epochs).
-
-        Returns:
-            ``self``; ``self.history`` holds one row per epoch.
+    # ----------------------------------------------------------- training hooks
+    def _prepare(self, train: GroupedDataset, config: TrainConfig) -> None:
+        """Check that ``train`` fits the module and one forward pass runs.
 
         Raises:
-            DataError: if the data does not fit the model.
-            NonFiniteLossError: if the loss becomes NaN or infinite.
+            DataError: naming what to fix (shape, value range, group sizes).
         """
-        from groupvae.training.fit import fit_module
+        module = self.module
+        if train.obs_shape != module.config.obs_shape:
+            raise DataError(
+                f"the data's observations have shape {train.obs_shape} but the model was "
+                f"built for {module.config.obs_shape}; set obs_shape to match"
+            )
+        module.likelihood.check_data(train.x)
+        n = min(config.groups_per_batch, train.n_groups)
+        batch = next(iter(group_loader(train, n, seed=0)))
+        try:
+            module(batch)
+        except GroupVAEError:
+            raise
+        except RuntimeError as err:  # a shape mismatch deep in a network
+            raise DataError(f"a first forward pass on the data failed: {err}") from None
 
-        preset = PRESET_TRAINING.get(self.config.model, {})
-        config = replace(TrainConfig(), **{**preset, **train_options})
-        if not isinstance(data, GroupedDataset):
-            raise DataError("fit needs a GroupedDataset (see groupvae.data.GroupedDataset)")
-        self.history = fit_module(
-            self.module, data, config, holdout=holdout, log_dir=log_dir, callbacks=callbacks
+    def _loaders(
+        self, train: GroupedDataset, holdout: GroupedDataset | None, config: TrainConfig
+    ) -> tuple[Any, Any]:
+        # A regulariser needs two groups per batch: drop a last batch that would hold only
+        # one (the groups are reshuffled each epoch, so every group is still trained on).
+        lone_last = train.n_groups > config.groups_per_batch and (
+            train.n_groups % config.groups_per_batch == 1
         )
-        self.train_config = config
-        return self
+        grouping = {"random_groups": config.random_groups, "balance_by": config.balance_by}
+        loader = group_loader(
+            train,
+            config.groups_per_batch,
+            max_group_size=config.max_group_size,
+            seed=config.seed,
+            drop_last=self.module.regulariser is not None and lone_last,
+            **grouping,
+        )
+        val_loader = None
+        if holdout is not None:
+            val_loader = group_loader(
+                holdout, config.groups_per_batch, shuffle=False, seed=config.seed, **grouping
+            )
+        return loader, val_loader
+
+    def eval_loader(self, data: GroupedDataset, batch_size: int = 1024) -> Any:
+        """Whole groups of ``data`` in order, ``batch_size`` groups per batch."""
+        return group_loader(data, batch_size, shuffle=False)
+
+    def _schedules(self, config: TrainConfig) -> dict[str, Schedule]:
+        """KL warm-up: the KL weight rises linearly to 1 over ``kl_warmup_epochs``."""
+        if config.kl_warmup_epochs <= 0:
+            return {}
+        share = config.kl_warmup_epochs / config.epochs
+        return {"kl_weight": lambda progress: min(1.0, progress / share)}
+
+    def split(
+        self,
+        data: GroupedDataset,
+        holdout: float,
+        *,
+        seed: int = 0,
+        holdout_labels: list[int] | None = None,
+    ) -> tuple[GroupedDataset, GroupedDataset]:
+        """Split by group: a random ``holdout`` fraction of the groups, or with
+        ``holdout_labels`` the groups of those classes (never seen in training, as the
+        ML-VAE paper's unseen MS-Celeb identities)."""
+        if holdout_labels:
+            return split_by_label(data, holdout_labels)
+        return data.split(holdout, seed=seed)
 
     # ----------------------------------------------------------------- inference
     def _batches(
@@ -130,7 +149,7 @@ class GroupVAE:
         """Apply ``fn(batch) -> tuple of tensors`` over batches; reassemble in data order."""
 
         def checked(batch: GroupBatch) -> tuple[Tensor, ...]:
-            self.module.check_input(batch.x, batch.group, batch.n_groups)
+            self.module.check_batch(batch)
             return fn(batch)
 
         return map_batches(
@@ -158,7 +177,7 @@ class GroupVAE:
         mean, logvar = self._map(
             data,
             group,
-            lambda b: self.module.group_posterior(b.x, b.group, b.n_groups),
+            self.module.group_posterior,
             batch_groups,
             per_group=True,
         )
@@ -176,8 +195,8 @@ class GroupVAE:
         """
 
         def fn(b: GroupBatch) -> tuple[Tensor, Tensor]:
-            inf = self.module.inference(b.x, b.group, b.n_groups, sample=False)
-            return inf["v_mean"], inf["v_logvar"]
+            inf = self.module.inference(b, sample=False)
+            return inf.v_mean, inf.v_logvar
 
         mean, logvar = self._map(data, group, fn, batch_groups, per_group=False)
         return Posterior(mean, logvar)
@@ -190,19 +209,11 @@ class GroupVAE:
             ``(n, *obs_shape)``: means (Gaussian) or pixel probabilities (Bernoulli).
         """
         self.module.eval()
-        ut = None if u is None else torch.as_tensor(np.asarray(u), dtype=torch.float32)
-        vt = torch.as_tensor(np.asarray(v), dtype=torch.float32)
-        if ut is None and self.module.has_group_latent:
+        vt = self._decode_tensor(v, self.config.instance_dim, "v")
+        if u is None and self.module.has_group_latent:
             raise DataError(f"{self.config.model} has a group latent: pass u, not None")
-        if ut is not None and (ut.dim() != 2 or ut.shape != (vt.shape[0], self.config.group_dim)):
-            raise DataError(
-                f"u must have shape ({vt.shape[0]}, {self.config.group_dim}), got {tuple(ut.shape)}"
-            )
-        if vt.dim() != 2 or vt.shape[1] != self.config.instance_dim:
-            raise DataError(
-                f"v must have shape (n, {self.config.instance_dim}), got {tuple(vt.shape)}"
-            )
-        return self.module.likelihood.mean(self.module.generative(ut, vt)).numpy()
+        ut = None if u is None else self._decode_tensor(u, self.config.group_dim, "u", len(vt))
+        return self.module.likelihood.mean(self.module.decode(ut, vt)).numpy()
 
     def reconstruct(self, data: GroupedDataset | Any, group: Any = None) -> np.ndarray:
         """Decode every observation from its posterior means: ``(n_obs, *obs_shape)``."""
@@ -244,37 +255,6 @@ class GroupVAE:
             raise ConfigError(f"{self.config.model} has no group latent to translate")
         v = self.encode_instances(data, group).mean
         return self.decode(target_u, v)
-
-    # --------------------------------------------------------------- save / load
-    def save(self, directory: str | Path, *, metadata: dict[str, Any] | None = None) -> Path:
-        """Write a checkpoint directory atomically; returns its path.
-
-        Contents: ``config.json``, ``weights.safetensors``, ``metadata.json`` (schema
-        version, library versions, seed, training config) and ``history.csv``.
-        """
-        return save_model(self, directory, metadata=metadata)
-
-    @classmethod
-    def load(cls, directory: str | Path) -> GroupVAE:
-        """Restore a model saved by :meth:`save`.
-
-        Raises:
-            CheckpointError: if the directory is missing, corrupt or mismatched.
-        """
-
-        def build(config_dict: dict[str, Any], seed: int) -> GroupVAE:
-            try:
-                config = replace(ModelConfig(), **config_dict)
-            except ConfigError as err:
-                raise CheckpointError(
-                    f"{directory}/config.json does not describe a model: {err}"
-                ) from None
-            try:
-                return cls(config, seed=seed)
-            except Exception as err:  # an unknown part name, say
-                raise CheckpointError(f"cannot rebuild the model of {directory}: {err}") from None
-
-        return load_model(directory, build, TrainConfig)
 
 
 __all__ = ["GroupVAE", "Posterior"]

@@ -9,27 +9,59 @@ likelihood ``p(x_k | u, v_k)``, a standard Normal prior on ``u``, a prior ``p(v 
 from __future__ import annotations
 
 import math
-from typing import Any
+from dataclasses import dataclass
 
 import torch
 from torch import Tensor, nn
 
 from groupvae.config import ModelConfig
+from groupvae.data.batch import GroupBatch
 from groupvae.errors import ConfigError, DataError
 from groupvae.models.backbones import BACKBONES
+from groupvae.models.base import BaseModule
 from groupvae.models.decoders import DECODERS
-from groupvae.models.group_encoders import GROUP_ENCODERS
+from groupvae.models.group_encoders import GROUP_ENCODERS, READS_CLUSTERS
 from groupvae.models.instance_encoders import INSTANCE_ENCODERS
 from groupvae.models.likelihoods import LIKELIHOODS
 from groupvae.models.priors import PRIORS
-from groupvae.nn.segment import product_of_normals
+from groupvae.nn.segment import product_of_normals, segment_sum
 from groupvae.objectives.elbo import group_elbo
-from groupvae.objectives.kl import kl_normal_standard, rsample_normal
+from groupvae.objectives.kl import kl_normal_standard, normal_log_prob, rsample_normal
 from groupvae.objectives.loss_output import LossOutput
 from groupvae.objectives.regularisers import REGULARISERS
 
 
-class GroupVAEModule(nn.Module):
+@dataclass
+class GroupInference:
+    """What :meth:`GroupVAEModule.inference` infers for a flat batch of ``G`` groups.
+
+    Attributes:
+        u_mean, u_logvar: ``(G, group_dim)`` the group posterior ``q(u | x_G)`` (``None``
+            without a group latent).
+        u: ``(n_obs, group_dim)`` each observation's sample of its group's posterior (its
+            own, ML-VAE Algorithm 1 step 9, or the group's, UG-VAE; ``config.group_sample``),
+            or the mean; ``None`` without a group latent.
+        v_mean, v_logvar, v: ``(n_obs, instance_dim)`` the instance posterior and its sample.
+        cluster_log_probs: ``(n_obs, K)`` ``log q(d | v)`` with a mixture prior, else ``None``.
+        u_group: ``(G, group_dim)`` the one sample per group (``group_sample="group"``)
+            or the means (no sampling); ``None`` otherwise.
+    """
+
+    u_mean: Tensor | None
+    u_logvar: Tensor | None
+    u: Tensor | None
+    v_mean: Tensor
+    v_logvar: Tensor
+    v: Tensor
+    cluster_log_probs: Tensor | None = None
+    u_group: Tensor | None = None
+
+
+def _standard_normal_log_prob(z: Tensor) -> Tensor:
+    return normal_log_prob(z, torch.zeros_like(z), torch.zeros_like(z))
+
+
+class GroupVAEModule(BaseModule):
     """``inference`` / ``generative`` / ``loss`` for a group VAE built from ``config``.
 
     Raises:
@@ -72,16 +104,17 @@ class GroupVAEModule(nn.Module):
 
     @property
     def uses_clusters(self) -> bool:
-        """Whether the group encoder reads ``[h(x_k), q(d_k | v_k)]`` (UG-VAE eq. 8)."""
-        return bool(getattr(self.group_encoder, "uses_clusters", False))
+        """Whether the group encoder reads ``[h(x_k), q(d_k | v_k)]`` (UG-VAE eq. 8), so
+        that the instance latent is inferred first (the encoder's declared ``reads``)."""
+        return self.group_encoder is not None and self.group_encoder.reads == READS_CLUSTERS
 
-    def model_parameters(self) -> list[nn.Parameter]:
-        """Parameters of the encoders, decoder and likelihood (not of the critic)."""
-        critic = set() if self.regulariser is None else set(self.regulariser.parameters())
-        return [p for p in self.parameters() if p not in critic]
+    def critic_parameters(self) -> list[nn.Parameter]:
+        """The regulariser's critic (none without a regulariser)."""
+        return [] if self.regulariser is None else list(self.regulariser.parameters())
 
-    def check_input(self, x: Tensor, group: Tensor, n_groups: int) -> None:
-        """Raise :class:`DataError` if ``x`` or ``group`` do not fit this model."""
+    def check_batch(self, batch: GroupBatch) -> None:
+        """Raise :class:`DataError` if ``batch.x`` or ``batch.group`` do not fit this model."""
+        x, group, n_groups = batch.x, batch.group, batch.n_groups
         if tuple(x.shape[1:]) != self.config.obs_shape:
             raise DataError(
                 f"x must have shape (n_obs, {', '.join(map(str, self.config.obs_shape))}) "
@@ -92,91 +125,94 @@ class GroupVAEModule(nn.Module):
         if x.shape[0] and (int(group.min()) < 0 or int(group.max()) >= n_groups):
             raise DataError(f"group ids must lie in [0, {n_groups})")
 
-    def inference(
-        self, x: Tensor, group: Tensor, n_groups: int, *, sample: bool = True
-    ) -> dict[str, Tensor | None]:
-        """Encode a flat batch of groups.
+    def inference(self, batch: GroupBatch, *, sample: bool = True) -> GroupInference:
+        """Encode a flat batch of groups (``batch.x: (n_obs, *obs_shape)``,
+        ``batch.group: (n_obs,) int64 in [0, G)``).
 
         The group latent is inferred first and may condition the instance encoder
         (CxVAE); with UG-VAE's ``poe-clusters`` group encoder the instance latent comes
-        first and the group posterior reads ``[h(x_k), q(d_k | v_k)]`` (eq. 5-9).
+        first and the group posterior reads ``[h(x_k), q(d_k | v_k)]`` (UG-VAE eq. 5-9).
 
         Args:
-            x: ``(n_obs, *obs_shape)``.
-            group: ``(n_obs,) int64 in [0, n_groups)``.
-            n_groups: groups in the batch ``G``.
+            batch: the groups.
             sample: draw reparameterised samples (training); otherwise use the means.
-
-        Returns:
-            ``u_mean, u_logvar: (G, group_dim)`` (``None`` without a group latent);
-            ``u: (n_obs, group_dim)`` each observation's sample of its group's posterior
-            (its own, ML-VAE Algorithm 1 step 9, or the group's, UG-VAE; see
-            ``config.group_sample``); ``v_mean, v_logvar, v: (n_obs, instance_dim)``;
-            ``cluster_log_probs: (n_obs, K)`` ``log q(d | v)`` with a mixture prior, else
-            ``None``.
         """
-        xf = self.trunk(x)
-        out: dict[str, Tensor | None] = dict.fromkeys(("u_mean", "u_logvar", "u"))
+        group_sample = self.config.group_sample if sample else None
+        return self._infer(self.trunk(batch.x), batch.group, batch.n_groups, group_sample)
+
+    def _infer(
+        self, h: Tensor, group: Tensor, n_groups: int, group_sample: str | None
+    ) -> GroupInference:
+        """The model's inference order on trunk features ``h: (n_obs, f)``.
+
+        ``group_sample``: ``"observation"`` (a ``u`` sample per member), ``"group"`` (one
+        per group, shared by its members) or ``None`` (the means, no sampling).
+        """
+        group_part: tuple[Tensor | None, ...] = (None, None, None, None)
         if self.group_encoder is not None and not self.uses_clusters:
-            out.update(self._infer_group(xf, group, n_groups, sample))
-        v_mean, v_logvar = self.instance_encoder(xf, out["u"])
-        v = rsample_normal(v_mean, v_logvar) if sample else v_mean
-        out.update(v_mean=v_mean, v_logvar=v_logvar, v=v, cluster_log_probs=None)
-        if self.prior.has_clusters:
-            out["cluster_log_probs"] = self.prior.cluster_log_probs(v)
+            group_part = self._infer_group(h, group, n_groups, group_sample)
+        v_mean, v_logvar = self.instance_encoder(h, group_part[2])
+        v = v_mean if group_sample is None else rsample_normal(v_mean, v_logvar)
+        clusters = self.prior.cluster_log_probs(v) if self.prior.has_clusters else None
         if self.uses_clusters:
-            context = torch.cat([xf, out["cluster_log_probs"].exp()], -1)
-            out.update(self._infer_group(context, group, n_groups, sample))
-        return out
+            context = torch.cat([h, clusters.exp()], -1)
+            group_part = self._infer_group(context, group, n_groups, group_sample)
+        u_mean, u_logvar, u, u_group = group_part
+        return GroupInference(u_mean, u_logvar, u, v_mean, v_logvar, v, clusters, u_group)
 
     def _infer_group(
-        self, features: Tensor, group: Tensor, n_groups: int, sample: bool
-    ) -> dict[str, Tensor]:
-        """``u_mean, u_logvar: (G, group_dim)`` and ``u: (n_obs, group_dim)``, a sample
-        per member or one per group (``config.group_sample``), or the mean."""
+        self, features: Tensor, group: Tensor, n_groups: int, group_sample: str | None
+    ) -> tuple[Tensor, Tensor, Tensor, Tensor | None]:
+        """``u_mean, u_logvar: (G, group_dim)``, ``u: (n_obs, group_dim)`` and the
+        per-group sample ``(G, group_dim)`` (``None`` with a sample per member)."""
         assert self.group_encoder is not None
         u_mean, u_logvar = self.group_encoder(features, group, n_groups)
-        if not sample:
-            u = u_mean[group]
-        elif self.config.group_sample == "group":
-            u = rsample_normal(u_mean, u_logvar)[group]
-        else:
-            u = rsample_normal(u_mean[group], u_logvar[group])
-        return {"u_mean": u_mean, "u_logvar": u_logvar, "u": u}
+        if group_sample is None:
+            return u_mean, u_logvar, u_mean[group], u_mean
+        if group_sample == "group":
+            u_group = rsample_normal(u_mean, u_logvar)
+            return u_mean, u_logvar, u_group[group], u_group
+        return u_mean, u_logvar, rsample_normal(u_mean[group], u_logvar[group]), None
 
-    def generative(self, u: Tensor | None, v: Tensor) -> Tensor:
+    def generative(self, inference: GroupInference, batch: GroupBatch | None = None) -> Tensor:
+        """Likelihood parameters ``(n_obs, *obs_shape)`` (means, or logits for Bernoulli)
+        of the inferred ``u`` and ``v``."""
+        return self.decode(inference.u, inference.v)
+
+    def decode(self, u: Tensor | None, v: Tensor) -> Tensor:
         """Decode ``u: (n_obs, group_dim)`` (or ``None``) and ``v: (n_obs, instance_dim)``
-        into likelihood parameters ``(n_obs, *obs_shape)`` (means, or logits for Bernoulli)."""
+        into likelihood parameters ``(n_obs, *obs_shape)``."""
         z = v if u is None else torch.cat([u, v], -1)
         return self.decoder(z)
 
     def loss(
         self,
-        x: Tensor,
-        group: Tensor,
-        n_groups: int,
-        inference: dict[str, Any],
+        batch: GroupBatch,
+        inference: GroupInference,
         params: Tensor,
         *,
-        kl_weight: float = 1.0,
         with_regulariser: bool = True,
+        kl_weight: float = 1.0,
     ) -> LossOutput:
         """The group ELBO (ML-VAE eq. 3-5; UG-VAE eq. 10-11 with a mixture prior) and, if
-        any, the weighted regulariser."""
+        any, the weighted regulariser (CxVAE eq. 3; Nemeth 2020's pairwise one).
+
+        Args:
+            kl_weight: multiplies ``beta`` on the KL terms of the loss (KL warm-up).
+            with_regulariser: add the regulariser (training); off for validation.
+        """
+        x, group, n_groups = batch.x, batch.group, batch.n_groups
         log_lik = self.likelihood.log_prob(x, params)
         kl_v, kl_clusters = self.prior.kl(
-            inference["v_mean"],
-            inference["v_logvar"],
-            inference["u"],
-            inference["cluster_log_probs"],
+            inference.v_mean, inference.v_logvar, inference.u, inference.cluster_log_probs
         )
-        if inference["u_mean"] is None:
+        if inference.u_mean is None:
             kl_u = x.new_zeros(n_groups)
         else:
-            kl_u = kl_normal_standard(inference["u_mean"], inference["u_logvar"])
+            kl_u = kl_normal_standard(inference.u_mean, inference.u_logvar)
         reg = None
         if with_regulariser and self.regulariser is not None:
-            reg = self.regulariser(x.flatten(1), inference["v"], group, n_groups)
+            reg = self.regulariser(x.flatten(1), inference.v, group, n_groups)
         out = group_elbo(
             log_lik,
             kl_v,
@@ -187,32 +223,64 @@ class GroupVAEModule(nn.Module):
             regulariser_weight=self.config.regulariser_weight,
         )
         if kl_clusters is not None:
-            out.extra_metrics["kl_clusters"] = kl_clusters.mean()
+            out.extra_metrics["kl_clusters_per_obs"] = kl_clusters.mean()
         return out
 
-    def forward(
-        self, x: Tensor, group: Tensor, n_groups: int, *, kl_weight: float = 1.0
-    ) -> LossOutput:
-        """``loss(inference(...), generative(...))`` for one batch."""
-        inf = self.inference(x, group, n_groups)
-        params = self.generative(inf["u"], inf["v"])
-        return self.loss(x, group, n_groups, inf, params, kl_weight=kl_weight)
-
-    def critic_loss(self, x: Tensor, group: Tensor, n_groups: int) -> Tensor:
+    def critic_loss(self, batch: GroupBatch) -> Tensor | None:
         """The critic's loss ``-I_hat`` on detached instance samples (it maximises I_hat)."""
-        assert self.regulariser is not None
+        if self.regulariser is None:
+            return None
         with torch.no_grad():
-            v = self.inference(x, group, n_groups)["v"]
-        return -self.regulariser(x.flatten(1), v, group, n_groups)
+            v = self.inference(batch).v
+        return -self.regulariser(batch.x.flatten(1), v, batch.group, batch.n_groups)
 
-    def group_posterior(self, x: Tensor, group: Tensor, n_groups: int) -> tuple[Tensor, Tensor]:
+    def group_posterior(self, batch: GroupBatch) -> tuple[Tensor, Tensor]:
         """``(mean, logvar)`` of ``q(u | x_G)``, each ``(n_groups, d)``.
 
         Without a group latent (the VAE), the instance posteriors of each group's members
         are accumulated by a product of Normals, as the ML-VAE paper does for its VAE
         baseline (section 4).
         """
-        inf = self.inference(x, group, n_groups, sample=False)
-        if inf["u_mean"] is not None:
-            return inf["u_mean"], inf["u_logvar"]
-        return product_of_normals(inf["v_mean"], inf["v_logvar"], group, n_groups)
+        inf = self.inference(batch, sample=False)
+        if inf.u_mean is not None:
+            return inf.u_mean, inf.u_logvar
+        return product_of_normals(inf.v_mean, inf.v_logvar, batch.group, batch.n_groups)
+
+    @torch.no_grad()
+    def log_marginal_likelihood(self, batch: GroupBatch, *, n_samples: int = 100) -> Tensor:
+        """Importance-sampled ``log p(x_G)`` of every group of ``batch``, ``(G,)`` nats.
+
+        With the encoders as proposals (Burda et al. 2016, eq. 8, applied to a group):
+        ``log p(x_G) ~= log 1/S sum_s [p(u_s) prod_k p(x_k | u_s, v_ks) p(v_ks | u_s)] /
+        [q(u_s | .) prod_k q(v_ks | .)]``, one ``u_s`` per group and sample, in the
+        model's own inference order (:meth:`_infer`). Without a group latent the
+        observations are independent: ``log p(x_G) = sum_k log p(x_k)``, each estimated
+        the same way. A stochastic lower bound that tightens with ``S`` (S = 1: the
+        ELBO); CPVAE eq. 7-8 for one population. Memory grows as ``S * n_obs``.
+
+        Returns:
+            ``(n_groups,)`` log-densities (a log-probability mass for Bernoulli data).
+        """
+        s, n_obs, n_groups = n_samples, batch.x.shape[0], batch.n_groups
+        x = batch.x
+        h = self.trunk(x)
+        x_rep = x.unsqueeze(0).expand(s, *x.shape).reshape(s * n_obs, *x.shape[1:])
+        h_rep = h.unsqueeze(0).expand(s, *h.shape).reshape(s * n_obs, -1)
+        offset = n_groups * torch.arange(s, device=x.device).unsqueeze(1)
+        group_rep = (batch.group + offset).view(-1)
+        inf = self._infer(h_rep, group_rep, s * n_groups, "group")
+        log_w_obs = (
+            self.likelihood.log_prob(x_rep, self.generative(inf))
+            + self.prior.log_prob(inf.v, inf.u)
+            - normal_log_prob(inf.v, inf.v_mean, inf.v_logvar)
+        ).view(s, n_obs)
+        log_mean = -math.log(s)
+        if inf.u_mean is None:  # independent observations: estimate each, then sum
+            per_obs = torch.logsumexp(log_w_obs, dim=0) + log_mean
+            return segment_sum(per_obs, batch.group, n_groups)
+        u_group = inf.u_group
+        log_w_group = (
+            _standard_normal_log_prob(u_group) - normal_log_prob(u_group, inf.u_mean, inf.u_logvar)
+        ).view(s, n_groups)
+        per_group = segment_sum(log_w_obs.T, batch.group, n_groups).T + log_w_group
+        return torch.logsumexp(per_group, dim=0) + log_mean

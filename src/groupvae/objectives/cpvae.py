@@ -14,59 +14,16 @@ vectorised over observations and populations (one masked reduction, no Python lo
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
 import torch
 from torch import Tensor
 
 from groupvae.errors import ConfigError, DataError
+from groupvae.objectives.loss_output import LossOutput
 from groupvae.registry import Registry
 
 OBJECTIVES = ("elbo", "mi")
 """``elbo``: eq. 3; ``mi``: the mutual-information regularised objective, eq. 4 / 10."""
-
-
-@dataclass
-class CPVAELossOutput:
-    """The terms of a CPVAE objective for one mini-batch.
-
-    Attributes:
-        loss: scalar to minimise, ``-J`` (eq. 4 / 10) or ``-L / N`` (eq. 3).
-        objective: scalar ``J`` (or ``L / N``), nats per observation.
-        elbo: ``(n,)`` per-observation ELBO ``log p(x | z, t) - KL_z - KL_t`` (eq. 3 summand).
-        reconstruction_loss: ``(n,)`` ``-log p(x | z, t)`` (single-sample).
-        kl_shared: ``(n,)`` ``KL(q(z | x) || N(0, I))``.
-        kl_private: ``(n,)`` ``KL(q_k(t | x) || N(0, I))`` with ``k`` the row's population.
-        mi_penalty: scalar ``sum_k 1/(N - n_k) sum_{j != k} sum_i KL(q_k(t~_ji | x_ji) ||
-            N(0, I))`` (eq. 4's last term, an upper bound on ``I_q(x_{-k}; t~_k)``,
-            eq. 6); zero for the ELBO.
-        alpha: the weight of ``mi_penalty`` (eq. 10).
-        extra_metrics: other scalars to log.
-    """
-
-    loss: Tensor
-    objective: Tensor
-    elbo: Tensor
-    reconstruction_loss: Tensor
-    kl_shared: Tensor
-    kl_private: Tensor
-    mi_penalty: Tensor
-    alpha: float
-    extra_metrics: dict[str, Tensor] = field(default_factory=dict)
-
-    def scalars(self) -> dict[str, Tensor]:
-        """Batch means of every term, for logging (tensors; no host sync)."""
-        return {
-            "loss": self.loss,
-            "objective": self.objective,
-            "elbo": self.elbo.mean(),
-            "reconstruction_loss": self.reconstruction_loss.mean(),
-            "kl_shared": self.kl_shared.mean(),
-            "kl_private": self.kl_private.mean(),
-            "mi_penalty": self.mi_penalty,
-            "alpha": torch.as_tensor(float(self.alpha), device=self.loss.device),
-            **self.extra_metrics,
-        }
 
 
 def population_weights(population: Tensor, population_sizes: Tensor) -> Tensor:
@@ -128,7 +85,7 @@ def cpvae_objective(
     objective: str = "mi",
     kl_fictitious: Tensor | None = None,
     alpha: float = 1.0,
-) -> CPVAELossOutput:
+) -> LossOutput:
     """The CPVAE training objective of one mini-batch, per observation of the data set.
 
     * ``objective="elbo"``, eq. 3 divided by ``N``:
@@ -152,7 +109,12 @@ def cpvae_objective(
         alpha: weight of the mutual-information term (eq. 10), ``>= 0``.
 
     Returns:
-        A :class:`CPVAELossOutput`.
+        A :class:`~groupvae.objectives.loss_output.LossOutput` with ``objective`` the
+        scalar ``J`` (or ``L / N``) in nats per observation, ``kl_local`` holding
+        ``kl_shared`` and ``kl_private`` ``(n,)``, no groups (each observation is its
+        own), and ``mi_penalty`` (eq. 4's last term, an upper bound on
+        ``I_q(x_{-k}; t~_k)``, CPVAE eq. 6; zero for the ELBO) and ``alpha`` among the
+        extra metrics.
 
     Raises:
         ConfigError: for an unknown objective, a negative alpha, or ``"mi"`` without
@@ -164,24 +126,23 @@ def cpvae_objective(
         raise ConfigError(f"alpha must be >= 0, got {alpha}")
     sizes = population_sizes.to(log_likelihood.dtype)
     weight = population_weights(population, sizes).to(log_likelihood.dtype) / sizes.sum()
-    elbo = log_likelihood - kl_shared - kl_private
     if objective == "elbo":
-        value = (weight * elbo).sum()
+        value = (weight * (log_likelihood - kl_shared - kl_private)).sum()
         penalty = log_likelihood.new_zeros(())
     else:
         if kl_fictitious is None:
             raise ConfigError("the 'mi' objective needs kl_fictitious (K, n)")
         penalty = mi_penalty(kl_fictitious, population, sizes)
         value = (weight * (log_likelihood - kl_shared)).sum() - alpha * penalty
-    return CPVAELossOutput(
+    return LossOutput(
         loss=-value,
-        objective=value,
-        elbo=elbo,
         reconstruction_loss=-log_likelihood,
-        kl_shared=kl_shared,
-        kl_private=kl_private,
-        mi_penalty=penalty,
-        alpha=float(alpha),
+        kl_local={"kl_shared": kl_shared, "kl_private": kl_private},
+        objective=value,
+        extra_metrics={
+            "mi_penalty": penalty,
+            "alpha": torch.as_tensor(float(alpha), device=value.device),
+        },
     )
 
 
@@ -233,7 +194,6 @@ __all__ = [
     "ALPHA_SCHEDULES",
     "OBJECTIVES",
     "AlphaSchedule",
-    "CPVAELossOutput",
     "constant_alpha",
     "cpvae_objective",
     "linear_alpha",

@@ -38,15 +38,15 @@ def group_elbo(
     n_groups = kl_group.shape[0]
     per_group_rec = segment_sum(log_likelihood, group, n_groups)
     per_group_kl = segment_sum(kl_instance, group, n_groups) + kl_group
-    elbo = per_group_rec - per_group_kl
     loss = -(per_group_rec - kl_weight * per_group_kl).mean()
     if regulariser is not None:
         loss = loss + regulariser_weight * regulariser
     return LossOutput(
         loss=loss,
-        elbo=elbo,
         reconstruction_loss=-log_likelihood,
-        kl_instance=kl_instance,
-        kl_group=kl_group,
+        kl_local={"kl_instance": kl_instance},
+        kl_global={"kl_group": kl_group},
+        group=group,
+        n_groups=n_groups,
         regulariser=regulariser,
     )

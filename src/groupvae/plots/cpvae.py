@@ -14,9 +14,11 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
+from groupvae.errors import ConfigError
 from groupvae.io import write_with
 from groupvae.plots.tiles import (
     DECODED_RGB,
@@ -142,58 +144,57 @@ def draw_latent_tsne(
     return path
 
 
-def plot_cpvae_run(
-    run_dir: str | os.PathLike[str],
-    out: str | os.PathLike[str] | None = None,
+def cpvae_figure(
+    model: Any,
+    hold: Any,
+    kind: str,
+    path: str | os.PathLike[str],
     *,
     seed: int = 0,
     n_images: int = 12,
-) -> list[Path]:
-    """Draw a saved CPVAE run's figures from its holdout images, without training again.
+) -> Path:
+    """Draw one figure of a fitted CPVAE on holdout images, without training again.
 
-    Writes ``denoising.png`` (Fig. 2; with the clean digits when the data keeps them)
-    and ``cross_population.png`` (each image decoded with the next population's private
-    decoder, ``(k + 1) mod K``) into ``out`` (default: ``run_dir``).
+    ``kind``: ``"denoising"`` (CPVAE Fig. 2; with the clean digits when the data keeps
+    them) or ``"cross-population"`` (each image decoded with the next population's
+    private decoder, ``(k + 1) mod K``, and through its private space; CPVAE Fig. 4).
 
     Args:
-        run_dir: a run made by :func:`groupvae.models.cpvae.runs.train_cpvae_run`.
-        out: output folder.
+        model: a fitted :class:`~groupvae.models.CPVAE`.
+        hold: its holdout :class:`~groupvae.data.GroupedDataset` (with
+            ``aux["population"]``).
+        kind: the figure.
+        path: the PNG to write (atomically).
         seed: seed of the images shown.
         n_images: images per row.
 
-    Returns:
-        The written paths.
+    Raises:
+        ConfigError: for an unknown ``kind``.
     """
-    from groupvae.data.populations import population_of
-    from groupvae.models.cpvae.runs import load_cpvae_run
-
-    model, _, hold = load_cpvae_run(run_dir)
-    out = Path(run_dir if out is None else out)
-    key = model.extra_metadata["data"].get("population", "population")
-    pop = population_of(hold, key)
+    if kind not in ("denoising", "cross-population"):
+        raise ConfigError(f"kind must be 'denoising' or 'cross-population', got {kind!r}")
+    pop = np.asarray(hold.aux["population"])
     rng = np.random.default_rng(seed)
     show = np.sort(rng.choice(hold.n_obs, min(n_images, hold.n_obs), replace=False))
     x, p = hold.x[show], pop[show]
     parts = {q: model.reconstruct(x, p, part=q) for q in ("full", "private", "shared")}
-    clean = hold.aux["clean"][show] if "clean" in hold.aux else None
-    k = model.config.n_populations
-    other = (p + 1) % k
+    if kind == "denoising":
+        clean = hold.aux["clean"][show] if "clean" in hold.aux else None
+        return draw_denoising(
+            x, parts["full"], parts["private"], parts["shared"], Path(path),
+            clean=clean, title=f"{hold.name}: CPVAE reconstructions (holdout)",
+        )  # fmt: skip
+    other = (p + 1) % model.config.n_populations
     crossed = {
         "next population's private space": model.reconstruct(
             x, p, encoder_population=other, decoder_population=other
         ),
         "own t, next population's decoder": model.reconstruct(x, p, decoder_population=other),
     }
-    return [
-        draw_denoising(
-            x, parts["full"], parts["private"], parts["shared"], out / "denoising.png",
-            clean=clean, title=f"{hold.name}: CPVAE reconstructions (holdout)",
-        ),
-        draw_cross_population(
-            x, parts["full"], crossed,
-            out / "cross_population.png", title=f"{hold.name}: cross-population reconstruction",
-        ),
-    ]  # fmt: skip
+    return draw_cross_population(
+        x, parts["full"], crossed, Path(path),
+        title=f"{hold.name}: cross-population reconstruction",
+    )  # fmt: skip
 
 
 __all__ = [
@@ -201,6 +202,6 @@ __all__ = [
     "draw_denoising",
     "draw_latent_tsne",
     "image_rows",
-    "plot_cpvae_run",
+    "cpvae_figure",
     "tsne_embedding",
 ]

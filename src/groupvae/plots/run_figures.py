@@ -39,10 +39,17 @@ from groupvae.runs import load_run
 
 if TYPE_CHECKING:
     from groupvae.data.grouped import GroupedDataset
+    from groupvae.models.base import BaseModel
     from groupvae.models.model import GroupVAE
 
 EXAM_SCORES = "exam-scores"
 IMAGE_PLOTS = ("swap", "interpolation", "generation", "evidence")
+FIGURE_FAMILY = {
+    **dict.fromkeys((*IMAGE_PLOTS, "translation", "global-local"), "group-vae"),
+    "denoising": "cpvae",
+    "cross-population": "cpvae",
+}
+"""Each figure of :data:`PLOTS` and the model family it is drawn for."""
 
 
 class PlotFunction(Protocol):
@@ -70,7 +77,18 @@ def default_path(
     return Path(run_dir) / f"{kind}.png" if out is None else Path(out)
 
 
-def _dataset_name(model: GroupVAE) -> str:
+def require_family(model: BaseModel, family: str, what: str, run_dir: object) -> None:
+    """Raise :class:`ConfigError` if ``model`` is not of ``family``, naming the figures
+    its own family has."""
+    if model.family != family:
+        own = ", ".join(k for k, f in FIGURE_FAMILY.items() if f == model.family)
+        raise ConfigError(
+            f"{what} is drawn for {family} models; {run_dir} holds a {model.family} model "
+            f"({model.config.model}). Plot one of {own} instead."
+        )
+
+
+def _dataset_name(model: BaseModel) -> str:
     return str(model.extra_metadata.get("data", {}).get("name", "unknown data"))
 
 
@@ -94,6 +112,7 @@ def load_image_run(
 
     model, _, holdout = load_run(run_dir)
     name = _dataset_name(model)
+    require_family(model, "group-vae", f"the {kind} figure", run_dir)
     if not _is_image_shape(holdout.obs_shape):
         hint = " Plot 'translation' instead." if name == EXAM_SCORES else ""
         raise ConfigError(
@@ -208,6 +227,7 @@ def plot_translation(
 
     model, _, holdout = load_run(run_dir)
     name = _dataset_name(model)
+    require_family(model, "group-vae", "the translation figure", run_dir)
     if name != EXAM_SCORES:
         raise ConfigError(
             f"the translation figure is for {EXAM_SCORES} runs; {run_dir} was trained on "
@@ -253,7 +273,28 @@ def plot_global_local(
     )
 
 
+def _cpvae_figure(kind: str) -> PlotFunction:
+    """A :data:`PLOTS` entry of one CPVAE figure (:func:`groupvae.plots.cpvae.cpvae_figure`)."""
+
+    def plot(
+        run_dir: str | os.PathLike[str], out: str | os.PathLike[str] | None = None, *, seed: int = 0
+    ) -> Path:
+        from groupvae.plots.cpvae import cpvae_figure
+
+        model, _, hold = load_run(run_dir)
+        require_family(model, "cpvae", f"the {kind} figure", run_dir)
+        return cpvae_figure(model, hold, kind, default_path(run_dir, out, kind), seed=seed)
+
+    plot.__doc__ = f"Draw a saved CPVAE run's {kind} figure on its holdout images."
+    return plot
+
+
+PLOTS.add("denoising", _cpvae_figure("denoising"))
+PLOTS.add("cross-population", _cpvae_figure("cross-population"))
+
+
 __all__ = [
+    "FIGURE_FAMILY",
     "PLOTS",
     "PlotFunction",
     "default_path",

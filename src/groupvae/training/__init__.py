@@ -1,6 +1,6 @@
-"""Training: the Lightning plan and the fit loop."""
+"""Training: the one Lightning plan and the fit loop of every model family."""
 
-from groupvae.training.fit import fit_module
+from groupvae.training.fit import fit_plan
 from groupvae.training.plan import TrainingPlan
 
-__all__ = ["TrainingPlan", "fit_module"]
+__all__ = ["TrainingPlan", "fit_plan"]

@@ -1,53 +1,81 @@
-"""The Lightning training plan: optimisers, alternating critic updates, KL warm-up, logs."""
+"""The one Lightning training plan of every model family.
+
+What differs between families comes in as hooks of the module and the model: the critic
+(``module.critic_loss`` / ``critic_parameters``: CxVAE's and Nemeth's adversarial
+regularisers, updated first on each step, as in the CxVAE authors' code) and the loss
+weights by training progress (``schedules``: the KL warm-up of group VAEs, CPVAE's alpha
+of CPVAE eq. 10).
+"""
 
 from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import lightning as L
 import torch
 
 from groupvae.config import TrainConfig
-from groupvae.data.batch import GroupBatch
-from groupvae.errors import NonFiniteLossError
-from groupvae.models.module import GroupVAEModule
+from groupvae.errors import GroupVAEError, NonFiniteLossError
+from groupvae.models.base import BaseModule
 
 NAN_HINT = (
     "Try a smaller learning rate (--set lr=...), check the data range (a Bernoulli "
     "likelihood needs x in [0, 1]; standardise Gaussian data), or a smaller "
-    "regulariser_weight."
+    "regulariser_weight (CPVAE: a larger min_logvar or a smaller alpha)."
 )
 
 
 class TrainingPlan(L.LightningModule):
-    """Trains a :class:`GroupVAEModule` by maximising the group ELBO.
+    """Trains a :class:`~groupvae.models.base.BaseModule` by minimising its ``loss``.
 
-    With a regulariser, each step first updates the critic to maximise its MINE estimate
-    on detached instance codes, then updates the model on ``-ELBO + weight * I_hat``
-    (alternating updates, as in the CxVAE authors' code). Every ELBO term is logged per
-    epoch as ``train_*`` and, with holdout data, ``val_*``.
+    Each step first updates the critic, if the module has one, on its own loss
+    (detached codes), then the model on its loss with the current weights
+    (``schedules``). Every term of :meth:`LossOutput.scalars` is logged per epoch as
+    ``train_*`` and, with holdout data, ``val_*`` (without the regulariser).
+
+    Args:
+        module: the model's module (trained in place).
+        config: training settings (``lr``, ``critic_lr``, ``epochs``).
+        steps_per_epoch: batches per epoch, to measure progress.
+        schedules: loss keyword -> ``schedule(progress in [0, 1])``.
 
     Raises:
         NonFiniteLossError: as soon as a loss is NaN or infinite.
     """
 
-    def __init__(self, module: GroupVAEModule, config: TrainConfig, steps_per_epoch: int) -> None:
+    def __init__(
+        self,
+        module: BaseModule,
+        config: TrainConfig,
+        steps_per_epoch: int,
+        schedules: Mapping[str, Callable[[float], float]] | None = None,
+    ) -> None:
         super().__init__()
         self.module = module
         self.config = config
-        self.steps_per_epoch = max(1, steps_per_epoch)
+        self.total_steps = max(1, config.epochs * steps_per_epoch)
+        self.schedules = dict(schedules or {})
         self.automatic_optimization = False
         # Model updates so far. Lightning's global_step also counts the critic's
-        # optimiser steps, which would run the KL warm-up twice as fast with a critic.
+        # optimiser steps, which would run the schedules twice as fast with a critic.
         self.model_steps = 0
 
-    def kl_weight(self) -> float:
-        if self.config.kl_warmup_epochs <= 0:
-            return 1.0
-        progress = self.model_steps / (self.config.kl_warmup_epochs * self.steps_per_epoch)
-        return min(1.0, progress)
+    def weights(self) -> dict[str, float]:
+        """The loss weights at the current step (progress ``model_steps / total_steps``)."""
+        progress = self.model_steps / self.total_steps
+        out = {}
+        for name, schedule in self.schedules.items():
+            value = float(schedule(progress))
+            if not math.isfinite(value) or value < 0:
+                raise GroupVAEError(f"the {name} schedule returned {value}; it must be >= 0")
+            out[name] = value
+        return out
 
     def transfer_batch_to_device(
-        self, batch: GroupBatch, device: torch.device, dataloader_idx: int
-    ) -> GroupBatch:
+        self, batch: Any, device: torch.device, dataloader_idx: int
+    ) -> Any:
         return batch.to(device)
 
     def _check(self, loss: torch.Tensor, what: str) -> None:
@@ -57,40 +85,35 @@ class TrainingPlan(L.LightningModule):
                 f"step {self.model_steps}. {NAN_HINT}"
             )
 
-    def training_step(self, batch: GroupBatch, batch_idx: int) -> None:
+    def training_step(self, batch: Any, batch_idx: int) -> None:
         optimisers = self.optimizers()
-        opt_model = optimisers[0] if isinstance(optimisers, list) else optimisers
-        if self.module.regulariser is not None:
-            opt_critic = optimisers[1]
-            critic_loss = self.module.critic_loss(batch.x, batch.group, batch.n_groups)
+        optimisers = optimisers if isinstance(optimisers, list) else [optimisers]
+        if len(optimisers) > 1:
+            critic_loss = self.module.critic_loss(batch)
             self._check(critic_loss, "critic loss")
-            opt_critic.zero_grad()
+            optimisers[1].zero_grad()
             self.manual_backward(critic_loss)
-            opt_critic.step()
-        out = self.module(batch.x, batch.group, batch.n_groups, kl_weight=self.kl_weight())
+            optimisers[1].step()
+        out = self.module(batch, **self.weights())
         self._check(out.loss, "training loss")
-        opt_model.zero_grad()
+        optimisers[0].zero_grad()
         self.manual_backward(out.loss)
-        opt_model.step()
+        optimisers[0].step()
         self.model_steps += 1
         metrics = {f"train_{k}": v.detach() for k, v in out.scalars().items()}
-        self.log_dict(metrics, on_step=False, on_epoch=True, batch_size=batch.n_groups)
+        self.log_dict(metrics, on_step=False, on_epoch=True, batch_size=out.n_groups)
         self.log(
             "loss", out.loss.detach(), prog_bar=True, on_step=True, on_epoch=False, logger=False
         )
 
-    def validation_step(self, batch: GroupBatch, batch_idx: int) -> None:
-        inf = self.module.inference(batch.x, batch.group, batch.n_groups)
-        params = self.module.generative(inf["u"], inf["v"])
-        out = self.module.loss(
-            batch.x, batch.group, batch.n_groups, inf, params, with_regulariser=False
-        )
+    def validation_step(self, batch: Any, batch_idx: int) -> None:
+        out = self.module(batch, with_regulariser=False, **self.weights())
         metrics = {f"val_{k}": v for k, v in out.scalars().items()}
-        self.log_dict(metrics, on_step=False, on_epoch=True, batch_size=batch.n_groups)
+        self.log_dict(metrics, on_step=False, on_epoch=True, batch_size=out.n_groups)
 
     def configure_optimizers(self) -> list[torch.optim.Optimizer]:
         opts = [torch.optim.Adam(self.module.model_parameters(), lr=self.config.lr)]
-        if self.module.regulariser is not None:
-            lr = self.config.critic_lr or self.config.lr
-            opts.append(torch.optim.Adam(self.module.regulariser.parameters(), lr=lr))
+        critic = self.module.critic_parameters()
+        if critic:
+            opts.append(torch.optim.Adam(critic, lr=self.config.critic_lr or self.config.lr))
         return opts

@@ -79,35 +79,4 @@ class CPVAEConfig:
             raise ConfigError("alpha and alpha_end must be >= 0")
 
 
-@dataclass(frozen=True)
-class CPVAETrainConfig:
-    """How a CPVAE is fitted (Algorithm 1).
-
-    Attributes:
-        epochs: passes over the training data; one epoch is ``ceil(N / (K * batch_per_population))``
-            mini-batches.
-        batch_per_population: ``M``, observations of *each* population in every
-            mini-batch (Algorithm 1).
-        lr: Adam learning rate.
-        seed: seeds the batch sampler and the sampling noise.
-        accelerator: Lightning accelerator (``"cpu"``, ``"gpu"``, ``"auto"``).
-        devices: Lightning devices.
-        progress: show a progress bar.
-        num_threads: ``torch.set_num_threads`` (process-wide); ``None`` keeps the default.
-    """
-
-    epochs: int = 50
-    batch_per_population: int = 64
-    lr: float = 1e-3
-    seed: int = 0
-    accelerator: str = "cpu"
-    devices: int | str = 1
-    progress: bool = True
-    num_threads: int | None = None
-
-    def __post_init__(self) -> None:
-        if self.epochs < 1 or self.batch_per_population < 1 or self.lr <= 0:
-            raise ConfigError("epochs >= 1, batch_per_population >= 1 and lr > 0 needed")
-
-
-__all__ = ["AGGREGATION_NAMES", "CPVAEConfig", "CPVAETrainConfig"]
+__all__ = ["AGGREGATION_NAMES", "CPVAEConfig"]

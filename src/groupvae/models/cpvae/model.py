@@ -3,23 +3,32 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
-from typing import Any, Literal, NamedTuple
+from typing import Any, ClassVar, Literal, NamedTuple
 
 import numpy as np
-import pandas as pd
 import torch
 from torch import Tensor
 
-from groupvae.checkpoint import load_model, save_model
-from groupvae.config import replace
+from groupvae.config import TrainConfig
 from groupvae.data.grouped import GroupedDataset
-from groupvae.data.populations import PopulationKey, check_population, population_of
-from groupvae.errors import CheckpointError, ConfigError, DataError
-from groupvae.models.common import map_batches, seeded_module
-from groupvae.models.cpvae.config import CPVAEConfig, CPVAETrainConfig
+from groupvae.data.populations import (
+    PopulationBatch,
+    check_population,
+    population_loader,
+    population_of,
+    population_sizes,
+    stratified_split,
+    subset_rows,
+)
+from groupvae.errors import ConfigError, DataError
+from groupvae.models.base import BaseModel, Posterior, Schedule
+from groupvae.models.common import map_batches
+from groupvae.models.cpvae.config import CPVAEConfig
 from groupvae.models.cpvae.module import CPVAEModule
 from groupvae.objectives.cpvae import AlphaSchedule, make_alpha_schedule
+
+POPULATION = "population"
+"""The ``aux`` array of a :class:`GroupedDataset` that holds each row's population."""
 
 Part = Literal["full", "private", "shared"]
 Ignore = Literal["prior-mean", "drop"]
@@ -33,31 +42,39 @@ class CPVAECodes(NamedTuple):
     private: np.ndarray
 
 
-class CPVAE:
+class CPVAE(BaseModel):
     """A Cross-population VAE: a config, its module, and what fitting it recorded.
 
-    Create one with :func:`groupvae.models.cpvae.create_cpvae` (or this constructor);
-    restore one with :meth:`load`.
+    Create one with ``groupvae.models.create("cpvae", ...)``; restore one with
+    :func:`groupvae.load`. The verbs (``fit``, ``save``, ``load``, ``history``) are those
+    of every family (:class:`~groupvae.models.base.BaseModel`).
 
-    Data is passed as a :class:`GroupedDataset` with a ``population`` key (``"labels"``,
-    ``"group"`` or an ``aux`` name, see :func:`~groupvae.data.populations.population_of`),
-    or as an array ``x: (n, *obs_shape)`` with an ``(n,)`` integer ``population`` array.
+    Data is a :class:`GroupedDataset` whose populations are recorded once, in
+    ``data.aux["population"]`` (``(n_obs,) int64 in [0, K)``; see
+    :func:`groupvae.data.with_population`), or an array ``x: (n, *obs_shape)`` with an
+    ``(n,)`` integer ``population`` array.
 
     Attributes:
         config: the :class:`CPVAEConfig`.
         module: the :class:`CPVAEModule`.
-        history: per-epoch terms of the last :meth:`fit` (``None`` before).
-        train_config: the :class:`CPVAETrainConfig` of the last fit.
-        seed: the seed of the weight initialisation.
+        alpha_schedule: a callable ``progress in [0, 1] -> alpha`` that replaces the
+            config's ``alpha_schedule`` (CPVAE eq. 10) in :meth:`fit`; not saved.
     """
 
-    def __init__(self, config: CPVAEConfig, *, seed: int = 0) -> None:
-        self.config = config
-        self.seed = seed
-        self.module = seeded_module(lambda: CPVAEModule(config), seed)
-        self.history: pd.DataFrame | None = None
-        self.train_config: CPVAETrainConfig | None = None
-        self.extra_metadata: dict[str, Any] = {}
+    family = "cpvae"
+    config_class = CPVAEConfig
+    train_defaults: ClassVar[dict[str, Any]] = {
+        "epochs": 50,
+        "batch_per_population": 64,
+        "lr": 1e-3,
+    }
+
+    def __init__(self, config: CPVAEConfig, *, seed: int = 0, dataset: str | None = None) -> None:
+        super().__init__(config, seed=seed, dataset=dataset)
+        self.alpha_schedule: AlphaSchedule | None = None
+
+    def _build_module(self, config: CPVAEConfig) -> CPVAEModule:
+        return CPVAEModule(config)
 
     def __repr__(self) -> str:
         c = self.config
@@ -68,79 +85,112 @@ class CPVAE:
         )
 
     # ------------------------------------------------------------------ data
-    def _arrays(
-        self, data: GroupedDataset | Any, population: PopulationKey | None
-    ) -> tuple[np.ndarray, np.ndarray]:
+    def _arrays(self, data: GroupedDataset | Any, population: Any) -> tuple[np.ndarray, np.ndarray]:
         if isinstance(data, GroupedDataset):
-            return data.x, population_of(data, "population" if population is None else population)
+            if population is None and POPULATION not in data.aux:
+                raise DataError(
+                    f"data set {data.name!r} records no populations: give it an aux "
+                    "'population' array (groupvae.data.with_population(data, data.labels))"
+                )
+            return data.x, population_of(data, POPULATION if population is None else population)
         x = np.asarray(data, dtype=np.float32)
         if population is None:
             raise DataError("with an array x, pass population=(n,) integer ids")
-        if isinstance(population, str):
-            raise DataError("a population key needs a GroupedDataset; pass an array of ids")
         if not np.isfinite(x).all():
             raise DataError("x has NaN or infinite values")
         return x, check_population(np.asarray(population), x.shape[0])
 
-    def _tensors(self, data: Any, population: PopulationKey | None) -> tuple[Tensor, Tensor]:
+    def _tensors(self, data: Any, population: Any) -> tuple[Tensor, Tensor]:
         x, pop = self._arrays(data, population)
         xt, pt = torch.from_numpy(np.ascontiguousarray(x)), torch.from_numpy(pop)
         self.module.check_input(xt, pt)
         return xt, pt
 
-    # -------------------------------------------------------------- training
+    # ---------------------------------------------------------- training hooks
     def fit(
         self,
-        data: GroupedDataset | Any,
-        population: PopulationKey | None = None,
+        data: GroupedDataset,
         *,
         holdout: GroupedDataset | None = None,
         alpha_schedule: AlphaSchedule | None = None,
-        log_dir: str | Path | None = None,
-        callbacks: list[Any] | None = None,
-        **train_options: Any,
+        **options: Any,
     ) -> CPVAE:
-        """Train with Lightning, following Algorithm 1.
+        """Train with Lightning, following CPVAE Algorithm 1 (see :meth:`BaseModel.fit`).
 
         Args:
-            data: training data (see the class docstring).
-            population: population key or ids (default ``"population"``).
-            holdout: data (same population key) whose ``val_*`` terms are logged.
-            alpha_schedule: a callable ``progress in [0, 1] -> alpha`` that replaces the
-                config's ``alpha_schedule`` (eq. 10); not saved in checkpoints.
-            log_dir: folder for Lightning's CSV log.
-            callbacks: extra Lightning callbacks.
-            **train_options: :class:`CPVAETrainConfig` fields (``epochs``,
-                ``batch_per_population``, ``lr``, ``seed``, ...).
-
-        Returns:
-            ``self``; ``self.history`` holds one row per epoch.
-
-        Raises:
-            DataError: if the data does not fit the model.
-            NonFiniteLossError: if the loss becomes NaN or infinite.
+            data, holdout: :class:`GroupedDataset` s with ``aux["population"]``.
+            alpha_schedule: a callable ``progress in [0, 1] -> alpha`` for this fit
+                (else :attr:`alpha_schedule`, else the config's schedule).
+            **options: as :meth:`BaseModel.fit` (``log_dir``, ``callbacks`` and
+                :class:`TrainConfig` fields such as ``epochs``, ``batch_per_population``).
         """
-        from groupvae.models.cpvae.training import fit_cpvae
+        if alpha_schedule is not None:
+            self.alpha_schedule = alpha_schedule
+        super().fit(data, holdout=holdout, **options)
+        return self
 
-        config = replace(CPVAETrainConfig(), **train_options)
-        x, pop = self._arrays(data, population)
-        hold = None if holdout is None else self._arrays(holdout, population)
+    def _prepare(self, train: GroupedDataset, config: TrainConfig) -> None:
+        """Check the data's shape and range; set ``population_sizes`` to its ``n_k``
+        (CPVAE eq. 4's ``n_k`` and ``N``)."""
+        x, pop = self._arrays(train, None)
+        if tuple(x.shape[1:]) != self.config.obs_shape:
+            raise DataError(
+                f"the data's observations have shape {tuple(x.shape[1:])} but the model was "
+                f"built for {self.config.obs_shape}; set obs_shape to match"
+            )
+        self.module.likelihood.check_data(x)
+        sizes = population_sizes(pop, self.module.n_populations)
+        buffer = self.module.population_sizes
+        buffer.copy_(torch.as_tensor(sizes, dtype=buffer.dtype))
+
+    def _loaders(
+        self, train: GroupedDataset, holdout: GroupedDataset | None, config: TrainConfig
+    ) -> tuple[Any, Any]:
+        m, k = config.batch_per_population, self.module.n_populations
+        loader = population_loader(*self._arrays(train, None), m, n_populations=k, seed=config.seed)
+        val_loader = None
+        if holdout is not None:
+            x, pop = self._arrays(holdout, None)
+            val_loader = population_loader(x, pop, m, n_populations=k, balanced=False)
+        return loader, val_loader
+
+    def eval_loader(self, data: GroupedDataset, batch_size: int = 1024) -> Any:
+        """The rows of ``data`` in order, ``batch_size`` per batch."""
+        x, pop = self._arrays(data, None)
+        k = self.module.n_populations
+        return population_loader(x, pop, 1, n_populations=k, balanced=False, batch_size=batch_size)
+
+    def _schedules(self, config: TrainConfig) -> dict[str, Schedule]:
         c = self.config
-        schedule = alpha_schedule or make_alpha_schedule(
+        schedule = self.alpha_schedule or make_alpha_schedule(
             c.alpha_schedule, alpha=c.alpha, alpha_end=c.alpha_end
         )
-        self.history = fit_cpvae(
-            self.module,
-            x,
-            pop,
-            config,
-            schedule,
-            holdout=hold,
-            log_dir=log_dir,
-            callbacks=callbacks,
-        )
-        self.train_config = config
-        return self
+        return {"alpha": schedule}
+
+    def split(
+        self,
+        data: GroupedDataset,
+        holdout: float,
+        *,
+        seed: int = 0,
+        holdout_labels: list[int] | None = None,
+    ) -> tuple[GroupedDataset, GroupedDataset]:
+        """Split the rows, stratified by population: a ``holdout`` fraction of each
+        population, so that every population is on both sides (a split by group would
+        hold out whole populations).
+
+        Raises:
+            ConfigError: with ``holdout_labels``: holding out whole classes leaves the
+                CPVAE no training rows of their populations.
+        """
+        if holdout_labels:
+            raise ConfigError(
+                "a CPVAE holds out a fraction of every population; --holdout-labels "
+                "(whole classes held out) does not apply to it"
+            )
+        _, pop = self._arrays(data, None)
+        train_rows, hold_rows = stratified_split(pop, holdout, seed=seed)
+        return subset_rows(data, train_rows), subset_rows(data, hold_rows)
 
     # ------------------------------------------------------------- inference
     def _batched(
@@ -160,32 +210,59 @@ class CPVAE:
             lambda rows: torch.arange(x.shape[0])[rows],
         )
 
-    def encode(
-        self,
-        data: GroupedDataset | Any,
-        population: PopulationKey | None = None,
-        *,
-        batch_size: int = 1024,
-    ) -> CPVAECodes:
-        """Posterior means of the shared latent ``q(z | x)`` and of the private latent
-        ``q_k(t | x)`` of each observation's own population (eq. 2).
-
-        Returns:
-            :class:`CPVAECodes` of ``(n, shared_dim)`` and ``(n, private_dim)`` arrays.
-        """
+    def _posteriors(
+        self, data: Any, population: Any, batch_size: int
+    ) -> tuple[Posterior, Posterior]:
         x, pop = self._tensors(data, population)
 
-        def fn(xb: Tensor, pb: Tensor) -> tuple[Tensor, Tensor]:
-            inf = self.module.inference(xb, pb, sample=False)
-            return inf["z_mean"], inf["t_mean"]
+        def fn(xb: Tensor, pb: Tensor) -> tuple[Tensor, ...]:
+            inf = self.module.inference(PopulationBatch(xb, pb, pb), sample=False)
+            return inf.z_mean, inf.z_logvar, inf.t_mean, inf.t_logvar
 
-        shared, private = self._batched(fn, x, pop, batch_size)
-        return CPVAECodes(shared, private)
+        z_mean, z_logvar, t_mean, t_logvar = self._batched(fn, x, pop, batch_size)
+        return Posterior(z_mean, z_logvar), Posterior(t_mean, t_logvar)
+
+    def encode_shared(
+        self, data: GroupedDataset | Any, population: Any = None, *, batch_size: int = 1024
+    ) -> Posterior:
+        """The shared posterior ``q_s(z | x)`` of every row (CPVAE eq. 2):
+        :class:`Posterior` of ``(n, shared_dim)`` arrays, in data order."""
+        return self._posteriors(data, population, batch_size)[0]
+
+    def encode_private(
+        self, data: GroupedDataset | Any, population: Any = None, *, batch_size: int = 1024
+    ) -> Posterior:
+        """The private posterior ``q_k(t | x)`` of every row under its own population
+        ``k`` (CPVAE eq. 2): :class:`Posterior` of ``(n, private_dim)`` arrays."""
+        return self._posteriors(data, population, batch_size)[1]
+
+    def encode(
+        self, data: GroupedDataset | Any, population: Any = None, *, batch_size: int = 1024
+    ) -> CPVAECodes:
+        """Posterior means of both latents: :class:`CPVAECodes` of ``(n, shared_dim)``
+        and ``(n, private_dim)`` arrays."""
+        shared, private = self._posteriors(data, population, batch_size)
+        return CPVAECodes(shared.mean, private.mean)
+
+    @torch.no_grad()
+    def decode(self, z: Any, t: Any, population: Any) -> np.ndarray:
+        """Likelihood means of codes ``z: (n, shared_dim)`` and ``t: (n, private_dim)``,
+        each ``t`` decoded by population ``population: (n,) int`` (CPVAE eq. 1).
+
+        Returns:
+            ``(n, *obs_shape)`` means (pixel probabilities for Bernoulli).
+        """
+        self.module.eval()
+        zt = self._decode_tensor(z, self.config.shared_dim, "z")
+        tt = self._decode_tensor(t, self.config.private_dim, "t", len(zt))
+        pop = torch.from_numpy(check_population(np.asarray(population), len(zt)))
+        self.module.check_input(torch.zeros(len(zt), *self.config.obs_shape), pop)
+        return self.module.likelihood.mean(self.module.decode(zt, tt, pop)).numpy()
 
     def reconstruct(
         self,
         data: GroupedDataset | Any,
-        population: PopulationKey | None = None,
+        population: Any = None,
         *,
         part: Part = "full",
         ignore: Ignore = "prior-mean",
@@ -196,7 +273,7 @@ class CPVAE:
         """Decode posterior means (eq. 1 with ``z, t`` at their posterior means).
 
         Args:
-            data, population: as :meth:`fit`.
+            data, population: see the class docstring.
             part: ``"full"`` ``g(f_s(z), f_k(t))``; ``"private"`` ignores the shared
                 latent (Fig. 2, third row: the digit without its background);
                 ``"shared"`` ignores the private latent (fourth row: the background).
@@ -230,13 +307,13 @@ class CPVAE:
         both = torch.stack([encoder, decoder], 1)
 
         def fn(xb: Tensor, pb: Tensor) -> tuple[Tensor]:
-            inf = self.module.inference(xb, pb[:, 0], sample=False)
-            z, t = inf["z"], inf["t"]
+            inf = self.module.inference(PopulationBatch(xb, pb[:, 0], pb[:, 0]), sample=False)
+            z, t = inf.z, inf.t
             if part == "private":
                 z = None if ignore == "drop" else torch.zeros_like(z)
             elif part == "shared":
                 t = None if ignore == "drop" else torch.zeros_like(t)
-            return (self.module.likelihood.mean(self.module.generative(z, t, pb[:, 1])),)
+            return (self.module.likelihood.mean(self.module.decode(z, t, pb[:, 1])),)
 
         (out,) = self._batched(fn, x, both, batch_size)
         return out
@@ -253,7 +330,7 @@ class CPVAE:
     def log_marginal_likelihoods(
         self,
         data: GroupedDataset | Any,
-        population: PopulationKey | None = None,
+        population: Any = None,
         *,
         n_samples: int = 100,
         seed: int = 0,
@@ -290,37 +367,6 @@ class CPVAE:
         """Maximum-marginal-likelihood population of each row (section 4.3):
         ``argmax_k log p(x | theta_k, theta_s)``. Returns ``(n,) int64``."""
         return self.log_marginal_likelihoods(data, n_samples=n_samples, seed=seed).argmax(1)
-
-    # ------------------------------------------------------------- save / load
-    def save(self, directory: str | Path, *, metadata: dict[str, Any] | None = None) -> Path:
-        """Write a checkpoint directory atomically; returns its path.
-
-        Contents: ``config.json``, ``weights.safetensors`` (with the population sizes),
-        ``metadata.json`` (schema and library versions, seed, training config, extras)
-        and ``history.csv``.
-        """
-        return save_model(self, directory, metadata=metadata, fixed={"model_class": "CPVAE"})
-
-    @classmethod
-    def load(cls, directory: str | Path) -> CPVAE:
-        """Restore a model saved by :meth:`save`.
-
-        Raises:
-            CheckpointError: if the directory is missing, corrupt or mismatched.
-        """
-
-        def build(config_dict: dict[str, Any], seed: int) -> CPVAE:
-            if config_dict.get("model") != "cpvae":
-                raise CheckpointError(
-                    f"{directory} holds a {config_dict.get('model')!r} model, not a CPVAE; "
-                    "load it with groupvae.load"
-                )
-            try:
-                return cls(replace(CPVAEConfig(), **config_dict), seed=seed)
-            except Exception as err:  # a bad field or an unknown part name
-                raise CheckpointError(f"cannot rebuild the CPVAE of {directory}: {err}") from None
-
-        return load_model(directory, build, CPVAETrainConfig, fixed=("model_class",))
 
 
 __all__ = ["CPVAE", "CPVAECodes", "Ignore", "Part"]

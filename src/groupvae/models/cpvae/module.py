@@ -11,19 +11,46 @@ stacked (:class:`~groupvae.nn.stacked.StackedMLP`): one batched call per layer.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import torch
 from torch import Tensor, nn
 
+from groupvae.data.populations import PopulationBatch
 from groupvae.errors import DataError
 from groupvae.models.backbones import BACKBONES
+from groupvae.models.base import BaseModule
 from groupvae.models.cpvae.config import CPVAEConfig
 from groupvae.models.likelihoods import LIKELIHOODS
 from groupvae.nn.mlp import MLP
 from groupvae.nn.stacked import StackedMLP
-from groupvae.objectives.cpvae import CPVAELossOutput, cpvae_objective
+from groupvae.objectives.cpvae import cpvae_objective
 from groupvae.objectives.kl import kl_normal_standard, normal_log_prob
+from groupvae.objectives.loss_output import LossOutput
 from groupvae.registry import Registry
+
+
+@dataclass
+class CPVAEInference:
+    """What :meth:`CPVAEModule.inference` infers (CPVAE eq. 2).
+
+    Attributes:
+        z_mean, z_logvar, z: ``(n, shared_dim)`` the shared posterior ``q_s(z | x)`` and
+            its sample (or mean).
+        t_mean, t_logvar, t: ``(n, private_dim)`` the private posterior ``q_k(t | x)`` of
+            each row's own population and its sample (or mean).
+        t_mean_all, t_logvar_all: ``(K, n, private_dim)`` every population's private
+            posterior of every row (the fictitious codes of CPVAE Algorithm 1), or ``None``.
+    """
+
+    z_mean: Tensor
+    z_logvar: Tensor
+    z: Tensor
+    t_mean: Tensor
+    t_logvar: Tensor
+    t: Tensor
+    t_mean_all: Tensor | None = None
+    t_logvar_all: Tensor | None = None
 
 
 class AdditiveDecoder(nn.Module):
@@ -89,7 +116,7 @@ def _standard_log_prob(v: Tensor) -> Tensor:
     return normal_log_prob(v, torch.zeros_like(v), torch.zeros_like(v))
 
 
-class CPVAEModule(nn.Module):
+class CPVAEModule(BaseModule):
     """``inference`` / ``generative`` / ``loss`` of a CPVAE built from ``config``.
 
     Attributes:
@@ -122,6 +149,10 @@ class CPVAEModule(nn.Module):
     def n_populations(self) -> int:
         return self.config.n_populations
 
+    def check_batch(self, batch: PopulationBatch) -> None:
+        """Raise :class:`DataError` if ``batch.x`` or ``batch.population`` do not fit."""
+        self.check_input(batch.x, batch.population)
+
     def check_input(self, x: Tensor, population: Tensor) -> None:
         """Raise :class:`DataError` if ``x`` or ``population`` do not fit this model."""
         if tuple(x.shape[1:]) != self.config.obs_shape:
@@ -141,38 +172,40 @@ class CPVAEModule(nn.Module):
         return mean, logvar.clamp_min(self.config.min_logvar)
 
     def inference(
-        self, x: Tensor, population: Tensor, *, sample: bool = True, all_private: bool = False
-    ) -> dict[str, Tensor]:
-        """Encode ``x`` (eq. 2).
+        self, batch: PopulationBatch, *, sample: bool = True, all_private: bool | None = None
+    ) -> CPVAEInference:
+        """Encode ``batch.x: (n, *obs_shape)`` of populations ``batch.population: (n,)``
+        (CPVAE eq. 2).
 
         Args:
-            x: ``(n, *obs_shape)``.
-            population: ``(n,) int64 in [0, K)``.
+            batch: the rows and their populations ``int64 in [0, K)``.
             sample: draw reparameterised samples; otherwise use the means.
-            all_private: also return every population's private posterior of every row
-                (the fictitious codes ``q_k(t~ | x_j)`` of Algorithm 1), in one call.
-
-        Returns:
-            ``z_mean, z_logvar, z: (n, shared_dim)``; ``t_mean, t_logvar, t:
-            (n, private_dim)`` from each row's own population head; with
-            ``all_private``, ``t_mean_all, t_logvar_all: (K, n, private_dim)``.
+            all_private: also infer every population's private posterior of every row
+                (the fictitious codes ``q_k(t~ | x_j)`` of CPVAE Algorithm 1), in one
+                call; by default when training with the ``mi`` objective.
         """
+        if all_private is None:
+            all_private = sample and self.config.objective == "mi"
+        x, population = batch.x, batch.population
         h = self.trunk(x)
         z_mean, z_logvar = self._split(self.shared_encoder(h))
-        out: dict[str, Tensor] = {"z_mean": z_mean, "z_logvar": z_logvar}
+        t_mean_all = t_logvar_all = None
         if all_private:
             t_mean_all, t_logvar_all = self._split(self.private_encoders.forward_all(h))
             rows = torch.arange(x.shape[0], device=x.device)
             t_mean, t_logvar = t_mean_all[population, rows], t_logvar_all[population, rows]
-            out.update(t_mean_all=t_mean_all, t_logvar_all=t_logvar_all)
         else:
             t_mean, t_logvar = self._split(self.private_encoders.forward_own(h, population))
-        out.update(t_mean=t_mean, t_logvar=t_logvar)
-        out["z"] = _sample(z_mean, z_logvar) if sample else z_mean
-        out["t"] = _sample(t_mean, t_logvar) if sample else t_mean
-        return out
+        z = _sample(z_mean, z_logvar) if sample else z_mean
+        t = _sample(t_mean, t_logvar) if sample else t_mean
+        return CPVAEInference(z_mean, z_logvar, z, t_mean, t_logvar, t, t_mean_all, t_logvar_all)
 
-    def generative(
+    def generative(self, inference: CPVAEInference, batch: PopulationBatch) -> Tensor:
+        """Likelihood parameters ``g(f_s(z), f_k(t))`` (CPVAE eq. 1) of the inferred codes,
+        each row decoded by its own population's private decoder."""
+        return self.decode(inference.z, inference.t, batch.population)
+
+    def decode(
         self, z: Tensor | None, t: Tensor | None, population: Tensor | None = None
     ) -> Tensor:
         """Likelihood parameters ``g(f_s(z), f_k(t))`` (eq. 1), ``(n, *obs_shape)``.
@@ -197,27 +230,32 @@ class CPVAEModule(nn.Module):
 
     def loss(
         self,
-        x: Tensor,
-        population: Tensor,
-        inference: dict[str, Tensor],
+        batch: PopulationBatch,
+        inference: CPVAEInference,
         params: Tensor,
         *,
-        alpha: float = 1.0,
+        with_regulariser: bool = True,
+        alpha: float | None = None,
         objective: str | None = None,
-    ) -> CPVAELossOutput:
-        """The objective (eq. 3, or eq. 4 / 10) of a mini-batch; see
+    ) -> LossOutput:
+        """The objective (CPVAE eq. 3, or eq. 4 / 10) of a mini-batch; see
         :func:`groupvae.objectives.cpvae.cpvae_objective`.
 
-        The fictitious codes of Algorithm 1 enter only through the closed-form
-        ``KL(q_k(t~_ji | x_ji) || N(0, I))``, so they are not sampled.
+        The fictitious codes of CPVAE Algorithm 1 enter only through the closed-form
+        ``KL(q_k(t~_ji | x_ji) || N(0, I))``, so they are not sampled. ``alpha``
+        defaults to ``config.alpha``; ``with_regulariser`` does not apply (no critic).
         """
         objective = objective or self.config.objective
+        alpha = self.config.alpha if alpha is None else alpha
+        x, population = batch.x, batch.population
         log_lik = self.likelihood.log_prob(x, params)
-        kl_z = kl_normal_standard(inference["z_mean"], inference["z_logvar"])
-        kl_t = kl_normal_standard(inference["t_mean"], inference["t_logvar"])
+        kl_z = kl_normal_standard(inference.z_mean, inference.z_logvar)
+        kl_t = kl_normal_standard(inference.t_mean, inference.t_logvar)
         kl_fict = None
         if objective == "mi":
-            kl_fict = kl_normal_standard(inference["t_mean_all"], inference["t_logvar_all"])
+            if inference.t_mean_all is None:
+                inference = self.inference(batch, sample=False, all_private=True)
+            kl_fict = kl_normal_standard(inference.t_mean_all, inference.t_logvar_all)
         return cpvae_objective(
             log_lik,
             kl_z,
@@ -229,11 +267,11 @@ class CPVAEModule(nn.Module):
             alpha=alpha,
         )
 
-    def forward(self, x: Tensor, population: Tensor, *, alpha: float = 1.0) -> CPVAELossOutput:
-        """``loss(inference(...), generative(...))`` of one mini-batch (Algorithm 1)."""
-        inf = self.inference(x, population, all_private=self.config.objective == "mi")
-        params = self.generative(inf["z"], inf["t"], population)
-        return self.loss(x, population, inf, params, alpha=alpha)
+    def log_marginal_likelihood(self, batch: PopulationBatch, *, n_samples: int = 100) -> Tensor:
+        """Importance-sampled ``log p(x | theta_k, theta_s)`` of each row under its own
+        population (CPVAE eq. 7-8), ``(n,)`` nats: each row is a group of its own."""
+        every = self.log_marginal_likelihoods(batch.x, n_samples=n_samples)
+        return every.gather(1, batch.population.unsqueeze(1)).squeeze(1)
 
     @torch.no_grad()
     def log_marginal_likelihoods(

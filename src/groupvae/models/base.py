@@ -1,0 +1,246 @@
+"""The contract every model family meets: a module (the mathematics) and a user model.
+
+* :class:`BaseModule` is scvi-tools' three-part module: ``inference(batch)`` returns a
+  typed record of posteriors and samples, ``generative(inference, batch)`` the
+  likelihood parameters, ``loss(batch, inference, params)`` the one
+  :class:`~groupvae.objectives.loss_output.LossOutput`; the module also owns its
+  importance-sampled ``log_marginal_likelihood`` and, where it has one, its critic.
+* :class:`BaseModel` is what users touch, with the same verbs in every family: ``fit``,
+  ``encode_*`` returning :class:`Posterior`, ``decode``, ``save``, ``load`` and
+  ``history``. Training goes through the one training plan
+  (:class:`groupvae.training.plan.TrainingPlan`) with the family's hooks: its loaders,
+  its preflight and its weight schedules (KL warm-up, CPVAE's alpha).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, ClassVar, NamedTuple
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import Tensor, nn
+
+from groupvae.config import TrainConfig
+from groupvae.data.grouped import GroupedDataset
+from groupvae.errors import DataError
+from groupvae.models.common import seeded_module
+from groupvae.objectives.loss_output import LossOutput
+
+Schedule = Callable[[float], float]
+"""``schedule(progress) -> weight``; ``progress`` runs from 0 to 1 over training."""
+
+
+class Posterior(NamedTuple):
+    """A diagonal Normal posterior: ``mean`` and ``logvar`` arrays of equal shape
+    (``logvar`` is the log-variance, in log nats^0: ``std = exp(logvar / 2)``)."""
+
+    mean: np.ndarray
+    logvar: np.ndarray
+
+    @property
+    def std(self) -> np.ndarray:
+        return np.exp(0.5 * self.logvar)
+
+
+class BaseModule(nn.Module):
+    """``inference`` / ``generative`` / ``loss`` of one model family.
+
+    Subclasses implement the three parts, :meth:`check_batch` and
+    :meth:`log_marginal_likelihood`; ``forward`` chains them. A family with an
+    adversarial critic overrides :meth:`critic_loss` and :meth:`critic_parameters`.
+    """
+
+    def check_batch(self, batch: Any) -> None:
+        """Raise :class:`~groupvae.errors.DataError` if ``batch`` does not fit the module."""
+        raise NotImplementedError
+
+    def inference(self, batch: Any, *, sample: bool = True) -> Any:
+        """The posteriors of ``batch`` and (``sample``) reparameterised samples, else means."""
+        raise NotImplementedError
+
+    def generative(self, inference: Any, batch: Any) -> Tensor:
+        """Likelihood parameters ``(n_obs, *obs_shape)`` of ``batch`` given ``inference``."""
+        raise NotImplementedError
+
+    def loss(
+        self, batch: Any, inference: Any, params: Tensor, *, with_regulariser: bool = True,
+        **weights: float,
+    ) -> LossOutput:  # fmt: skip
+        """The objective's terms; ``weights`` are the training plan's schedules."""
+        raise NotImplementedError
+
+    def log_marginal_likelihood(self, batch: Any, *, n_samples: int = 100) -> Tensor:
+        """Importance-sampled ``log p(x_G)`` of every group of ``batch`` (nats), ``(n_groups,)``."""
+        raise NotImplementedError
+
+    def forward(
+        self, batch: Any, *, with_regulariser: bool = True, **weights: float
+    ) -> LossOutput:
+        """``loss(inference(batch), generative(...))`` of one batch, with sampling."""
+        inf = self.inference(batch)
+        params = self.generative(inf, batch)
+        return self.loss(batch, inf, params, with_regulariser=with_regulariser, **weights)
+
+    def critic_loss(self, batch: Any) -> Tensor | None:
+        """The critic's loss on detached codes, or ``None`` without a critic."""
+        return None
+
+    def critic_parameters(self) -> list[nn.Parameter]:
+        """Parameters updated by the critic's optimiser (none by default)."""
+        return []
+
+    def model_parameters(self) -> list[nn.Parameter]:
+        """Parameters of the encoders, decoders and likelihood (not of the critic)."""
+        critic = {id(p) for p in self.critic_parameters()}
+        return [p for p in self.parameters() if id(p) not in critic]
+
+
+class BaseModel:
+    """What users touch, for every family: a config, its module and what fitting recorded.
+
+    Attributes:
+        config: the family's config dataclass (``config.model`` names the preset).
+        module: the family's :class:`BaseModule`.
+        seed: seed of the weight initialisation; also ``fit``'s default training seed.
+        dataset: the registered data set whose defaults apply to ``fit`` (``DATASETS``),
+            or ``None``.
+        history: per-epoch terms of the last :meth:`fit` (``None`` before), named with
+            their units (``train_elbo_per_obs``, ``val_elbo_per_group``, ...).
+        train_config: the :class:`TrainConfig` of the last fit.
+    """
+
+    family: ClassVar[str]
+    """The family's name in :data:`groupvae.models.FAMILIES`, recorded in checkpoints."""
+    config_class: ClassVar[type]
+    train_defaults: ClassVar[dict[str, Any]] = {}
+    """The family's own training defaults (above ``TrainConfig``'s, below a data set's)."""
+
+    def __init__(self, config: Any, *, seed: int = 0, dataset: str | None = None) -> None:
+        self.config = config
+        self.seed = seed
+        self.dataset = dataset
+        self.module = seeded_module(lambda: self._build_module(config), seed)
+        self.history: pd.DataFrame | None = None
+        self.train_config: TrainConfig | None = None
+        self.extra_metadata: dict[str, Any] = {}
+
+    # ------------------------------------------------------------- family hooks
+    def _build_module(self, config: Any) -> BaseModule:
+        raise NotImplementedError
+
+    def _prepare(self, train: GroupedDataset, config: TrainConfig) -> None:
+        """Check ``train`` before training (and set data-dependent buffers)."""
+        raise NotImplementedError
+
+    def _loaders(
+        self, train: GroupedDataset, holdout: GroupedDataset | None, config: TrainConfig
+    ) -> tuple[Any, Any]:
+        """``(train loader, holdout loader or None)``."""
+        raise NotImplementedError
+
+    def eval_loader(self, data: GroupedDataset, batch_size: int = 1024) -> Any:
+        """Batches of the module's kind over ``data`` in order, for evaluation."""
+        raise NotImplementedError
+
+    def _schedules(self, config: TrainConfig) -> dict[str, Schedule]:
+        """Loss weights by training progress (keyword -> schedule), for the plan."""
+        return {}
+
+    def split(
+        self,
+        data: GroupedDataset,
+        holdout: float,
+        *,
+        seed: int = 0,
+        holdout_labels: list[int] | None = None,
+    ) -> tuple[GroupedDataset, GroupedDataset]:
+        """Split ``data`` into ``(train, holdout)`` as this family evaluates."""
+        raise NotImplementedError
+
+    # ----------------------------------------------------------------- training
+    def fit(
+        self,
+        data: GroupedDataset,
+        *,
+        holdout: GroupedDataset | None = None,
+        log_dir: str | Path | None = None,
+        callbacks: list[Any] | None = None,
+        **train_options: Any,
+    ) -> BaseModel:
+        """Train on ``data`` with Lightning.
+
+        The settings are resolved once, for the API, ``groupvae train``, the demo and the
+        benchmarks alike (:func:`groupvae.settings.resolve_train_config`):
+        ``TrainConfig`` defaults < the family's < the data set's (``self.dataset``) < the
+        preset's < ``train_options``; the training seed defaults to ``self.seed``.
+
+        Args:
+            data: training data (a :class:`GroupedDataset`).
+            holdout: data whose ``val_*`` terms are logged each epoch.
+            log_dir: folder for Lightning's CSV log.
+            callbacks: extra Lightning callbacks.
+            **train_options: :class:`TrainConfig` fields.
+
+        Returns:
+            ``self``; ``self.history`` holds one row per epoch.
+
+        Raises:
+            DataError: if the data does not fit the model.
+            ConfigError: for an unknown or bad training setting.
+            NonFiniteLossError: if a loss becomes NaN or infinite.
+        """
+        from groupvae.settings import resolve_train_config
+        from groupvae.training.fit import fit_plan
+
+        config = resolve_train_config(self, {"seed": self.seed, **train_options})
+        for name, part in (("data", data), ("holdout", holdout)):
+            if part is not None and not isinstance(part, GroupedDataset):
+                raise DataError(f"fit needs a GroupedDataset as {name}")
+        self.history = fit_plan(self, data, holdout, config, log_dir=log_dir, callbacks=callbacks)
+        self.train_config = config
+        return self
+
+    # --------------------------------------------------------------- save / load
+    def save(self, directory: str | Path, *, metadata: dict[str, Any] | None = None) -> Path:
+        """Write a checkpoint directory atomically; returns its path.
+
+        Contents: ``config.json``, ``weights.safetensors``, ``metadata.json`` (family,
+        schema and library versions, seed, data set, training config, extras) and
+        ``history.csv`` when fitted.
+        """
+        from groupvae.checkpoint import save_model
+
+        return save_model(self, directory, metadata=metadata)
+
+    @classmethod
+    def load(cls, directory: str | Path) -> BaseModel:
+        """Restore a model saved by :meth:`save`, of whichever family it records.
+
+        Raises:
+            CheckpointError: if the directory is missing, corrupt or mismatched.
+        """
+        from groupvae.checkpoint import load_model
+
+        return load_model(directory)
+
+    # --------------------------------------------------------------- helpers
+    def _decode_tensor(self, codes: Any, width: int, name: str, n: int | None = None) -> Tensor:
+        """``codes`` as a float32 ``(n, width)`` tensor, or a :class:`DataError`."""
+        t = torch.as_tensor(np.asarray(codes), dtype=torch.float32)
+        if t.dim() != 2 or t.shape[1] != width or (n is not None and t.shape[0] != n):
+            rows = "n" if n is None else str(n)
+            raise DataError(f"{name} must have shape ({rows}, {width}), got {tuple(t.shape)}")
+        if not torch.isfinite(t).all():
+            raise DataError(f"{name} has NaN or infinite values")
+        return t
+
+    @property
+    def obs_dim(self) -> int:
+        return math.prod(self.config.obs_shape)
+
+
+__all__ = ["BaseModel", "BaseModule", "Posterior", "Schedule"]
