@@ -9,13 +9,13 @@ import pytest
 
 from groupvae.benchmarks.cpvae import CPVAEBenchmark, run_benchmark
 from groupvae.errors import DataError
+from groupvae.evaluation.cnn import SmallCNN, train_cnn_classifier
 from groupvae.evaluation.cpvae import (
     classification_accuracy,
     denoising_errors,
     image_correlation,
     kmeans_ari,
     population_ari,
-    train_cnn_classifier,
 )
 from groupvae.plots.cpvae import draw_denoising, draw_latent_tsne
 
@@ -55,6 +55,16 @@ def test_cnn_reference_learns_an_easy_task():
     x[y == 1, :, :14] += 0.8
     out = train_cnn_classifier(x[:150], y[:150], x[150:], y[150:], epochs=2, seed=0)
     assert out["accuracy"] > 0.9
+
+
+def test_cnn_is_sized_from_the_images():
+    import torch
+
+    net = SmallCNN((3, 20, 36), 4)
+    assert net(torch.zeros(2, 3, 20, 36)).shape == (2, 4)
+    assert net.net[-1].out_features == 4 and net.net[0].in_channels == 3
+    with pytest.raises(DataError, match="too small"):
+        SmallCNN((1, 3, 3), 2)
 
 
 def test_figures_are_written(tmp_path):

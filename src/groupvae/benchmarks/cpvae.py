@@ -248,7 +248,7 @@ def _table_1_task(method: str, bench: CPVAEBenchmark, out: Path) -> dict[str, An
 
 def _table_2_task(dataset: str, variant: str, bench: CPVAEBenchmark, out: Path) -> dict[str, Any]:
     """Train one Table 2 model (one population per digit) and classify holdout images."""
-    from groupvae.evaluation.cpvae import train_cnn_classifier
+    from groupvae.evaluation.cnn import train_cnn_classifier
     from groupvae.models.cpvae.runs import cpvae_metrics
 
     row: dict[str, Any] = {"table": 2, "dataset": dataset, "method": variant}

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from groupvae.evaluation.tsne import tsne_embedding
 from groupvae.io import write_with
 from groupvae.plots.tiles import (
     DECODED_RGB,
@@ -97,16 +98,6 @@ def draw_cross_population(
     labels = ["original", "own private space", *crossed]
     colours = [ORIGINAL_RGB, RECONSTRUCTED_RGB] + [DECODED_RGB] * len(crossed)
     return image_rows(rows, labels, path, colours=colours, title=title)
-
-
-def tsne_embedding(codes: np.ndarray, *, seed: int = 0, perplexity: float = 30.0) -> np.ndarray:
-    """``(n, 2)`` t-SNE embedding of ``codes: (n, d)`` (scikit-learn, PCA initialisation)."""
-    from sklearn.manifold import TSNE
-
-    perplexity = min(perplexity, max(2.0, (len(codes) - 1) / 3))
-    return TSNE(2, perplexity=perplexity, init="pca", random_state=seed).fit_transform(
-        np.asarray(codes, dtype=np.float64)
-    )
 
 
 def draw_latent_tsne(
@@ -202,5 +193,4 @@ __all__ = [
     "draw_latent_tsne",
     "image_rows",
     "plot_cpvae_run",
-    "tsne_embedding",
 ]
