@@ -183,9 +183,7 @@ def _summary_json(summary: pd.DataFrame) -> dict[str, dict[str, float | None]]:
     out = {}
     for index, row in summary.iterrows():
         name = "/".join(map(str, index if isinstance(index, tuple) else (index,)))
-        out[name] = {
-            f"{m}_{s}": None if np.isnan(v) else float(v) for (m, s), v in row.items()
-        }
+        out[name] = {f"{m}_{s}": None if np.isnan(v) else float(v) for (m, s), v in row.items()}
     return out
 
 
@@ -266,8 +264,7 @@ def run_protocol(protocol: Protocol, out: str | Path, *, echo: Any = print) -> p
     echo(table)
     echo(
         f"\nwall time {wall:.0f}s on {record['machine']['cpu_count']} CPUs; wrote "
-        f"{out}/{RESULTS}, {CSV}, {SUMMARY}, {TABLE}"
-        + "".join(f", {p.name}" for p in figures)
+        f"{out}/{RESULTS}, {CSV}, {SUMMARY}, {TABLE}" + "".join(f", {p.name}" for p in figures)
     )
     return runs
 
