@@ -42,8 +42,9 @@ def _protocol(bench: _Bench) -> Protocol:
         ]
         return "\n".join(["| model | score |", "|---|---|", *cells])
 
-    def figures(out: Path) -> list[Path]:
+    def figures(out: Path, rows: pd.DataFrame, summary: pd.DataFrame) -> list[Path]:
         path = out / "figure.txt"
+        assert len(rows) == len(bench.seeds) * len(bench.models) and len(summary) == len(runs)
         path.write_text(str(sorted(p.name for p in (out / "runs").iterdir())))
         return [path]
 

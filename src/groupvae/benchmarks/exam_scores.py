@@ -150,7 +150,7 @@ def protocol(bench: ExamScoresBenchmark) -> Protocol:
         runs=[Run(m, {"model": m}, _table_1_task, (m, bench)) for m in bench.models],
         tabulate=lambda runs, summary: format_table(summary),
         metrics=METRIC_NAMES,
-        figures=lambda out: draw_figure(out, bench),
+        figures=lambda out, runs, summary: draw_figure(out, bench),
         describe=_describe,
         record={
             "paper_table_1": PAPER_TABLE_1,

@@ -65,7 +65,7 @@ class Run:
     weight: float = 1.0
 
 
-def _no_figures(out: Path) -> list[Path]:
+def _no_figures(out: Path, runs: pd.DataFrame, summary: pd.DataFrame) -> list[Path]:
     return []
 
 
@@ -85,7 +85,8 @@ class Protocol:
         tabulate: ``tabulate(runs, summary) -> Markdown`` from the per-run rows and
             :func:`summarise`'s table.
         metrics: the columns averaged over seeds; empty: every numeric column.
-        figures: ``figures(out) -> paths``, drawn from the saved run directories.
+        figures: ``figures(out, runs, summary) -> paths``, drawn from the saved run
+            directories and the rows (never by training).
         describe: one line about a finished run's row (printed as it finishes).
         record: more fields for ``results.json`` (the paper's numbers, units).
     """
@@ -95,7 +96,7 @@ class Protocol:
     runs: Sequence[Run]
     tabulate: Callable[[pd.DataFrame, pd.DataFrame], str]
     metrics: Sequence[str] = ()
-    figures: Callable[[Path], list[Path]] = _no_figures
+    figures: Callable[[Path, pd.DataFrame, pd.DataFrame], list[Path]] = _no_figures
     describe: Callable[[dict[str, Any]], str] = _no_description
     record: dict[str, Any] = field(default_factory=dict)
 
@@ -251,7 +252,7 @@ def run_protocol(protocol: Protocol, out: str | Path, *, echo: Any = print) -> p
     runs = _sorted(rows, protocol)
     summary = summarise(runs, protocol.keys, protocol.metrics)
     table = protocol.tabulate(runs, summary)
-    figures = protocol.figures(out)
+    figures = protocol.figures(out, runs, summary)
     wall = time.perf_counter() - start
     record = _write(protocol, out, rows, wall)
     record["figures"] = [p.name for p in figures]
