@@ -5,7 +5,8 @@ task function with its arguments), the seeds, how to tabulate and how to draw fi
 from the saved runs. :func:`run_protocol` does the rest, once for all benchmarks:
 
 * every run once per seed (one row per run and seed), in ``jobs`` worker processes with
-  one torch / BLAS thread each (:mod:`groupvae.benchmarks.parallel`), heavier runs first;
+  one torch / BLAS thread each (:mod:`groupvae.benchmarks.parallel`), seed by seed and
+  heavier runs first within a seed;
 * **resume**: a run whose row the output folder's ``results.json`` already holds, written
   with the same settings (those that choose runs, :data:`SELECTION`, aside), is not run
   again; ``results.json`` is rewritten after every finished run, so an interrupted
@@ -55,7 +56,8 @@ class Run:
         task: a module-level function (it must pickle for worker processes), called as
             ``task(*args, seed=seed, run_dir=run_dir)`` and returning the run's metrics.
         args: the task's positional arguments (they must pickle).
-        weight: relative cost; heavier runs start first, so that workers finish together.
+        weight: relative cost; within a seed heavier runs start first, so that workers
+            finish together.
     """
 
     name: str
@@ -233,8 +235,9 @@ def run_protocol(protocol: Protocol, out: str | Path, *, echo: Any = print) -> p
     settings = protocol.settings
     done = finished_rows(protocol, out)
     rows, todo = [], []
-    for seed in settings.seeds:
-        for run in protocol.runs:
+    heavy_first = sorted(protocol.runs, key=lambda run: -run.weight)  # stable among equals
+    for seed in settings.seeds:  # seed by seed, as a worker's history can matter
+        for run in heavy_first:
             row = done.get((*run.key.values(), seed))
             if row is None:
                 todo.append((run, seed, run_dir(out, run.name, seed)))
@@ -242,7 +245,6 @@ def run_protocol(protocol: Protocol, out: str | Path, *, echo: Any = print) -> p
                 rows.append(row)
     if rows:
         echo(f"reusing {len(rows)} finished run(s) from {out / RESULTS} (same settings)")
-    todo.sort(key=lambda task: -task[0].weight)  # stable: list order among equals
     start = time.perf_counter()
     for i, row in enumerate(run_tasks(_execute, todo, max(1, settings.jobs)), 1):
         rows.append(row)
