@@ -9,13 +9,13 @@ import pytest
 
 from groupvae.benchmarks.cpvae import CPVAEBenchmark, run_benchmark
 from groupvae.errors import DataError
+from groupvae.evaluation.cnn import SmallCNN, train_cnn_classifier
 from groupvae.evaluation.cpvae import (
     classification_accuracy,
     denoising_errors,
     image_correlation,
     kmeans_ari,
     population_ari,
-    train_cnn_classifier,
 )
 from groupvae.plots.cpvae import draw_denoising, draw_latent_tsne
 
@@ -57,6 +57,16 @@ def test_cnn_reference_learns_an_easy_task():
     assert out["accuracy"] > 0.9
 
 
+def test_cnn_is_sized_from_the_images():
+    import torch
+
+    net = SmallCNN((3, 20, 36), 4)
+    assert net(torch.zeros(2, 3, 20, 36)).shape == (2, 4)
+    assert net.net[-1].out_features == 4 and net.net[0].in_channels == 3
+    with pytest.raises(DataError, match="too small"):
+        SmallCNN((1, 3, 3), 2)
+
+
 def test_figures_are_written(tmp_path):
     rng = np.random.default_rng(0)
     imgs = [rng.random((4, 1, 28, 28)) for _ in range(5)]
@@ -90,75 +100,72 @@ def test_tiny_benchmark_writes_tables_and_figures(tmp_path):
         assert (tmp_path / name).is_file()
 
 
-def test_seed_summary_is_mean_and_sample_std():
-    import pandas as pd
+def _finished(bench: CPVAEBenchmark, seeds: tuple[int, ...]) -> dict:
+    """A results.json in which every run of ``seeds`` has finished (nothing to train)."""
+    from dataclasses import asdict, replace
 
-    from groupvae.benchmarks.cpvae import summarise_seeds
+    from groupvae.benchmarks.cpvae import runs
 
-    runs = pd.DataFrame(
-        {
-            "table": [2, 2, 2, 2],
-            "dataset": ["mnist-classes"] * 4,
-            "method": ["no-mi", "no-mi", "no-mi", "reference"],
-            "seed": [0, 1, 2, 0],
-            "accuracy": [0.90, 0.92, 0.97, 0.99],
-        }
-    )
-    means, stds = summarise_seeds(runs)
-    no_mi = means["method"] == "no-mi"
-    assert means.loc[no_mi, "accuracy"].item() == pytest.approx(0.93)
-    assert stds.loc[no_mi, "accuracy"].item() == pytest.approx(np.std([0.90, 0.92, 0.97], ddof=1))
-    assert "seed" not in means.columns
-    assert np.isnan(stds.loc[~no_mi, "accuracy"].item())  # one seed: no spread
+    rows = []
+    for seed in seeds:
+        for run in runs(bench):
+            row = {**run.key, "seed": seed}
+            if run.key["method"] == "anneal" and run.key["dataset"] == "mnist-classes":
+                row["accuracy"] = (0.5, 0.7)[seed]
+            if run.key["method"] == "vae":
+                row["shared_ari"] = 0.1 * seed
+            rows.append(row)
+    settings = json.loads(json.dumps(asdict(replace(bench, seeds=seeds))))
+    return {"settings": settings, "runs": rows}
 
 
 def test_seeds_reuse_finished_runs_and_aggregate(tmp_path):
-    from dataclasses import asdict, replace
-
     from groupvae.benchmarks.cpvae import run_seeds
 
     bench = CPVAEBenchmark(jobs=1)
-    for seed, accuracy in ((0, 0.5), (1, 0.7)):
-        folder = tmp_path / f"seed-{seed}"
-        folder.mkdir()
-        rows = [
-            {"table": 2, "dataset": "mnist-classes", "method": "anneal", "accuracy": accuracy},
-            {"table": 1, "dataset": "grassy-mnist", "method": "vae", "shared_ari": 0.1 * seed},
-        ]
-        settings = asdict(replace(bench, seed=seed))
-        record = {"settings": settings, "wall_seconds": 10.0 + seed}
-        (folder / "results.json").write_text(json.dumps({**record, "runs": rows}))
+    (tmp_path / "results.json").write_text(json.dumps(_finished(bench, (0, 1))))
     messages = []
     runs = run_seeds(bench, (0, 1), tmp_path, echo=messages.append)  # trains nothing
-    assert len(runs) == 4 and sorted(runs["seed"].unique()) == [0, 1]
-    assert sum("reusing" in m for m in messages) == 2
+    assert len(runs) == 22 and sorted(runs["seed"].unique()) == [0, 1]
+    assert "reusing 22 finished run(s)" in messages[0]
     table = (tmp_path / "table.md").read_text()
     assert f"| 60.0 ± {100 * np.std([0.5, 0.7], ddof=1):.1f} |" in table
     assert "| vae | 0.0500 ± 0.0707 |" in table
     results = json.loads((tmp_path / "results.json").read_text())
-    assert results["seeds"] == [0, 1] and results["wall_seconds"] == pytest.approx(21.0)
-    assert "seed" not in results["settings"]
+    assert results["settings"]["seeds"] == [0, 1] and results["complete"] is True
+    anneal = results["summary"]["2/mnist-classes/anneal"]
+    assert anneal["accuracy_mean"] == pytest.approx(0.6)
     assert (tmp_path / "summary.csv").is_file() and (tmp_path / "results.csv").is_file()
     from typer.testing import CliRunner
 
     from groupvae.cli import app
 
     args = ["benchmark", "cpvae", "--seeds", "2", "--jobs", "1", "--out", str(tmp_path)]
-    result = CliRunner().invoke(app, args)  # the same settings: reuses both seeds
+    result = CliRunner().invoke(app, args)  # the same settings: reuses every run
     assert result.exit_code == 0, result.output
-    assert result.output.count("reusing") == 2 and "60.0 ± 14.1" in result.output
+    assert "reusing 22 finished run(s)" in result.output and "60.0 ± 14.1" in result.output
 
 
-def test_a_setting_missing_from_old_results_counts_as_its_value_back_then(tmp_path):
-    from dataclasses import asdict
+def test_runs_made_with_other_settings_are_not_reused(tmp_path):
+    from groupvae.benchmarks.cpvae import protocol
+    from groupvae.benchmarks.runner import finished_rows
 
-    from groupvae.benchmarks.cpvae import _same_settings
+    bench = CPVAEBenchmark(digit_weight=None)
+    (tmp_path / "results.json").write_text(json.dumps(_finished(bench, (0,))))
+    assert len(finished_rows(protocol(bench), tmp_path)) == 11
+    assert len(finished_rows(protocol(CPVAEBenchmark(digit_weight=None, jobs=3)), tmp_path)) == 11
+    assert finished_rows(protocol(CPVAEBenchmark(digit_weight=0.25)), tmp_path) == {}
+    assert finished_rows(protocol(CPVAEBenchmark(digit_weight=None, epochs=3)), tmp_path) == {}
+    assert finished_rows(protocol(bench), tmp_path / "missing") == {}
 
-    path = tmp_path / "results.json"
-    settings = asdict(CPVAEBenchmark(digit_weight=None))
-    del settings["digit_weight"]  # written before digit_weight existed: ink digits
-    path.write_text(json.dumps({"settings": settings}))
-    assert _same_settings(path, CPVAEBenchmark(digit_weight=None))
-    assert not _same_settings(path, CPVAEBenchmark(digit_weight=0.25))
-    assert not _same_settings(path, CPVAEBenchmark(digit_weight=None, epochs=3))
-    assert not _same_settings(tmp_path / "missing.json", CPVAEBenchmark())
+
+def test_mnist_classes_are_the_clean_digits_of_grassy_mnist():
+    from groupvae.data.registry import DATASETS
+
+    options = {"n": 60, "scale": 0.25, "digit_weight": 0.25}
+    grassy = DATASETS["grassy-mnist-classes"].build(seed=3, **options)
+    clean = DATASETS["mnist-classes"].build(seed=3, **options)
+    np.testing.assert_array_equal(clean.x, grassy.aux["clean"])
+    np.testing.assert_array_equal(clean.aux["population"], grassy.labels)
+    np.testing.assert_array_equal(clean.group, grassy.group)
+    assert clean.name == "mnist-classes" and not np.array_equal(clean.x, grassy.x)

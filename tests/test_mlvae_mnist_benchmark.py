@@ -56,7 +56,10 @@ def test_a_tiny_run_writes_the_results_table_and_figure(tiny_mnist, tmp_path):
     assert ((accuracies >= 0) & (accuracies <= 1)).all()
     table = (tmp_path / "table.md").read_text()
     assert "| cxvae | 2 |" in table and "— (one code)" in table and "figure only" in table
-    assert "log p(x_G)" in lines[0]
+    assert lines[0].startswith("[1/2]") and "content acc k=1" in lines[0]
+    assert "log p(x_G)" in lines[-2]  # the table, before the wall-time line
+    summary = results["summary"]["cxvae"]
+    assert summary["content_accuracy_k2_mean"] == pytest.approx(csv["content_accuracy_k2"][1])
 
 
 def test_quick_settings_are_smaller_than_the_default():

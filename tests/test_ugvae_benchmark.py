@@ -42,8 +42,10 @@ def test_a_tiny_run_writes_the_tables_figures_and_runs(tiny_mnist, tmp_path):  #
     assert finite.size and ((finite >= 0) & (finite <= 1)).all()
     results = json.loads((tmp_path / "results.json").read_text())
     assert results["paper_table_1"]["black/blond"]["rbf"] == [1.0, 0.98]
-    assert "even/odd/random | rbf SVM" in lines[0] and "mnist/uci/mixed" in lines[0]
-    assert "beta swap: translations classified as the other domain" in lines[0]
+    table = lines[-2]  # then the wall-time line
+    assert "even/odd/random | rbf SVM" in table and "mnist/uci/mixed" in table
+    assert "beta swap: translations classified as the other domain" in table
+    assert lines[0].startswith("[1/4]") and "seed 0" in lines[0]
     domain_run = csv[csv["experiment"] == "digit-domains"].iloc[0]
     assert 0 <= domain_run["transfer_rate"] <= 1
     # The ablation is ML-VAE's parts on UG-VAE's architecture, trained on random batches.
@@ -53,6 +55,14 @@ def test_a_tiny_run_writes_the_tables_figures_and_runs(tiny_mnist, tmp_path):  #
     assert ablation.train_config.random_groups == 128
     codes = np.load(tmp_path / "runs" / "digit-domains-ugvae-seed0" / "codes.npz")
     assert codes["kinds"].tolist() == ["mnist", "uci", "mixed"]
+    # Again with the same settings: nothing is trained, the figures come from the saved runs.
+    (tmp_path / "fig3_ugvae.png").unlink()
+    lines.clear()
+    again = run_benchmark(bench, tmp_path, echo=lines.append)
+    assert "reusing 4 finished run(s)" in lines[0]
+    assert not any(line.startswith("[") for line in lines)
+    assert (tmp_path / "fig3_ugvae.png").stat().st_size > 0
+    assert again["transfer_rate"].equals(runs["transfer_rate"])
 
 
 def test_model_specs_and_quick_settings():

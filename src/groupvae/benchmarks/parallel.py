@@ -19,6 +19,7 @@ def one_thread() -> Iterator[None]:
     threads = torch.get_num_threads()
     try:
         with threadpool_limits(limits=1):
+            torch.set_num_threads(1)
             yield
     finally:
         torch.set_num_threads(threads)

@@ -34,26 +34,25 @@ domains in place of CelebA and 3D FACES), every training batch half of each doma
   ``mlvae-random`` (``fig11_mlvae_domain_interpolation.png``, the paper's A.2), and
   ``fig5b_domain_tsne.png``.
 
-It writes ``results.json`` (every run, the settings, the machine), ``results.csv``,
-``table.md`` and the figures into the output folder, and one run directory per model,
-data set and seed under ``runs/`` (``groupvae plot global-local RUN`` redraws Fig. 3).
+The shared runner (:func:`groupvae.benchmarks.runner.run_protocol`) writes
+``results.json`` (every run, the settings, the machine), ``results.csv``, ``summary.csv``
+and ``table.md``; the figures are drawn from the run directories of the first seed,
+``runs/<data set>-<model>-seed<seed>`` (``groupvae plot global-local RUN`` redraws Fig. 3).
 """
 
 from __future__ import annotations
 
-import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from groupvae.benchmarks.exam_scores import machine
-from groupvae.benchmarks.parallel import one_thread, run_tasks
+from groupvae.benchmarks.runner import Protocol, Run, mean_std, run_dir, run_protocol
 from groupvae.data.domains import DOMAIN_NAMES
 from groupvae.evaluation.global_factors import CLASSIFIERS, TASKS
-from groupvae.io import write_json, write_text
+from groupvae.io import write_json
 
 # UG-VAE (Peis et al.) Table 1: batch classification from samples of beta, CelebA,
 # batches of 128 test images; (train, test) accuracy.
@@ -122,10 +121,11 @@ class UGVAEBenchmark:
         return cls(seeds=(0,), epochs=4, n_batches=20)
 
 
-def _run_one(
-    experiment: str, name: str, seed: int, bench: UGVAEBenchmark, out: Path
+def _batches_task(
+    experiment: str, name: str, bench: UGVAEBenchmark, *, seed: int, run_dir: Path
 ) -> dict[str, Any]:
-    """Train one model on one data set for one seed, then score its global posteriors."""
+    """Train one model on one data set for one seed, then score its global posteriors
+    (the model-facing calls of a run); the codes go to ``run_dir/codes.npz``."""
     from groupvae.evaluation.global_factors import (
         domain_batch_classification,
         domain_transfer,
@@ -135,39 +135,31 @@ def _run_one(
     from groupvae.runs import holdout_elbo, load_run, scoring_groups, train_run
 
     preset, overrides = model_spec(name)
-    run_dir = out / "runs" / f"{experiment}-{name}-seed{seed}"
-    start = time.perf_counter()
-    with one_thread():
-        train_run(
-            preset,
-            experiment,
-            run_dir,
-            seed=seed,
-            epochs=bench.epochs,
-            overrides={**overrides, "num_threads": 1, **bench.overrides},
-            holdout=bench.holdout,
-            progress=False,
+    train_run(
+        preset,
+        experiment,
+        run_dir,
+        seed=seed,
+        epochs=bench.epochs,
+        overrides={**overrides, "num_threads": 1, **bench.overrides},
+        holdout=bench.holdout,
+        progress=False,
+    )
+    model, _, hold = load_run(run_dir)
+    batches = {"n_batches": bench.n_batches, "batch_size": bench.batch_size, "seed": seed}
+    if experiment == STRUCTURED:
+        metrics, codes = structured_batch_classification(model, hold.x, hold.labels, **batches)
+    else:
+        metrics, codes = domain_batch_classification(
+            model, hold.x, hold.aux["domain"], domain_names=DOMAIN_NAMES, **batches
         )
-        model, _, hold = load_run(run_dir)
-        batches = {"n_batches": bench.n_batches, "batch_size": bench.batch_size, "seed": seed}
-        if experiment == STRUCTURED:
-            metrics, codes = structured_batch_classification(model, hold.x, hold.labels, **batches)
-        else:
-            metrics, codes = domain_batch_classification(
-                model, hold.x, hold.aux["domain"], domain_names=DOMAIN_NAMES, **batches
-            )
-            if model.module.has_group_latent:
-                n_swap = min(TRANSFER_BATCHES, bench.n_batches)
-                transfer = {**batches, "n_batches": n_swap}
-                metrics.update(domain_transfer(model, hold.x, hold.aux["domain"], **transfer))
-        elbo = holdout_elbo(model, scoring_groups(model, hold, seed=seed))
+        if model.module.has_group_latent:
+            transfer = {**batches, "n_batches": min(TRANSFER_BATCHES, bench.n_batches)}
+            metrics.update(domain_transfer(model, hold.x, hold.aux["domain"], **transfer))
+    elbo = holdout_elbo(model, scoring_groups(model, hold, seed=seed))
     write_with(run_dir / "codes.npz", lambda tmp: _save_npz(tmp, codes))
     write_json(run_dir / "metrics.json", {**metrics, **elbo})
     return {
-        "experiment": experiment,
-        "model": name,
-        "seed": seed,
-        "seconds": time.perf_counter() - start,
         "fit_seconds": float(model.extra_metadata.get("fit_seconds", float("nan"))),
         "holdout_images": hold.n_obs,
         **elbo,
@@ -180,26 +172,17 @@ def _save_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
         np.savez(f, **arrays)
 
 
-def _tasks(bench: UGVAEBenchmark, out: Path) -> list[tuple[Any, ...]]:
-    structured = [(STRUCTURED, m, s, bench, out) for s in bench.seeds for m in bench.models]
-    domains = [(DOMAINS, m, s, bench, out) for s in bench.seeds for m in bench.domain_models]
-    return structured + domains
-
-
-def _sorted_runs(rows: list[dict[str, Any]], bench: UGVAEBenchmark) -> pd.DataFrame:
-    """Runs in the order of the tasks: experiment, then model as listed, then seed."""
-    order = {(STRUCTURED, m): i for i, m in enumerate(bench.models)} | {
-        (DOMAINS, m): len(bench.models) + i for i, m in enumerate(bench.domain_models)
-    }
-    runs = pd.DataFrame(rows)
-    key = [order[(e, m)] for e, m in zip(runs["experiment"], runs["model"], strict=True)]
-    runs["_order"] = key
-    return runs.sort_values(["_order", "seed"]).drop(columns="_order").reset_index(drop=True)
+def _runs(bench: UGVAEBenchmark) -> list[Run]:
+    """Structured-batch runs, then domain runs, models as listed."""
+    pairs = [(STRUCTURED, m) for m in bench.models] + [(DOMAINS, m) for m in bench.domain_models]
+    return [
+        Run(f"{e}-{m}", {"experiment": e, "model": m}, _batches_task, (e, m, bench))
+        for e, m in pairs
+    ]
 
 
 def _cell(values: pd.Series) -> str:
-    mean, std = values.mean(), values.std()
-    return f"{mean:.2f} ± {0.0 if np.isnan(std) else std:.2f}"
+    return mean_std(values.mean(), values.std(), 2)
 
 
 def format_table(runs: pd.DataFrame, experiment: str, tasks: tuple[str, ...]) -> str:
@@ -267,7 +250,7 @@ def draw_figures(bench: UGVAEBenchmark, out: Path) -> list[Path]:
     paths = []
 
     def run(experiment: str, name: str) -> Path:
-        return out / "runs" / f"{experiment}-{name}-seed{seed}"
+        return run_dir(out, f"{experiment}-{name}", seed)
 
     grids = {"ugvae": ("fig3_ugvae.png", 3.0), "mlvae-random": ("fig4_mlvae_random.png", 1.0)}
     for name, (filename, z_range) in grids.items():
@@ -332,37 +315,14 @@ def _domain_endpoints(
     return beta[0], beta[1], z[first[0]], z[first[1]], hold.x[rows[first]]
 
 
-def run_benchmark(bench: UGVAEBenchmark, out: str | Path, *, echo: Any = print) -> pd.DataFrame:
-    """Run every (experiment, model, seed); write the results, tables and figures.
-
-    Returns:
-        One row per run: experiment, model, seed, seconds and every metric.
-    """
-    from tqdm.auto import tqdm
-
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    start = time.perf_counter()
-    tasks = _tasks(bench, out)
-    rows = []
-    bar = tqdm(run_tasks(_run_one, tasks, bench.jobs), total=len(tasks), desc="ugvae runs")
-    for row in bar:
-        rows.append(row)
-        task = DOMAIN_TASKS[0] if row["experiment"] == DOMAINS else "even/odd"
-        bar.write(
-            f"{row['experiment']:>13} {row['model']:>12} seed {row['seed']}: {task} "
-            f"linear/rbf test {row[f'{task}_linear_test']:.2f}/{row[f'{task}_rbf_test']:.2f} "
-            f"({row['seconds']:.0f}s)"
-        )
-    runs = _sorted_runs(rows, bench)
-    figures = draw_figures(bench, out)
-    wall = time.perf_counter() - start
+def format_tables(bench: UGVAEBenchmark, runs: pd.DataFrame) -> str:
+    """All of the benchmark's Markdown tables, with a note on the protocol."""
     note = (
         f"Mean ± std over {len(bench.seeds)} seed(s); {bench.n_batches} held-out batches of "
         f"{bench.batch_size} images per kind, one posterior sample each, SVMs trained on half "
         "of the batches and tested on the other half."
     )
-    tables = (
+    return (
         "Structured MNIST batches (appendix A.3, Table 1 protocol):\n\n"
         + format_table(runs, STRUCTURED, tuple(TASKS))
         + "\n\nDomain alignment, MNIST vs UCI digits (section 4.2):\n\n"
@@ -377,30 +337,52 @@ def run_benchmark(bench: UGVAEBenchmark, out: str | Path, *, echo: Any = print) 
         + "\n\n"
         + note
     )
-    write_text(out / "results.csv", runs.to_csv(index=False))
-    write_text(out / "table.md", tables + "\n")
-    write_json(
-        out / "results.json",
-        {
-            "benchmark": "ugvae",
-            "settings": asdict(bench),
-            "machine": machine(),
-            "wall_seconds": wall,
-            "runs": runs.to_dict(orient="records"),
+
+
+def _describe(row: dict[str, Any]) -> str:
+    task = DOMAIN_TASKS[0] if row["experiment"] == DOMAINS else "even/odd"
+    return (
+        f"{row['experiment']:>13} {row['model']:>12} seed {row['seed']}: {task} "
+        f"linear/rbf test {row[f'{task}_linear_test']:.2f}/{row[f'{task}_rbf_test']:.2f}"
+    )
+
+
+def protocol(bench: UGVAEBenchmark) -> Protocol:
+    """The benchmark as a protocol: one run per (data set, model) and seed."""
+    return Protocol(
+        name="ugvae",
+        settings=bench,
+        runs=_runs(bench),
+        tabulate=lambda runs, summary: format_tables(bench, runs),
+        figures=lambda out, runs, summary: draw_figures(bench, out),
+        describe=_describe,
+        record={
             "paper_table_1": PAPER_TABLE_1,
-            "figures": [p.name for p in figures],
             "units": {
                 "accuracy": "fraction of batches whose kind an SVM predicts correctly",
                 "elbo_per_observation": "single-sample ELBO on random held-out groups, nats",
             },
         },
     )
-    echo(tables)
-    echo(
-        f"\nwall time {wall:.0f}s on {machine()['cpu_count']} CPUs; wrote {out}/results.json, "
-        f"results.csv, table.md and {len(figures)} figures"
-    )
-    return runs
 
 
-__all__ = ["PAPER_TABLE_1", "UGVAEBenchmark", "format_table", "model_spec", "run_benchmark"]
+def run_benchmark(bench: UGVAEBenchmark, out: str | Path, *, echo: Any = print) -> pd.DataFrame:
+    """Run every (experiment, model, seed) not yet in ``out``; write the results, tables
+    and figures.
+
+    Returns:
+        One row per run: experiment, model, seed, seconds and every metric.
+    """
+    return run_protocol(protocol(bench), out, echo=echo)
+
+
+__all__ = [
+    "PAPER_TABLE_1",
+    "UGVAEBenchmark",
+    "draw_figures",
+    "format_table",
+    "format_tables",
+    "model_spec",
+    "protocol",
+    "run_benchmark",
+]

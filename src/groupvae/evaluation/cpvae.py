@@ -1,4 +1,4 @@
-"""CPVAE evaluation (CPVAE paper, section 4): pure functions of arrays, plus a small CNN.
+"""CPVAE evaluation (CPVAE paper, section 4): pure functions of arrays.
 
 * :func:`population_ari`: Table 1, k-means on a latent inside each population, scored
   against the true digits by the adjusted Rand index;
@@ -6,9 +6,9 @@
   from the ``(n, K)`` log-likelihoods of eq. 7-8;
 * :func:`denoising_errors`: Fig. 2 made quantitative, the error of the private-only
   reconstruction against the clean digit (and of the shared-only one against the
-  background);
-* :func:`train_cnn_classifier`: the supervised reference of Table 2 (the paper used a
-  ResNet-50; ours is a small CNN trained on the same images).
+  background).
+
+The supervised reference of Table 2 is in :mod:`groupvae.evaluation.cnn`.
 """
 
 from __future__ import annotations
@@ -16,8 +16,6 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-import torch
-from torch import nn
 
 from groupvae.errors import DataError
 
@@ -137,87 +135,14 @@ def denoising_errors(
     return out
 
 
-class SmallCNN(nn.Module):
-    """Two 3x3 convolutions (32 and 64 channels) with max-pooling, then two linear layers:
-    ``(n, C, 28, 28) -> (n, n_classes)`` logits."""
-
-    def __init__(self, in_channels: int, n_classes: int, side: int = 28) -> None:
-        super().__init__()
-        self.net = nn.Sequential(
-            nn.Conv2d(in_channels, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-            nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-            nn.Flatten(), nn.Linear(64 * (side // 4) ** 2, 128), nn.ReLU(),
-            nn.Linear(128, n_classes),
-        )  # fmt: skip
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(x)
-
-
-def train_cnn_classifier(
-    x_train: np.ndarray,
-    y_train: np.ndarray,
-    x_test: np.ndarray,
-    y_test: np.ndarray,
-    *,
-    epochs: int = 10,
-    batch_size: int = 64,
-    lr: float = 1e-3,
-    seed: int = 0,
-) -> dict[str, float]:
-    """Train :class:`SmallCNN` by maximising ``log p(k | x)`` and test it (Table 2's
-    supervised reference).
-
-    Args:
-        x_train, x_test: ``(n, C, H, H)`` images.
-        y_train, y_test: ``(n,)`` int classes ``0..K-1``.
-        epochs: passes over the training images (Adam, ``lr``).
-        batch_size: images per step.
-        seed: seeds the weights and the batch order.
-
-    Returns:
-        ``{"accuracy": test accuracy, "train_accuracy": ...}``.
-    """
-    n_classes = int(max(y_train.max(), y_test.max())) + 1
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        net = SmallCNN(x_train.shape[1], n_classes, x_train.shape[-1])
-        xt, yt = torch.from_numpy(np.asarray(x_train, np.float32)), torch.from_numpy(y_train)
-        opt = torch.optim.Adam(net.parameters(), lr=lr)
-        gen = torch.Generator().manual_seed(seed)
-        for _ in range(epochs):
-            order = torch.randperm(len(yt), generator=gen)
-            for s in range(0, len(yt), batch_size):
-                idx = order[s : s + batch_size]
-                loss = nn.functional.cross_entropy(net(xt[idx]), yt[idx])
-                opt.zero_grad()
-                loss.backward()
-                opt.step()
-
-    @torch.no_grad()
-    def accuracy(x: np.ndarray, y: np.ndarray) -> float:
-        net.eval()
-        logits = torch.cat(
-            [
-                net(torch.from_numpy(np.asarray(x[s : s + 512], np.float32)))
-                for s in range(0, len(y), 512)
-            ]
-        )
-        return float((logits.argmax(1).numpy() == y).mean())
-
-    return {"accuracy": accuracy(x_test, y_test), "train_accuracy": accuracy(x_train, y_train)}
-
-
 __all__ = [
     "IS_SAMPLES",
-    "SmallCNN",
-    "cpvae_metrics",
     "classification_accuracy",
+    "cpvae_metrics",
     "denoising_errors",
     "image_correlation",
     "kmeans_ari",
     "population_ari",
-    "train_cnn_classifier",
 ]
 
 

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from groupvae.errors import ConfigError
+from groupvae.evaluation.tsne import tsne_embedding
 from groupvae.io import write_with
 from groupvae.plots.tiles import (
     DECODED_RGB,
@@ -99,16 +100,6 @@ def draw_cross_population(
     labels = ["original", "own private space", *crossed]
     colours = [ORIGINAL_RGB, RECONSTRUCTED_RGB] + [DECODED_RGB] * len(crossed)
     return image_rows(rows, labels, path, colours=colours, title=title)
-
-
-def tsne_embedding(codes: np.ndarray, *, seed: int = 0, perplexity: float = 30.0) -> np.ndarray:
-    """``(n, 2)`` t-SNE embedding of ``codes: (n, d)`` (scikit-learn, PCA initialisation)."""
-    from sklearn.manifold import TSNE
-
-    perplexity = min(perplexity, max(2.0, (len(codes) - 1) / 3))
-    return TSNE(2, perplexity=perplexity, init="pca", random_state=seed).fit_transform(
-        np.asarray(codes, dtype=np.float64)
-    )
 
 
 def draw_latent_tsne(
@@ -203,5 +194,4 @@ __all__ = [
     "draw_latent_tsne",
     "image_rows",
     "cpvae_figure",
-    "tsne_embedding",
 ]

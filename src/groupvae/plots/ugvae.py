@@ -27,8 +27,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from groupvae.errors import DataError
+from groupvae.evaluation.tsne import tsne_embedding
 from groupvae.io import write_with
-from groupvae.plots.cpvae import tsne_embedding
 from groupvae.plots.interpolation import lerp
 from groupvae.plots.tiles import (
     DECODED_RGB,

@@ -1,0 +1,124 @@
+"""The shared benchmark runner on a tiny protocol whose task only does arithmetic."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from groupvae.benchmarks.machine import machine_info
+from groupvae.benchmarks.runner import Protocol, Run, mean_std, run_protocol, summarise
+
+
+def _fake_task(model: str, scale: float, *, seed: int, run_dir: Path) -> dict[str, Any]:
+    """A 'run': writes its directory and returns a score made of its model and seed."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    calls = run_dir / "calls"
+    calls.write_text(str(int(calls.read_text()) + 1 if calls.exists() else 1))
+    return {"score": scale * (len(model) + seed), "missing": float("nan")}
+
+
+@dataclass(frozen=True)
+class _Bench:
+    models: tuple[str, ...] = ("ab", "abcd")
+    seeds: tuple[int, ...] = (0, 1, 2)
+    scale: float = 1.0
+    jobs: int = 1
+    overrides: dict[str, Any] = field(default_factory=dict)
+
+
+def _protocol(bench: _Bench) -> Protocol:
+    runs = [Run(m, {"model": m}, _fake_task, (m, bench.scale)) for m in bench.models]
+
+    def tabulate(rows: pd.DataFrame, summary: pd.DataFrame) -> str:
+        cells = [
+            f"| {m} | {mean_std(r[('score', 'mean')], r[('score', 'std')], 2)} |"
+            for m, r in summary.iterrows()
+        ]
+        return "\n".join(["| model | score |", "|---|---|", *cells])
+
+    def figures(out: Path, rows: pd.DataFrame, summary: pd.DataFrame) -> list[Path]:
+        path = out / "figure.txt"
+        assert len(rows) == len(bench.seeds) * len(bench.models) and len(summary) == len(runs)
+        path.write_text(str(sorted(p.name for p in (out / "runs").iterdir())))
+        return [path]
+
+    return Protocol(
+        "fake",
+        bench,
+        runs,
+        tabulate,
+        metrics=("score",),
+        figures=figures,
+        describe=lambda row: f"{row['model']} seed {row['seed']}",
+        record={"units": "none"},
+    )
+
+
+def _calls(out: Path) -> dict[str, int]:
+    return {p.name: int((p / "calls").read_text()) for p in sorted((out / "runs").iterdir())}
+
+
+def test_rows_per_run_and_seed_and_the_files(tmp_path):
+    lines: list[str] = []
+    runs = run_protocol(_protocol(_Bench()), tmp_path, echo=lines.append)
+    assert list(runs["model"]) == ["ab"] * 3 + ["abcd"] * 3
+    assert list(runs["seed"]) == [0, 1, 2] * 2
+    assert list(runs["score"]) == [2.0, 3.0, 4.0, 4.0, 5.0, 6.0]
+    assert (runs["seconds"] >= 0).all()
+    results = json.loads((tmp_path / "results.json").read_text())
+    assert results["benchmark"] == "fake" and results["complete"] is True
+    assert results["settings"]["seeds"] == [0, 1, 2] and results["units"] == "none"
+    assert results["machine"]["cpu_count"] == machine_info()["cpu_count"]
+    assert len(results["runs"]) == 6 and results["runs"][0]["missing"] is None
+    assert results["summary"]["ab"]["score_mean"] == pytest.approx(3.0)
+    assert results["summary"]["abcd"]["score_std"] == pytest.approx(1.0)
+    assert results["figures"] == ["figure.txt"]
+    csv = pd.read_csv(tmp_path / "results.csv")
+    assert len(csv) == 6 and {"model", "seed", "score", "seconds"} <= set(csv.columns)
+    assert "| abcd | 5.00 ± 1.00 |" in (tmp_path / "table.md").read_text()
+    summary = pd.read_csv(tmp_path / "summary.csv")
+    assert list(summary["model"]) == ["ab", "abcd"] and "score_mean" in summary.columns
+    assert "abcd-seed2" in (tmp_path / "figure.txt").read_text()
+    assert sum(line.startswith("[") for line in lines) == 6
+
+
+def test_resume_skips_finished_runs_and_reruns_on_new_settings(tmp_path):
+    bench = _Bench(seeds=(0, 1))
+    run_protocol(_protocol(bench), tmp_path, echo=lambda *_: None)
+    lines: list[str] = []
+    more = replace(bench, seeds=(0, 1, 2), jobs=2, models=("abcd", "ab"))  # only selection
+    runs = run_protocol(_protocol(replace(more, jobs=1)), tmp_path, echo=lines.append)
+    assert len(runs) == 6 and "reusing 4 finished run(s)" in lines[0]
+    assert _calls(tmp_path) == {f"{m}-seed{s}": 1 for m in ("ab", "abcd") for s in range(3)}
+    assert list(runs["model"][:3]) == ["abcd"] * 3  # the protocol's order, reused or not
+    run_protocol(_protocol(replace(more, jobs=1, scale=2.0)), tmp_path, echo=lambda *_: None)
+    assert set(_calls(tmp_path).values()) == {2}  # another setting: everything again
+    results = json.loads((tmp_path / "results.json").read_text())
+    assert results["runs"][0]["score"] == pytest.approx(2.0 * 4)
+
+
+def test_summarise_is_mean_and_sample_std_in_run_order():
+    runs = pd.DataFrame(
+        {
+            "model": ["b", "b", "b", "a"],
+            "seed": [0, 1, 2, 0],
+            "accuracy": [0.90, 0.92, 0.97, 0.99],
+            "name": ["x"] * 4,
+        }
+    )
+    summary = summarise(runs, ["model"])
+    assert list(summary.index) == ["b", "a"]
+    assert list(summary.columns) == [("accuracy", "mean"), ("accuracy", "std")]
+    assert summary.loc["b", ("accuracy", "mean")] == pytest.approx(0.93)
+    assert summary.loc["b", ("accuracy", "std")] == pytest.approx(
+        np.std([0.90, 0.92, 0.97], ddof=1)
+    )
+    assert np.isnan(summary.loc["a", ("accuracy", "std")])
+    assert mean_std(0.5, float("nan"), 1, scale=100) == "50.0 ± 0.0"
+    assert mean_std(float("nan"), 0.1, 2) == "—"
