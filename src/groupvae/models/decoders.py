@@ -1,4 +1,8 @@
-"""Decoders ``p(x | u, v)``: map latents to the parameters of the likelihood."""
+"""Decoders ``p(x | u, v)``: map latents to the parameters of the likelihood.
+
+The input is ``[u, v]``, the group code first: UG-VAE eq. 2 decodes ``[z_i, beta]``, the
+GVAE family (CxVAE section 2) ``p(x_k | u, v_k)``.
+"""
 
 from __future__ import annotations
 
@@ -31,7 +35,7 @@ class MLPDecoder(nn.Module):
 
 
 class ExamScoresDecoder(nn.Module):
-    """The known Exam-Scores generative form ``x = 2 u_0 + (u_1^2 + 1) v`` (CxVAE 3.1).
+    """The known Exam-Scores generative form ``x = 2 u_0 + (u_1^2 + 1) v`` (CxVAE section 3.1).
 
     The CxVAE paper uses it in place of a network; it has no parameters.
 

@@ -11,7 +11,10 @@ from groupvae.registry import Registry
 
 
 class IndependentEncoder(nn.Module):
-    """``q(v_k | x_k)``: the GVAE family's instance encoder (CxVAE section 2.1)."""
+    """``q(v_k | x_k)``: the GVAE family's instance encoder (CxVAE section 2.1).
+
+    Also ML-VAE's style encoder ``q(S_i | X_i)`` and UG-VAE eq. 6's ``q(z_i | x_i)``.
+    """
 
     def __init__(self, config: ModelConfig, obs_dim: int) -> None:
         super().__init__()

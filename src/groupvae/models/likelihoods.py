@@ -43,8 +43,8 @@ class GaussianLikelihood(nn.Module):
 class SigmoidGaussianLikelihood(GaussianLikelihood):
     """``N(x; sigmoid(params), s^2 I)``: a Gaussian whose mean is a sigmoid output.
 
-    UG-VAE's image likelihood (appendix B, Table 2: sigmoid output, ``sigma_x = 0.2``),
-    for pixels in ``[0, 1]``.
+    UG-VAE's image likelihood, UG-VAE eq. 2 with the sigmoid output and fixed
+    ``sigma_x = 0.2`` of UG-VAE appendix B, Table 2, for pixels in ``[0, 1]``.
     """
 
     def log_prob(self, x: Tensor, params: Tensor) -> Tensor:

@@ -1,10 +1,10 @@
 """Priors ``p(v | u)`` of the instance latent: a standard Normal, or a Gaussian mixture.
 
 Both give the instance KL term of the ELBO per observation and the log-density that
-importance sampling needs. The mixture is UG-VAE's local prior (Peis et al., eq. 3-4),
-with the cluster posterior ``q(d | z)`` (eq. 7) and the expectation over ``d``
-marginalised analytically (eq. 11); without a group latent it is a GMVAE-style prior
-with learned components.
+importance sampling needs. The mixture is UG-VAE's local prior (UG-VAE eq. 3-4, Peis et
+al.), with the cluster posterior ``q(d | z)`` (UG-VAE eq. 7) and the expectation over ``d``
+marginalised analytically (UG-VAE eq. 11); without a group latent it is a GMVAE-style
+prior with learned components.
 """
 
 from __future__ import annotations
@@ -66,11 +66,11 @@ class MixturePrior(nn.Module):
     * Without one (``group_dim = 0``, GMVAE): the ``K`` means and log-variances are
       learned parameters, shared by every observation.
 
-    ``p(d) = 1/K`` (eq. 4), and ``q(d | v)`` is a softmax MLP ``d -> hidden -> K`` with
-    tanh activations (eq. 7; appendix B, Table 2). The components' log-variances are
-    bounded to ``b tanh(raw / b)`` with ``b = config.mixture_logvar_bound`` (the authors'
-    code: ``b = 1``), so that a global code far from the training range cannot make a
-    component arbitrarily narrow.
+    ``p(d) = 1/K`` (UG-VAE eq. 4), and ``q(d | v)`` is a softmax MLP ``d -> hidden -> K``
+    with tanh activations (UG-VAE eq. 7; UG-VAE appendix B, Table 2). The components'
+    log-variances are bounded to ``b tanh(raw / b)`` with ``b = config.mixture_logvar_bound``
+    (the authors' code: ``b = 1``), so that a global code far from the training range
+    cannot make a component arbitrarily narrow.
 
     Args:
         config: ``instance_dim``, ``group_dim``, ``n_components``, ``hidden``,

@@ -95,7 +95,7 @@ def product_of_normals(
 ) -> tuple[Tensor, Tensor]:
     """Precision-weighted product of the Normals of each group's members.
 
-    Implements ML-VAE (Bouchacourt et al., 2018) eq. 6-7:
+    Implements ML-VAE eq. 6-7 (Bouchacourt et al., 2018), which UG-VAE eq. 9 repeats:
     ``Sigma_G^-1 = sum_k Sigma_k^-1`` and ``mu_G = Sigma_G sum_k Sigma_k^-1 mu_k``, for
     diagonal covariances. The log-variance is computed as a segment log-sum-exp of
     ``-logvar``, which stays finite for very small or very large variances.

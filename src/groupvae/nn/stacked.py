@@ -6,10 +6,10 @@ A :class:`StackedMLP` holds ``K`` MLPs of the same shape as stacked weights
 
 * **all populations on every row** (:meth:`StackedMLP.forward_all`): ``(n, in)`` is
   broadcast to ``(K, n, in)``; CPVAE's fictitious codes ``q_k(t | x_j)`` for every
-  ``k`` (Algorithm 1) and the classification of eq. 7-8 need this;
+  ``k`` (CPVAE Algorithm 1) and the classification of CPVAE eq. 7-8 need this;
 * **each row through its own population's network** (:meth:`StackedMLP.forward_own`):
   rows are scattered into a padded ``(K, m, in)`` block (``m`` the largest population
-  count in the batch; with the balanced batches of Algorithm 1 there is no padding),
+  count in the batch; with the balanced batches of CPVAE Algorithm 1 there is no padding),
   pushed through, and gathered back.
 """
 

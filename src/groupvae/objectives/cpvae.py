@@ -1,10 +1,10 @@
-"""CPVAE objectives: the ELBO (eq. 3) and the mutual-information objective (eq. 4, 10).
+"""CPVAE objectives: the ELBO (CPVAE eq. 3) and the mutual-information objective (CPVAE eq. 4, 10).
 
 Notation of the CPVAE paper (Cross-population VAE): ``K`` populations, population ``k``
 holds ``n_k`` of the ``N`` observations; ``z`` is the shared latent, ``t`` the private
 one; ``q_k(t | x)`` is population ``k``'s private encoder.
 
-A mini-batch holds ``m_k >= 1`` observations of every population (Algorithm 1). A sum
+A mini-batch holds ``m_k >= 1`` observations of every population (CPVAE Algorithm 1). A sum
 over population ``j`` of the data set, ``sum_{i=1}^{n_j} f(x_ji)``, is estimated without
 bias by ``n_j / m_j * sum_{i in batch_j} f(x_ji)``; when the batch is the whole data set
 (``m_j = n_j``) the estimates are the equations themselves. Every function here is
@@ -23,7 +23,8 @@ from groupvae.objectives.loss_output import LossOutput
 from groupvae.registry import Registry
 
 OBJECTIVES = ("elbo", "mi")
-"""``elbo``: eq. 3; ``mi``: the mutual-information regularised objective, eq. 4 / 10."""
+"""``elbo``: CPVAE eq. 3; ``mi``: the mutual-information regularised objective,
+CPVAE eq. 4 / 10."""
 
 
 def population_weights(population: Tensor, population_sizes: Tensor) -> Tensor:
@@ -47,7 +48,7 @@ def population_weights(population: Tensor, population_sizes: Tensor) -> Tensor:
 
 
 def mi_penalty(kl_fictitious: Tensor, population: Tensor, population_sizes: Tensor) -> Tensor:
-    """Eq. 4's last term from the fictitious codes of Algorithm 1.
+    """CPVAE eq. 4's last term from the fictitious codes of CPVAE Algorithm 1.
 
     ``sum_k 1/(N - n_k) sum_{j != k} sum_{i=1}^{n_j} KL(q_k(t~_ji | x_ji) || N(0, I))``,
     the sums over population ``j`` estimated from the batch (module docstring).
@@ -88,14 +89,14 @@ def cpvae_objective(
 ) -> LossOutput:
     """The CPVAE training objective of one mini-batch, per observation of the data set.
 
-    * ``objective="elbo"``, eq. 3 divided by ``N``:
+    * ``objective="elbo"``, CPVAE eq. 3 divided by ``N``:
       ``L / N = 1/N sum_k sum_i (E_q log p(x_ki | z, t) - KL(q(z | x_ki) || p(z))
       - KL(q_k(t | x_ki) || p(t)))``.
-    * ``objective="mi"``, eq. 4 (``alpha = 1``) and eq. 10:
+    * ``objective="mi"``, CPVAE eq. 4 (``alpha = 1``) and CPVAE eq. 10:
       ``J = 1/N sum_k sum_i (E_q log p(x_ki | z, t) - KL(q(z | x_ki) || p(z)))
       - alpha sum_k 1/(N - n_k) sum_{j != k} sum_i KL(q_k(t~_ji | x_ji) || N(0, I))``.
-      As in the paper, eq. 4 has no ``KL(q_k(t | x_ki) || p(t))`` of a population's own
-      members: their private posteriors are left free to be informative (eq. 5).
+      As in the paper, CPVAE eq. 4 has no ``KL(q_k(t | x_ki) || p(t))`` of a population's own
+      members: their private posteriors are left free to be informative (CPVAE eq. 5).
 
     Args:
         log_likelihood: ``(n,)`` single-sample ``log p(x_i | z_i, t_i)`` (nats).
@@ -106,7 +107,7 @@ def cpvae_objective(
             their sum).
         objective: ``"elbo"`` or ``"mi"``.
         kl_fictitious: ``(K, n)`` for ``"mi"``: see :func:`mi_penalty`.
-        alpha: weight of the mutual-information term (eq. 10), ``>= 0``.
+        alpha: weight of the mutual-information term (CPVAE eq. 10), ``>= 0``.
 
     Returns:
         A :class:`~groupvae.objectives.loss_output.LossOutput` with ``objective`` the
@@ -152,12 +153,13 @@ AlphaSchedule = Callable[[float], float]
 
 
 def constant_alpha(alpha: float) -> AlphaSchedule:
-    """``alpha`` throughout training (eq. 10 with a fixed weight; eq. 4 for ``alpha = 1``)."""
+    """``alpha`` throughout training (CPVAE eq. 10 with a fixed weight; CPVAE eq. 4 for
+    ``alpha = 1``)."""
     return lambda progress: float(alpha)
 
 
 def linear_alpha(start: float, end: float) -> AlphaSchedule:
-    """Anneal ``alpha`` linearly from ``start`` to ``end`` over training (eq. 10; the
+    """Anneal ``alpha`` linearly from ``start`` to ``end`` over training (CPVAE eq. 10; the
     paper begins at ``alpha = 1`` and anneals "gradually" without giving the schedule)."""
 
     def schedule(progress: float) -> float:

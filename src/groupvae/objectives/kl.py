@@ -27,6 +27,10 @@ def kl_normal_standard(mean: Tensor, logvar: Tensor) -> Tensor:
 def kl_normal_normal(mean_q: Tensor, logvar_q: Tensor, mean_p: Tensor, logvar_p: Tensor) -> Tensor:
     """``KL(N(mean_q, var_q) || N(mean_p, var_p))`` for diagonal Normals, summed over ``d``.
 
+    ``0.5 * sum(logvar_p - logvar_q + (var_q + (mean_q - mean_p)^2) / var_p - 1)``, the
+    closed form of the KL between two Normals (with ``p = N(0, I)`` it is
+    :func:`kl_normal_standard`); UG-VAE eq. 11 uses it against each mixture component.
+
     Returns:
         ``(...,)`` KL in nats.
     """

@@ -11,7 +11,8 @@ from torch import Tensor
 def donsker_varadhan(t_joint: Tensor, t_marginal: Tensor) -> Tensor:
     """``E_joint[T] - log E_marginal[exp T]``, a lower bound on ``I(X; Y)`` in nats.
 
-    CxVAE eq. 2-3; Belghazi et al. (2018), eq. 10. The critic ``T`` maximises it.
+    CxVAE eq. 2 (pairwise) and CxVAE eq. 3 (group-level); Belghazi et al. (2018), eq. 10.
+    The critic ``T`` maximises it.
 
     Args:
         t_joint: ``(n,)`` critic values on samples of the joint ``r(x, v)``.

@@ -37,7 +37,7 @@ def _require_pairs(group: Tensor, n_groups: int, name: str) -> None:
 class PairwiseAdversarial(nn.Module):
     """MINE estimate of ``I_r(x; v)`` where ``v`` is inferred from *another* member.
 
-    Németh (2020) / Hosoya (2019), as described in the CxVAE paper, section 2.3, eq. 2:
+    Németh (2020) / Hosoya (2019), as described in CxVAE section 2.3, CxVAE eq. 2:
     joint samples pair ``x_ik`` with ``v ~ q(v | x_il)``, ``l != k`` in the same group;
     marginal samples pair ``x_ik`` with ``v ~ q(v | x_jl)`` from another group ``j``.
     The critic is ``T(x, v) = MLP([x, v])``.
@@ -66,7 +66,8 @@ class GroupAdversarial(nn.Module):
     ``T(x_{-k}, v_k) = T_beta(v_k, mean_{l != k} T_alpha(x_l))``. Joint samples pair the
     rest of a group with the instance code of its member ``k``; marginal samples pair it
     with the instance code of a member of another group. The paper writes the pooled
-    sum with ``1/K``; we use the mean over the ``K - 1`` other members.
+    sum with ``1/K`` (the unnumbered formula after CxVAE eq. 3); we use the mean over the
+    ``K - 1`` other members.
     """
 
     def __init__(self, config: ModelConfig, obs_dim: int) -> None:

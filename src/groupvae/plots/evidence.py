@@ -173,7 +173,7 @@ def draw_evidence(
     seed: int = 0,
     title: str | None = None,
 ) -> EvidenceGrid:
-    """Pick a group, reconstruct it both ways and save the figure as a PNG (Fig. 6a-b).
+    """Pick a group, reconstruct it both ways and save the figure as a PNG (ML-VAE Fig. 6a-b).
 
     Args:
         model: a fitted model with a group latent.

@@ -219,7 +219,7 @@ def draw_generation(
     seed: int = 0,
     title: str | None = None,
 ) -> GenerationGrid:
-    """Pick groups, draw styles, compute the generation grid and save it as a PNG (Fig. 5a).
+    """Pick groups, draw styles, compute the generation grid and save it as a PNG (ML-VAE Fig. 5a).
 
     Args:
         model: a fitted model with a group latent.

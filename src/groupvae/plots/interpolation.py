@@ -235,7 +235,7 @@ def draw_interpolation(
     seed: int = 0,
     title: str | None = None,
 ) -> InterpolationGrid:
-    """Pick endpoints, compute the interpolation grid and save it as a PNG (Fig. 5b).
+    """Pick endpoints, compute the interpolation grid and save it as a PNG (ML-VAE Fig. 5b).
 
     Args:
         model: a fitted model with a group latent.

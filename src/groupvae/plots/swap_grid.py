@@ -24,7 +24,7 @@ from groupvae.io import write_with
 if TYPE_CHECKING:
     from groupvae.models.model import GroupVAE
 
-# Frame colours of the paper's Fig. 4: green for test images, red for swapped decodes.
+# Frame colours of ML-VAE Fig. 4: green for test images, red for swapped decodes.
 ORIGINAL_RGB = (0.18, 0.63, 0.17)
 SWAPPED_RGB = (0.84, 0.15, 0.16)
 
@@ -96,7 +96,7 @@ def swap_codes(
         data: the test groups.
         rows, cols: ``(n_rows,)`` and ``(n_cols,)`` observation indices into ``data``.
         accumulate: take each column's content from its whole group (ML-VAE's "strategy
-            2", accumulated evidence, as in Fig. 4); otherwise from the image alone.
+            2", accumulated evidence, as in ML-VAE Fig. 4); otherwise from the image alone.
 
     Returns:
         ``(u, v)``: ``(n_cols, group_dim)`` and ``(n_rows, instance_dim)``.

@@ -3,7 +3,7 @@
 A figure is a grid of cells. :func:`as_rgb` turns observations into channel-last RGB
 cells, :func:`tile_cells` frames the cells in colour and tiles them into one RGB image,
 and :func:`save_mosaic` draws that image with matplotlib (no pyplot) and writes the PNG
-atomically. The frame colours follow the paper's Fig. 4: green for test images, blue for
+atomically. The frame colours follow ML-VAE Fig. 4: green for test images, blue for
 reconstructions, red for decodes of new combinations of codes. :func:`group_labels` and
 :func:`require_group_latent` help choose what to show.
 """
