@@ -5,7 +5,11 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from groupvae.data import GroupedDataset
+from groupvae.data import GroupBatch, GroupedDataset
+from groupvae.models import MODELS
+
+GROUP_PRESETS = [name for name, preset in MODELS.items() if preset.family == "group-vae"]
+"""The presets of the group-VAE family (all but ``cpvae``)."""
 
 # Short training runs for model tests: one epoch, no progress bar.
 FAST = {"epochs": 1, "groups_per_batch": 16, "progress": False, "lr": 1e-2}
@@ -39,3 +43,8 @@ def members(group: torch.Tensor | np.ndarray, n_groups: int) -> list[np.ndarray]
     """Row indices of each group, by a Python loop (the slow reference)."""
     group = np.asarray(group)
     return [np.flatnonzero(group == g) for g in range(n_groups)]
+
+
+def flat_batch(x: torch.Tensor, group: torch.Tensor, n_groups: int) -> GroupBatch:
+    """A :class:`GroupBatch` of ``x`` and its ``group`` ids (rows and groups in order)."""
+    return GroupBatch(x, group, n_groups, torch.arange(len(x)), torch.arange(n_groups))

@@ -17,7 +17,7 @@ from groupvae.config import (
 )
 from groupvae.data.registry import DATASETS, DatasetSpec
 from groupvae.errors import ConfigError, GroupVAEError, UnknownNameError
-from groupvae.models import MODELS, PARTS, build_config, create
+from groupvae.models import FAMILY_PARTS, MODELS, PARTS, build_config, create
 
 
 # ------------------------------------------------------------------ replace
@@ -111,6 +111,7 @@ def test_model_registry_holds_every_paper_model():
         "cxvae",
         "gmvae",
         "ugvae",
+        "cpvae",
     }
 
 
@@ -118,9 +119,9 @@ def test_model_registry_holds_every_paper_model():
 def test_every_preset_resolves_to_its_parts(name):
     config = build_config(name)
     assert config.model == name
-    for field, value in MODELS[name].items():
+    for field, value in MODELS[name].parts.items():
         assert getattr(config, field) == value
-    for part, registry in PARTS.items():
+    for part, registry in FAMILY_PARTS[MODELS[name].family].items():
         assert getattr(config, part) in registry
 
 
@@ -129,7 +130,7 @@ def test_build_config_precedence(monkeypatch):
     spec = DatasetSpec(
         build=lambda seed=0: None,
         description="test",
-        model_defaults=lambda preset: {"hidden": 7, "group_encoder": "deepsets", "beta": 2.0},
+        model_defaults=lambda traits: {"hidden": 7, "group_encoder": "deepsets", "beta": 2.0},
     )
     monkeypatch.setitem(DATASETS._items, "test-set", spec)
     config = build_config("mlvae", dataset="test-set")

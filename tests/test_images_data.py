@@ -10,6 +10,7 @@ import pytest
 
 from groupvae.data import (
     DATASETS,
+    ModelTraits,
     load_dataset,
     load_mnist,
     load_uci_digits,
@@ -270,7 +271,7 @@ def test_uci_digit_groups_hold_one_digit():
 # ------------------------------------------------------------------ registry
 def test_existing_registry_entries_are_unchanged():
     assert list(DATASETS)[:2] == ["exam-scores", "mnist"]
-    assert DATASETS["mnist"].model_defaults("mlvae") == {
+    assert DATASETS["mnist"].model_defaults(ModelTraits()) == {
         "obs_shape": (1, 28, 28),
         "likelihood": "bernoulli",
         "decoder": "mlp",
@@ -279,7 +280,7 @@ def test_existing_registry_entries_are_unchanged():
         "hidden": 512,
         "n_hidden": 1,
     }
-    assert DATASETS["mnist"].model_defaults("vae")["instance_dim"] == 13
+    assert DATASETS["mnist"].model_defaults(ModelTraits(group_latent=False))["instance_dim"] == 13
     assert DATASETS["mnist"].train_defaults == {
         "groups_per_batch": 32,
         "lr": 1e-3,

@@ -7,8 +7,7 @@ import pytest
 import torch
 
 from groupvae.models import create
-from groupvae.objectives.importance import log_marginal_likelihood
-from helpers import FAST
+from helpers import FAST, flat_batch
 
 
 def linear_gaussian(name: str, w_u: float, w_v: float, s: float):
@@ -48,7 +47,7 @@ def test_matches_the_exact_marginal_of_a_linear_gaussian_group_model(name, w_u):
     module = linear_gaussian(name, w_u, w_v, s)
     x = torch.tensor([[0.3], [1.2], [-0.4], [2.0], [0.1]], dtype=torch.float64)
     group = torch.tensor([0, 0, 0, 1, 1])
-    got = log_marginal_likelihood(module, x, group, 2, n_samples=20_000)
+    got = module.log_marginal_likelihood(flat_batch(x, group, 2), n_samples=20_000)
     xs = x[:, 0].numpy()
     want = [exact_log_marginal(xs[:3], w_u, w_v, s), exact_log_marginal(xs[3:], w_u, w_v, s)]
     np.testing.assert_allclose(got.numpy(), want, atol=0.05)
@@ -60,9 +59,9 @@ def test_tightens_the_elbo_on_a_trained_model(exam):
     group = torch.from_numpy(exam.group)
     torch.manual_seed(0)
     with torch.no_grad():
-        elbo = model.module.eval()(x, group, exam.n_groups).elbo
-    one = log_marginal_likelihood(model.module, x, group, exam.n_groups, n_samples=1)
-    many = log_marginal_likelihood(model.module, x, group, exam.n_groups, n_samples=200)
+        elbo = model.module.eval()(flat_batch(x, group, exam.n_groups)).elbo
+    one = model.module.log_marginal_likelihood(flat_batch(x, group, exam.n_groups), n_samples=1)
+    many = model.module.log_marginal_likelihood(flat_batch(x, group, exam.n_groups), n_samples=200)
     # S = 1 is an unbiased ELBO estimate; more samples give a tighter bound.
     assert abs(float(one.mean() - elbo.mean())) < 0.1 * abs(float(elbo.mean()))
     assert float(many.mean()) > float(elbo.mean())

@@ -7,9 +7,9 @@ import pytest
 import torch
 
 from groupvae.data import make_exam_scores
-from groupvae.models import MODELS, create
+from groupvae.models import create
 from groupvae.objectives import REGULARISERS, group_elbo
-from helpers import FAST
+from helpers import FAST, GROUP_PRESETS, flat_batch
 
 
 class Recorder(L.Callback):
@@ -20,7 +20,7 @@ class Recorder(L.Callback):
         self.batches: list = []
 
     def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
-        self.kl_weights.append(pl_module.kl_weight())
+        self.kl_weights.append(pl_module.weights().get("kl_weight", 1.0))
         self.batches.append(batch)
 
 
@@ -61,7 +61,14 @@ def test_holdout_is_logged_each_epoch(tmp_path):
     model.fit(train, holdout=hold, log_dir=tmp_path, **{**FAST, "epochs": 2})
     history = model.history
     assert history["epoch"].tolist() == [0, 1]
-    for term in ("elbo", "loss", "reconstruction_loss", "kl_instance", "kl_group"):
+    for term in (
+        "elbo_per_group",
+        "elbo_per_obs",
+        "loss",
+        "reconstruction_loss_per_obs",
+        "kl_instance_per_obs",
+        "kl_group_per_group",
+    ):
         assert history[f"val_{term}"].notna().all() and history[f"train_{term}"].notna().all()
     assert "val_mutual_information" not in history  # no regulariser on held-out groups
     assert "train_mutual_information" in history
@@ -79,11 +86,11 @@ def test_max_group_size_subsamples_training_groups(small):
 def test_training_raises_the_elbo(small):
     model = create("gvae", dataset="exam-scores", hidden=16)
     model.fit(small, **{**FAST, "epochs": 5, "groups_per_batch": 8})
-    elbo = model.history["train_elbo"].to_numpy()
+    elbo = model.history["train_elbo_per_group"].to_numpy()
     assert elbo[-1] > elbo[0]
 
 
-@pytest.mark.parametrize("name", list(MODELS))
+@pytest.mark.parametrize("name", GROUP_PRESETS)
 def test_module_loss_weights_kl_by_beta_and_warmup(name, small):
     model = create(name, dataset="exam-scores", hidden=8, beta=2.0)
     module = model.module
@@ -91,11 +98,17 @@ def test_module_loss_weights_kl_by_beta_and_warmup(name, small):
     group = torch.from_numpy(small.group)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(0)
-        inf = module.inference(x, group, small.n_groups)
-    params = module.generative(inf["u"], inf["v"])
-    out = module.loss(x, group, small.n_groups, inf, params, kl_weight=0.25, with_regulariser=False)
+        inf = module.inference(flat_batch(x, group, small.n_groups))
+    params = module.generative(inf)
+    out = module.loss(
+        flat_batch(x, group, small.n_groups), inf, params, kl_weight=0.25, with_regulariser=False
+    )
     reference = group_elbo(
-        -out.reconstruction_loss, out.kl_instance, out.kl_group, group, kl_weight=0.5
+        -out.reconstruction_loss,
+        out.kl_local["kl_instance"],
+        out.kl_global["kl_group"],
+        group,
+        kl_weight=0.5,
     )
     torch.testing.assert_close(out.loss, reference.loss)
     torch.testing.assert_close(out.elbo, reference.elbo)

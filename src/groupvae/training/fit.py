@@ -67,6 +67,7 @@ def fit_plan(
     if config.num_threads is not None:
         torch.set_num_threads(config.num_threads)
     model._prepare(train, config)
+    model.module.train()  # inference (encode_*) leaves the module in eval mode
     L.seed_everything(config.seed, workers=True, verbose=False)
     loader, val_loader = model._loaders(train, holdout, config)
     plan = TrainingPlan(model.module, config, len(loader), model._schedules(config))
