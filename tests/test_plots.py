@@ -218,7 +218,13 @@ def test_figures_need_a_group_latent(images):
 
 # ------------------------------------------------------------------ PLOTS from runs
 def test_plots_registry_names_every_figure():
-    assert set(PLOTS) == {*IMAGE_KINDS, "translation", "global-local", "denoising", "cross-population"}
+    assert set(PLOTS) == {
+        *IMAGE_KINDS,
+        "translation",
+        "global-local",
+        "denoising",
+        "cross-population",
+    }
 
 
 @pytest.mark.parametrize("kind", IMAGE_KINDS)
