@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 import torch
 
+import groupvae
 from groupvae.data import (
     DATASETS,
     GroupedDataset,
@@ -15,10 +18,11 @@ from groupvae.data import (
     population_of,
     stratified_split,
     subset_rows,
+    with_population,
 )
 from groupvae.data.grassy_mnist import add_digits, random_crops, superimpose
-from groupvae.errors import CheckpointError, DataError
-from groupvae.models import CPVAE, create, create_cpvae
+from groupvae.errors import CheckpointError, ConfigError, DataError
+from groupvae.models import CPVAE, GroupVAE, create
 
 FAST = {"epochs": 1, "batch_per_population": 8, "progress": False, "lr": 1e-2}
 
@@ -41,7 +45,7 @@ def two_populations(n: int = 60, seed: int = 0) -> GroupedDataset:
 
 def small_model(**kw) -> CPVAE:
     base = dict(obs_shape=(1, 4, 4), shared_dim=2, private_dim=2, hidden=8, n_populations=2)
-    return create_cpvae(**{**base, **kw})
+    return create("cpvae", **{**base, **kw})
 
 
 # ------------------------------------------------------------------ sampler
@@ -131,6 +135,10 @@ def test_fit_encode_reconstruct_and_classify():
     trained = [p.detach().clone() for p in model.module.parameters()]
     codes = model.encode(data)
     assert codes.shared.shape == (60, 2) and codes.private.shape == (60, 2)
+    shared, private = model.encode_shared(data), model.encode_private(data)
+    np.testing.assert_array_equal(shared.mean, codes.shared)
+    np.testing.assert_array_equal(private.mean, codes.private)
+    assert shared.logvar.shape == (60, 2) and private.logvar.shape == (60, 2)
     for part in ("full", "private", "shared"):
         for ignore in ("prior-mean", "drop"):
             assert model.reconstruct(data, part=part, ignore=ignore).shape == (60, 1, 4, 4)
@@ -155,7 +163,7 @@ def test_fit_with_elbo_a_user_schedule_and_holdout():
     data = two_populations()
     model = small_model(objective="elbo", aggregation="concat")
     model.fit(data, holdout=data, alpha_schedule=lambda p: 2.0, **FAST)
-    assert "val_elbo" in model.history
+    assert "val_elbo_per_obs" in model.history
     mi = small_model().fit(data, alpha_schedule=lambda p: 1.0 + p, **{**FAST, "epochs": 2})
     alphas = mi.history["train_alpha"].tolist()
     assert alphas[0] < alphas[1] < 2.0
@@ -163,27 +171,50 @@ def test_fit_with_elbo_a_user_schedule_and_holdout():
 
 def test_same_seed_same_weights_and_array_input():
     data = two_populations()
-    a = small_model().fit(data.x, data.aux["population"], **FAST)
-    b = small_model().fit(data, "population", **FAST)
+    a = small_model().fit(data, **FAST)
+    plain = GroupedDataset(x=data.x, group=data.group, labels=data.labels, name="bars")
+    b = small_model().fit(with_population(plain, plain.labels), **FAST)
     for p, q in zip(a.module.parameters(), b.module.parameters(), strict=True):
         torch.testing.assert_close(p, q)
+    with pytest.raises(DataError, match="GroupedDataset"):
+        small_model().fit(data.x, **FAST)  # fit takes a GroupedDataset only
+    with pytest.raises(DataError, match="population"):
+        small_model().fit(plain, **FAST)  # no aux population recorded
+    np.testing.assert_array_equal(
+        a.encode(data.x, data.aux["population"]).private, a.encode(data).private
+    )
     with pytest.raises(DataError, match="population"):
         a.encode(data.x)
+
+
+def test_string_population_keys_are_rejected():
+    """Populations come from ``aux["population"]`` or an ``(n,)`` array, not a key name."""
+    data, model = two_populations(), small_model()
+    for method in (model.encode, model.encode_shared, model.encode_private, model.reconstruct):
+        with pytest.raises(DataError):
+            method(data, "labels")
+        with pytest.raises(DataError):
+            method(data.x, "labels")
 
 
 def test_save_load_round_trip(tmp_path):
     data = two_populations()
     model = small_model(alpha_schedule="linear", alpha_end=3.0).fit(data, **FAST)
     model.save(tmp_path / "run", metadata={"note": "x"})
+    meta = json.loads((tmp_path / "run" / "metadata.json").read_text())
+    assert meta["family"] == "cpvae"
+    assert isinstance(groupvae.load(tmp_path / "run"), CPVAE)
     loaded = CPVAE.load(tmp_path / "run")
+    assert isinstance(loaded, CPVAE)
     assert loaded.config == model.config and loaded.train_config == model.train_config
     assert loaded.extra_metadata["note"] == "x"
     np.testing.assert_array_equal(loaded.encode(data).private, model.encode(data).private)
     np.testing.assert_array_equal(loaded.reconstruct(data), model.reconstruct(data))
     torch.testing.assert_close(loaded.module.population_sizes, model.module.population_sizes)
     create("vae", obs_shape=(1, 4, 4)).save(tmp_path / "vae")
-    with pytest.raises(CheckpointError, match="not a CPVAE"):
-        CPVAE.load(tmp_path / "vae")
+    other = CPVAE.load(tmp_path / "vae")  # dispatch by the recorded family, not the class
+    assert isinstance(other, GroupVAE) and not isinstance(other, CPVAE)
+    assert other.family == "group-vae"
 
 
 def test_wrong_shapes_and_populations_fail_clearly():
@@ -191,27 +222,38 @@ def test_wrong_shapes_and_populations_fail_clearly():
     with pytest.raises(DataError, match="obs_shape"):
         small_model(obs_shape=(1, 5, 5)).fit(data, **FAST)
     with pytest.raises(DataError, match="n_populations"):
-        small_model(n_populations=2).fit(data.x, data.aux["population"] + 1, **FAST)
+        small_model(n_populations=2).fit(with_population(data, data.aux["population"] + 1), **FAST)
 
 
 def test_run_directory_train_load_evaluate(tmp_path):
-    from groupvae.errors import ConfigError
-    from groupvae.models.cpvae.runs import evaluate_cpvae_run, load_cpvae_run, train_cpvae_run
+    from groupvae.evaluation.cpvae import cpvae_metrics
+    from groupvae.plots import PLOTS
+    from groupvae.runs import evaluate_run, load_run, train_run
 
     run = tmp_path / "run"
-    train_cpvae_run(
-        "grassy-mnist", run, epochs=1, overrides={"hidden": "16", "batch_per_population": 8},
+    train_run(
+        "cpvae", "grassy-mnist", run, epochs=1,
+        overrides={"hidden": "16", "batch_per_population": 8},
         data_options={"n": 100}, progress=False,
     )  # fmt: skip
-    model, train, hold = load_cpvae_run(run)
+    model, train, hold = load_run(run)
+    assert isinstance(model, CPVAE)
     assert model.config.hidden == 16 and train.n_obs + hold.n_obs == 100
-    metrics = evaluate_cpvae_run(run, is_samples=2)
+    metrics = cpvae_metrics(model, hold, seed=0, is_samples=2)
+    assert {"shared_ari", "private_ari", "accuracy", "private_vs_clean_corr"} <= set(metrics)
+    metrics = evaluate_run(run)
     assert {"shared_ari", "private_ari", "accuracy", "private_vs_clean_corr"} <= set(metrics)
     assert (run / "metrics.json").is_file()
-    from groupvae.models.cpvae.runs import is_cpvae_run
-    from groupvae.plots.cpvae import plot_cpvae_run
-
-    assert is_cpvae_run(run) and not is_cpvae_run(tmp_path)
-    assert all(p.is_file() for p in plot_cpvae_run(run, tmp_path / "figs"))
+    assert groupvae.load(run).family == "cpvae"  # a CPVAE run: the family it records
+    with pytest.raises(CheckpointError):
+        groupvae.load(tmp_path)  # not a run at all
+    figs = tmp_path / "figs"
+    paths = [PLOTS[k](run, figs / f"{k}.png") for k in ("denoising", "cross-population")]
+    assert all(p.is_file() for p in paths)
     with pytest.raises(ConfigError, match="unknown setting"):
-        train_cpvae_run("grassy-mnist", run, overrides={"nope": 1})
+        train_run("cpvae", "grassy-mnist", run, overrides={"nope": 1})
+    with pytest.raises(ConfigError, match="holdout-labels"):
+        train_run(
+            "cpvae", "grassy-mnist", tmp_path / "held", epochs=1, data_options={"n": 100},
+            holdout_labels=[0], progress=False,
+        )  # fmt: skip

@@ -11,7 +11,9 @@ import numpy as np
 import pytest
 import torch
 
-from groupvae.errors import ConfigError, DataError, UnknownNameError
+from groupvae.config import TrainConfig
+from groupvae.data.populations import PopulationBatch
+from groupvae.errors import ConfigError, DataError, GroupVAEError, UnknownNameError
 from groupvae.models.cpvae import CPVAEConfig, CPVAEModule
 from groupvae.nn.mlp import MLP
 from groupvae.nn.stacked import StackedLinear, StackedMLP, to_padded
@@ -21,6 +23,7 @@ from groupvae.objectives.cpvae import (
     make_alpha_schedule,
     mi_penalty,
 )
+from groupvae.training.plan import TrainingPlan
 
 SIZES = (2, 3, 4)  # unequal populations: N - n_k differs per k
 
@@ -46,6 +49,10 @@ def tiny_data(gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
     perm = torch.randperm(len(population), generator=gen)
     x = torch.randn(len(population), 4, generator=gen, dtype=torch.float64)
     return x, population[perm]
+
+
+def as_batch(x: torch.Tensor, population: torch.Tensor) -> PopulationBatch:
+    return PopulationBatch(x, population, torch.arange(len(population)))
 
 
 # ------------------------------------------------------------- slow references
@@ -129,12 +136,13 @@ def test_objective_matches_a_slow_reference_of_eq_3_and_eq_4(gen, objective, alp
     module = tiny_module(objective)
     x, population = tiny_data(gen)
     module.population_sizes.copy_(torch.tensor(SIZES, dtype=torch.float64))
+    batch = as_batch(x, population)
     with torch.no_grad():
-        inf = module.inference(x, population, all_private=objective == "mi")
-        params = module.generative(inf["z"], inf["t"], population)
-        out = module.loss(x, population, inf, params, alpha=alpha)
+        inf = module.inference(batch, all_private=objective == "mi")
+        params = module.generative(inf, batch)
+        out = module.loss(batch, inf, params, alpha=alpha)
         want = reference_objective(
-            module, x, population, inf["z"], inf["t"], objective=objective, alpha=alpha
+            module, x, population, inf.z, inf.t, objective=objective, alpha=alpha
         )
     np.testing.assert_allclose(float(out.objective), want, rtol=1e-10)
     assert float(out.loss) == pytest.approx(-want, rel=1e-10)
@@ -236,18 +244,26 @@ def test_alpha_schedules():
 
 
 def test_training_plan_follows_the_schedule():
-    from groupvae.models.cpvae import CPVAETrainConfig
-    from groupvae.models.cpvae.training import CPVAETrainingPlan
-
-    plan = CPVAETrainingPlan(
-        tiny_module(), CPVAETrainConfig(epochs=2), linear_alpha(1.0, 3.0), steps_per_epoch=5
+    plan = TrainingPlan(
+        tiny_module(),
+        TrainConfig(epochs=2),
+        steps_per_epoch=5,
+        schedules={"alpha": linear_alpha(1.0, 3.0)},
     )
     values = []
     for _ in range(11):
-        values.append(plan.alpha())
-        plan.steps += 1
+        weights = plan.weights()
+        assert set(weights) == {"alpha"}
+        values.append(weights["alpha"])
+        plan.model_steps += 1
     assert values[0] == 1.0 and values[5] == pytest.approx(2.0) and values[10] == 3.0
     assert all(b >= a for a, b in itertools.pairwise(values))
+    for bad in (-1.0, math.nan):
+        bad_plan = TrainingPlan(
+            tiny_module(), TrainConfig(), steps_per_epoch=1, schedules={"alpha": lambda p, v=bad: v}
+        )
+        with pytest.raises(GroupVAEError, match="alpha"):
+            bad_plan.weights()
 
 
 # ----------------------------------------------------------- eq. 7-8 closed form
@@ -293,10 +309,18 @@ def test_concat_aggregation_and_bernoulli_run(gen):
     module = tiny_module(aggregation="concat", likelihood="bernoulli")
     x, population = tiny_data(gen)
     x = (x > 0).double()
-    out = module(x, population)
+    out = module(as_batch(x, population))
     assert torch.isfinite(out.loss)
-    assert module.generative(None, torch.zeros(9, 3, dtype=torch.float64), population).shape == (
-        9,
-        4,
-    )
+    assert set(out.scalars()) == {
+        "loss", "elbo_per_obs", "reconstruction_loss_per_obs", "kl_shared_per_obs",
+        "kl_private_per_obs", "objective", "mi_penalty", "alpha",
+    }  # fmt: skip
+    assert module.decode(None, torch.zeros(9, 3, dtype=torch.float64), population).shape == (9, 4)
     assert module.log_marginal_likelihoods(x, n_samples=4).shape == (9, 3)
+    torch.manual_seed(3)
+    own = module.log_marginal_likelihood(as_batch(x, population), n_samples=4)
+    torch.manual_seed(3)
+    every = module.log_marginal_likelihoods(x, n_samples=4)
+    torch.testing.assert_close(own, every[torch.arange(9), population])  # own population
+    with pytest.raises(DataError, match="population ids"):
+        module.check_batch(as_batch(x, population + 1))

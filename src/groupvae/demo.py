@@ -20,8 +20,6 @@ which images the grid shows.
 
 from __future__ import annotations
 
-import os
-import platform
 import time
 from pathlib import Path
 from typing import Any
@@ -29,7 +27,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from groupvae.checkpoint import library_versions
+from groupvae.benchmarks.machine import machine_info
 from groupvae.config import to_dict
 from groupvae.data.grouped import GroupedDataset
 from groupvae.data.registry import DATASETS
@@ -52,17 +50,6 @@ NUM_THREADS = 1
 # more and raised the held-out ELBO, and still train in under a minute on one CPU thread.
 TRAIN_OVERRIDES: dict[str, Any] = {"num_threads": NUM_THREADS}
 MODEL_DIR, GRID_PNG, METRICS_JSON = "model", "swap_grid.png", "metrics.json"
-
-
-def machine_info() -> dict[str, Any]:
-    """Where a run happened: platform, CPU count, torch threads and library versions."""
-    return {
-        "cpu_count": os.cpu_count(),
-        "torch_threads": torch.get_num_threads(),
-        "processor": platform.processor() or platform.machine(),
-        "cuda_available": torch.cuda.is_available(),
-        **library_versions(),
-    }
 
 
 def latent_probe_scores(
@@ -188,4 +175,4 @@ def run_demo(
     return metrics
 
 
-__all__ = ["latent_probe_scores", "machine_info", "run_demo"]
+__all__ = ["latent_probe_scores", "run_demo"]

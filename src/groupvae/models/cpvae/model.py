@@ -86,6 +86,12 @@ class CPVAE(BaseModel):
 
     # ------------------------------------------------------------------ data
     def _arrays(self, data: GroupedDataset | Any, population: Any) -> tuple[np.ndarray, np.ndarray]:
+        if isinstance(population, str):
+            raise DataError(
+                f"population must be (n,) integer ids, not the key {population!r}: a data "
+                "set's populations are read from its aux['population'] (set it once with "
+                "groupvae.data.with_population)"
+            )
         if isinstance(data, GroupedDataset):
             if population is None and POPULATION not in data.aux:
                 raise DataError(
