@@ -121,6 +121,7 @@ def test_the_api_and_the_cli_train_identical_weights(name, dataset, data_args, t
         data = with_population(data, data.aux["population"])
     api_train, api_hold = model.split(data, 0.2, seed=3)
     np.testing.assert_array_equal(api_train.x, train.x)
+    np.testing.assert_array_equal(api_hold.x, hold.x)
     model.fit(api_train, holdout=api_hold, epochs=1, progress=False)
     assert model.train_config == cli_model.train_config
     for key, value in weights(model).items():
