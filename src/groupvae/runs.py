@@ -263,7 +263,7 @@ def holdout_elbo(model: BaseModel, data: GroupedDataset) -> dict[str, float]:
     have a latent of their own (group VAEs), in nats."""
     import torch
 
-    total, n_groups = 0.0, 0
+    total, n_groups, grouped = 0.0, 0, False
     model.module.eval()
     with torch.no_grad(), torch.random.fork_rng(devices=[]):
         torch.manual_seed(0)
@@ -271,7 +271,8 @@ def holdout_elbo(model: BaseModel, data: GroupedDataset) -> dict[str, float]:
             out = model.module(batch)
             total += float(out.elbo.sum())
             n_groups += int(out.n_groups)
+            grouped = out.group is not None  # CPVAE: every observation a group of its own
     metrics = {"elbo_per_observation": total / data.n_obs}
-    if model.family == "group-vae":
+    if grouped:
         metrics["elbo_per_group"] = total / n_groups
     return metrics
