@@ -125,7 +125,7 @@ def build_data(
     """Build a registered data set for ``model`` and split it as its family evaluates
     (``model.split``: by group for group VAEs, stratified by population for CPVAE)."""
     spec = DATASETS[dataset]
-    data = spec.build_for(traits(model.config.model, model.config), seed=seed, **options)
+    data = spec.build_for(traits(model.config.model, model), seed=seed, **options)
     return model.split(data, holdout, seed=seed, holdout_labels=holdout_labels)
 
 

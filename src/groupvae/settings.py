@@ -15,20 +15,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from groupvae.config import ModelConfig, TrainConfig, replace, split_overrides
+from groupvae.config import TrainConfig, replace, split_overrides
 from groupvae.data.registry import DATASETS, ModelTraits
 from groupvae.models.presets import MODELS
 
 
-def traits(preset: str, config: Any = None) -> ModelTraits:
+def traits(preset: str, model: Any = None) -> ModelTraits:
     """The :class:`ModelTraits` of preset ``preset`` (or, for a custom config, of
-    ``config``), which a data set's defaults may depend on."""
+    ``model``, a ``BaseModel``), which a data set's defaults may depend on."""
     if preset in MODELS:
         p = MODELS[preset]
         return ModelTraits(p.family, p.group_latent, p.architecture)
-    if isinstance(config, ModelConfig):
-        return ModelTraits("group-vae", config.group_dim != 0, None)
-    return ModelTraits(getattr(config, "model", "group-vae"), True, None)
+    if model is None:
+        return ModelTraits()
+    return ModelTraits(model.family, getattr(model.config, "group_dim", 1) != 0, None)
 
 
 def config_class(preset: str) -> type:
@@ -67,7 +67,7 @@ def resolve_train_config(model: Any, options: dict[str, Any] | None = None) -> T
     preset = model.config.model
     fields: dict[str, Any] = dict(type(model).train_defaults)
     if model.dataset is not None:
-        fields.update(DATASETS[model.dataset].training(traits(preset, model.config)))
+        fields.update(DATASETS[model.dataset].training(traits(preset, model)))
     if preset in MODELS:
         fields.update(MODELS[preset].training)
     fields.update(options or {})

@@ -14,7 +14,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar, NamedTuple
@@ -77,9 +76,7 @@ class BaseModule(nn.Module):
         """Importance-sampled ``log p(x_G)`` of every group of ``batch`` (nats), ``(n_groups,)``."""
         raise NotImplementedError
 
-    def forward(
-        self, batch: Any, *, with_regulariser: bool = True, **weights: float
-    ) -> LossOutput:
+    def forward(self, batch: Any, *, with_regulariser: bool = True, **weights: float) -> LossOutput:
         """``loss(inference(batch), generative(...))`` of one batch, with sampling."""
         inf = self.inference(batch)
         params = self.generative(inf, batch)
@@ -238,9 +235,13 @@ class BaseModel:
             raise DataError(f"{name} has NaN or infinite values")
         return t
 
-    @property
-    def obs_dim(self) -> int:
-        return math.prod(self.config.obs_shape)
+    def _check_obs_shape(self, obs_shape: tuple[int, ...]) -> None:
+        """Raise :class:`DataError` if training observations of ``obs_shape`` do not fit."""
+        if tuple(obs_shape) != tuple(self.config.obs_shape):
+            raise DataError(
+                f"the data's observations have shape {tuple(obs_shape)} but the model was "
+                f"built for {self.config.obs_shape}; set obs_shape to match"
+            )
 
 
 __all__ = ["BaseModel", "BaseModule", "Posterior", "Schedule"]

@@ -66,11 +66,7 @@ class GroupVAE(BaseModel):
             DataError: naming what to fix (shape, value range, group sizes).
         """
         module = self.module
-        if train.obs_shape != module.config.obs_shape:
-            raise DataError(
-                f"the data's observations have shape {train.obs_shape} but the model was "
-                f"built for {module.config.obs_shape}; set obs_shape to match"
-            )
+        self._check_obs_shape(train.obs_shape)
         module.likelihood.check_data(train.x)
         n = min(config.groups_per_batch, train.n_groups)
         batch = next(iter(group_loader(train, n, seed=0)))

@@ -26,7 +26,12 @@ from groupvae.models.likelihoods import LIKELIHOODS
 from groupvae.models.priors import PRIORS
 from groupvae.nn.segment import product_of_normals, segment_sum
 from groupvae.objectives.elbo import group_elbo
-from groupvae.objectives.kl import kl_normal_standard, normal_log_prob, rsample_normal
+from groupvae.objectives.kl import (
+    kl_normal_standard,
+    normal_log_prob,
+    rsample_normal,
+    standard_normal_log_prob,
+)
 from groupvae.objectives.loss_output import LossOutput
 from groupvae.objectives.regularisers import REGULARISERS
 
@@ -55,10 +60,6 @@ class GroupInference:
     v: Tensor
     cluster_log_probs: Tensor | None = None
     u_group: Tensor | None = None
-
-
-def _standard_normal_log_prob(z: Tensor) -> Tensor:
-    return normal_log_prob(z, torch.zeros_like(z), torch.zeros_like(z))
 
 
 class GroupVAEModule(BaseModule):
@@ -280,7 +281,7 @@ class GroupVAEModule(BaseModule):
             return segment_sum(per_obs, batch.group, n_groups)
         u_group = inf.u_group
         log_w_group = (
-            _standard_normal_log_prob(u_group) - normal_log_prob(u_group, inf.u_mean, inf.u_logvar)
+            standard_normal_log_prob(u_group) - normal_log_prob(u_group, inf.u_mean, inf.u_logvar)
         ).view(s, n_groups)
         per_group = segment_sum(log_w_obs.T, batch.group, n_groups).T + log_w_group
         return torch.logsumexp(per_group, dim=0) + log_mean

@@ -51,6 +51,11 @@ def normal_log_prob(x: Tensor, mean: Tensor, logvar: Tensor) -> Tensor:
     return -0.5 * (LOG_2PI + logvar + (x - mean).pow(2) / torch.exp(logvar)).sum(-1)
 
 
+def standard_normal_log_prob(x: Tensor) -> Tensor:
+    """``log N(x; 0, I)`` summed over the last dimension: ``x: (..., d) -> (...)`` nats."""
+    return normal_log_prob(x, torch.zeros_like(x), torch.zeros_like(x))
+
+
 def rsample_normal(mean: Tensor, logvar: Tensor) -> Tensor:
     """A reparameterised sample ``mean + exp(logvar / 2) * eps``, ``eps ~ N(0, I)``."""
     return mean + torch.exp(0.5 * logvar) * torch.randn_like(mean)

@@ -139,11 +139,7 @@ class CPVAE(BaseModel):
         """Check the data's shape and range; set ``population_sizes`` to its ``n_k``
         (CPVAE eq. 4's ``n_k`` and ``N``)."""
         x, pop = self._arrays(train, None)
-        if tuple(x.shape[1:]) != self.config.obs_shape:
-            raise DataError(
-                f"the data's observations have shape {tuple(x.shape[1:])} but the model was "
-                f"built for {self.config.obs_shape}; set obs_shape to match"
-            )
+        self._check_obs_shape(x.shape[1:])
         self.module.likelihood.check_data(x)
         sizes = population_sizes(pop, self.module.n_populations)
         buffer = self.module.population_sizes

@@ -25,7 +25,7 @@ from groupvae.models.likelihoods import LIKELIHOODS
 from groupvae.nn.mlp import MLP
 from groupvae.nn.stacked import StackedMLP
 from groupvae.objectives.cpvae import cpvae_objective
-from groupvae.objectives.kl import kl_normal_standard, normal_log_prob
+from groupvae.objectives.kl import kl_normal_standard, normal_log_prob, standard_normal_log_prob
 from groupvae.objectives.loss_output import LossOutput
 from groupvae.registry import Registry
 
@@ -110,10 +110,6 @@ class ConcatDecoder(nn.Module):
 AGGREGATIONS: Registry[type[nn.Module]] = Registry("aggregation")
 AGGREGATIONS.add("add", AdditiveDecoder)
 AGGREGATIONS.add("concat", ConcatDecoder)
-
-
-def _standard_log_prob(v: Tensor) -> Tensor:
-    return normal_log_prob(v, torch.zeros_like(v), torch.zeros_like(v))
 
 
 class CPVAEModule(BaseModule):
@@ -309,8 +305,8 @@ class CPVAEModule(BaseModule):
             log_lik = self.likelihood.log_prob(
                 x_rep.reshape(k * s * n, *x.shape[1:]), params.reshape(k * s * n, *x.shape[1:])
             ).view(k, s, n)
-            log_z = _standard_log_prob(z) - normal_log_prob(z, z_mean, z_logvar)  # (s, n)
-            log_t = _standard_log_prob(t) - normal_log_prob(t, t_mean, t_logvar)  # (s, K, n)
+            log_z = standard_normal_log_prob(z) - normal_log_prob(z, z_mean, z_logvar)  # (s, n)
+            log_t = standard_normal_log_prob(t) - normal_log_prob(t, t_mean, t_logvar)  # (s, K, n)
             log_w.append(log_lik + log_z.unsqueeze(0) + log_t.transpose(0, 1))
         weights = torch.cat(log_w, dim=1)  # (K, S, n)
         return (torch.logsumexp(weights, dim=1) - math.log(n_samples)).T
