@@ -4,11 +4,27 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
+import types
 import typing
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from groupvae.errors import ConfigError
+
+
+def shape_tuple(shape: Any) -> tuple[int, ...]:
+    """``shape`` as a tuple of ints, or :class:`ConfigError`."""
+    try:
+        values = tuple(shape)
+    except TypeError:
+        raise ConfigError(f"obs_shape must be a tuple of sizes, got {shape!r}") from None
+    if not values or not all(isinstance(v, int | float) and float(v).is_integer() for v in values):
+        raise ConfigError(f"obs_shape must be a tuple of whole sizes >= 1, got {shape!r}")
+    out = tuple(int(v) for v in values)
+    if min(out) < 1:
+        raise ConfigError(f"obs_shape must be a tuple of whole sizes >= 1, got {shape!r}")
+    return out
 
 
 @dataclass(frozen=True)
@@ -76,7 +92,8 @@ class ModelConfig:
     beta: float = 1.0
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "obs_shape", tuple(int(s) for s in self.obs_shape))
+        object.__setattr__(self, "obs_shape", shape_tuple(self.obs_shape))
+        check_field_types(self)
         if self.group_dim < 0 or self.instance_dim < 1:
             raise ConfigError("group_dim must be >= 0 and instance_dim >= 1")
         if (self.group_dim == 0) != (self.group_encoder == "none"):
@@ -115,7 +132,12 @@ class TrainConfig:
         max_group_size: subsample larger groups to this size each epoch.
         seed: seeds weight initialisation noise, batch order and sampling.
         accelerator: Lightning accelerator: ``"cpu"`` (default), ``"gpu"`` or ``"auto"``.
-        devices: Lightning devices.
+        devices: Lightning devices per node (``2`` with ``strategy="ddp"``: two processes,
+            each with whole groups of its own; see
+            :class:`~groupvae.data.sampler.GroupBatchSampler`).
+        strategy: Lightning strategy: ``"auto"``, ``"ddp"`` (the script is re-run per
+            device), ``"ddp_spawn"``, ... On CPU, DDP uses the gloo backend.
+        num_nodes: machines taking part (Lightning ``num_nodes``).
         progress: show a progress bar.
         kl_warmup_epochs: linearly raise the KL weight from 0 to ``beta`` over this many
             epochs (0: no warm-up).
@@ -138,6 +160,8 @@ class TrainConfig:
     seed: int = 0
     accelerator: str = "cpu"
     devices: int | str = 1
+    strategy: str = "auto"
+    num_nodes: int = 1
     progress: bool = True
     kl_warmup_epochs: int = 0
     num_threads: int | None = None
@@ -145,15 +169,75 @@ class TrainConfig:
     balance_by: str | None = None
 
     def __post_init__(self) -> None:
-        if self.epochs < 1 or self.groups_per_batch < 1 or self.lr <= 0:
-            raise ConfigError("epochs >= 1, groups_per_batch >= 1 and lr > 0 needed")
-        if self.batch_per_population < 1:
-            raise ConfigError(f"batch_per_population must be >= 1, got {self.batch_per_population}")
-        if self.random_groups is not None and self.random_groups < 1:
-            raise ConfigError(f"random_groups must be >= 1, got {self.random_groups}")
+        check_field_types(self)
+        at_least(self, epochs=1, groups_per_batch=1, batch_per_population=1, num_nodes=1)
+        at_least(self, seed=0, kl_warmup_epochs=0)
+        at_least(self, random_groups=1, max_group_size=1, num_threads=1)  # or None
+        if not self.lr > 0:
+            raise ConfigError(f"lr must be a number > 0, got {self.lr}")
+        if self.critic_lr is not None and not self.critic_lr > 0:
+            raise ConfigError(f"critic_lr must be a number > 0 (or None), got {self.critic_lr}")
+        if isinstance(self.devices, int) and self.devices < 1:
+            raise ConfigError(f"devices must be >= 1 or 'auto', got {self.devices}")
 
 
 C = TypeVar("C")
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _fits(value: Any, hint: Any) -> bool:
+    """Whether ``value`` is of type ``hint`` (``int``, ``float`` finite, ``str``, ``bool``,
+    ``tuple[int, ...]`` of positive sizes, ``None`` where optional, or a union)."""
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        return any(_fits(value, option) for option in typing.get_args(hint))
+    if hint is type(None):
+        return value is None
+    if hint is bool:
+        return isinstance(value, bool)
+    if hint is int:
+        return _is_int(value)
+    if hint is float:
+        return (_is_int(value) or isinstance(value, float)) and math.isfinite(value)
+    if hint is str:
+        return isinstance(value, str)
+    if origin is tuple:
+        return isinstance(value, tuple) and all(_is_int(v) and v > 0 for v in value)
+    return True
+
+
+def type_name(hint: Any) -> str:
+    """``int``, ``float or None``, ``tuple of sizes``, ... for a type hint."""
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        return " or ".join(type_name(h) for h in typing.get_args(hint))
+    if typing.get_origin(hint) is tuple:
+        return "a tuple of sizes"
+    return "None" if hint is type(None) else getattr(hint, "__name__", str(hint))
+
+
+def check_field_types(config: Any) -> None:
+    """Raise :class:`ConfigError` for a field whose value is not of its declared type:
+    an ``int`` field given 2.5, a float field given NaN or infinity, a shape with a size
+    below 1, ..."""
+    hints = typing.get_type_hints(type(config))
+    for field in dataclasses.fields(config):
+        value = getattr(config, field.name)
+        if not _fits(value, hints[field.name]):
+            wanted = type_name(hints[field.name])
+            if "float" in wanted:
+                wanted += " (finite)"
+            raise ConfigError(f"{field.name} must be {wanted}, got {value!r}")
+
+
+def at_least(config: Any, **bounds: int) -> None:
+    """Raise :class:`ConfigError` for a field (not ``None``) below its bound."""
+    for name, bound in bounds.items():
+        value = getattr(config, name)
+        if value is not None and value < bound:
+            raise ConfigError(f"{name} must be >= {bound}, got {value}")
 
 
 def _coerce(value: Any, hint: Any, key: str) -> Any:

@@ -18,6 +18,7 @@ from torch import Tensor
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 from groupvae.data.grouped import GroupedDataset
+from groupvae.data.sampler import EpochSeeded, replicas
 from groupvae.errors import DataError
 
 PopulationKey = str | np.ndarray | Sequence[int]
@@ -99,12 +100,15 @@ def population_sizes(population: np.ndarray, n_populations: int) -> np.ndarray:
     return sizes
 
 
-class PopulationBatchSampler(Sampler[list[int]]):
+class PopulationBatchSampler(EpochSeeded, Sampler[list[int]]):
     """Yields ``batch_per_population`` indices of every population per batch (Algorithm 1).
 
     Batches are population-major: the first ``M`` indices are population 0's, the next
-    ``M`` population 1's, and so on. Each population's indices come from a stream of
-    fresh permutations drawn with a seeded ``numpy.random.Generator``.
+    ``M`` population 1's, and so on. Each epoch, each population's indices come from a
+    stream of fresh permutations drawn by a generator seeded with ``(seed, epoch)``
+    (:class:`~groupvae.data.sampler.EpochSeeded`). Under DDP rank ``r`` takes every
+    ``num_replicas``-th batch of the epoch from the ``r``-th (the epoch is padded to a
+    multiple of ``num_replicas`` batches), so ranks see disjoint rows within a pass.
 
     Args:
         population: ``(n_obs,) int64 in [0, K)``; every population non-empty.
@@ -112,6 +116,8 @@ class PopulationBatchSampler(Sampler[list[int]]):
         n_populations: ``K`` (default: ``max(population) + 1``).
         n_batches: batches per epoch (default ``ceil(n_obs / (K M))``: about one pass).
         seed: seed of the generator.
+        num_replicas: DDP world size (``None``: from ``torch.distributed``).
+        rank: this process's rank (``None``: from ``torch.distributed``).
 
     Raises:
         DataError: for ``M < 1`` or an empty population.
@@ -125,6 +131,8 @@ class PopulationBatchSampler(Sampler[list[int]]):
         n_populations: int | None = None,
         n_batches: int | None = None,
         seed: int = 0,
+        num_replicas: int | None = None,
+        rank: int | None = None,
     ) -> None:
         if batch_per_population < 1:
             raise DataError(f"batch_per_population must be >= 1, got {batch_per_population}")
@@ -135,27 +143,27 @@ class PopulationBatchSampler(Sampler[list[int]]):
         self.members = np.argsort(self.population, kind="stable")
         self.start = np.cumsum(self.sizes) - self.sizes
         self.n_batches = n_batches or max(1, math.ceil(len(self.population) / (k * self.m)))
-        self.rng = np.random.default_rng(seed)
-        self._streams: list[np.ndarray] = [np.empty(0, dtype=np.int64) for _ in range(k)]
+        self.seed, self.epoch = seed, 0
+        self._replicas = (num_replicas, rank)
 
     def __len__(self) -> int:
-        return self.n_batches
+        return -(-self.n_batches // replicas(*self._replicas)[0])
 
-    def _take(self, k: int, count: int) -> np.ndarray:
-        """The next ``count`` indices of population ``k``'s permutation stream."""
-        stream = self._streams[k]
+    def _take(self, rng: np.random.Generator, k: int, count: int) -> np.ndarray:
+        """``count`` indices of population ``k``: fresh permutations, concatenated."""
         members = self.members[self.start[k] : self.start[k] + self.sizes[k]]
-        while len(stream) < count:
-            stream = np.concatenate([stream, self.rng.permutation(members)])
-        self._streams[k] = stream[count:]
-        return stream[:count]
+        reps = -(-count // len(members))
+        return np.concatenate([rng.permutation(members) for _ in range(reps)])[:count]
 
     def __iter__(self) -> Iterator[list[int]]:
-        total = self.n_batches * self.m
+        world, me = replicas(*self._replicas)
+        rng = self._epoch_rng()
+        n_batches = len(self) * world
         # (K, n_batches, M): each population's indices for the whole epoch.
-        epoch = np.stack([self._take(k, total) for k in range(self.n_populations)])
-        epoch = epoch.reshape(self.n_populations, self.n_batches, self.m)
-        for b in range(self.n_batches):
+        count = n_batches * self.m
+        epoch = np.stack([self._take(rng, k, count) for k in range(self.n_populations)])
+        epoch = epoch.reshape(self.n_populations, n_batches, self.m)
+        for b in range(me, n_batches, world):
             yield epoch[:, b].reshape(-1).tolist()
 
 

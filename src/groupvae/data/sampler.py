@@ -13,20 +13,98 @@ from groupvae.data.grouped import GroupedDataset
 from groupvae.errors import DataError
 
 
-class GroupBatchSampler(Sampler[list[int]]):
+def replicas(num_replicas: int | None = None, rank: int | None = None) -> tuple[int, int]:
+    """``(world size, rank)``: the given values, else those of an initialised
+    ``torch.distributed`` process group (Lightning DDP), else ``(1, 0)``."""
+    if num_replicas is None or rank is None:
+        dist = torch.distributed
+        if dist.is_available() and dist.is_initialized():
+            world, me = dist.get_world_size(), dist.get_rank()
+        else:
+            world, me = 1, 0
+        num_replicas = world if num_replicas is None else num_replicas
+        rank = me if rank is None else rank
+    if not 0 <= rank < num_replicas:
+        raise DataError(f"rank must lie in [0, {num_replicas}), got {rank}")
+    return num_replicas, rank
+
+
+class EpochSeeded:
+    """A sampler whose random choices are a function of ``(seed, epoch)`` alone.
+
+    Lightning calls :meth:`set_epoch` before each epoch; iterating without it moves on to
+    the next epoch. So an interrupted run that resumes at epoch ``e`` draws exactly the
+    batches the uninterrupted run drew, and every DDP rank draws the same permutation.
+    """
+
+    seed: int
+    epoch: int = 0
+
+    @property
+    def sampler(self) -> EpochSeeded:
+        """Itself: Lightning calls ``set_epoch`` on ``loader.batch_sampler.sampler``."""
+        return self
+
+    def set_epoch(self, epoch: int) -> None:
+        """Draw the batches of ``epoch`` (0-based) next."""
+        self.epoch = int(epoch)
+
+    def _epoch_rng(self) -> np.random.Generator:
+        rng = np.random.default_rng([self.seed, self.epoch])
+        self.epoch += 1
+        return rng
+
+
+def balanced_split(sizes: np.ndarray, parts: int, min_groups: int = 1) -> list[np.ndarray]:
+    """Split items (groups of ``sizes`` observations) into ``parts`` sets with about equal
+    observation totals: the ``min_groups * parts`` largest items are dealt in snake order,
+    then each remaining item goes to the lightest set (longest-processing-time first).
+
+    Returns the item positions of each set, in their original order.
+    """
+    order = np.argsort(-sizes, kind="stable")
+    load = np.zeros(parts, dtype=np.int64)
+    owner = np.empty(len(sizes), dtype=np.int64)
+    dealt = min(len(order), min_groups * parts)
+    snake = np.tile(np.r_[np.arange(parts), np.arange(parts)[::-1]], dealt // (2 * parts) + 1)
+    owner[order[:dealt]] = snake[:dealt]
+    np.add.at(load, snake[:dealt], sizes[order[:dealt]])
+    for i in order[dealt:]:  # sampler bookkeeping once per epoch, not the forward pass
+        j = int(np.argmin(load))
+        owner[i] = j
+        load[j] += sizes[i]
+    return [np.flatnonzero(owner == r) for r in range(parts)]
+
+
+class GroupBatchSampler(EpochSeeded, Sampler[list[int]]):
     """Yields the observation indices of ``groups_per_batch`` whole groups at a time.
 
-    Groups are shuffled each epoch with a seeded ``numpy.random.Generator``. A group with
-    more than ``max_group_size`` members is subsampled to that many, anew each epoch
+    Groups are shuffled each epoch by a generator seeded with ``(seed, epoch)``. A group
+    with more than ``max_group_size`` members is subsampled to that many, anew each epoch
     (ML-VAE section 3.2: a biased but cheaper estimate). Index computation is vectorised.
+
+    **Several devices (DDP).** With ``num_replicas`` ranks (read from
+    ``torch.distributed`` when not given), each step takes ``groups_per_batch *
+    num_replicas`` groups of the shared permutation and gives each rank whole groups,
+    disjoint across ranks and balanced by observations (:func:`balanced_split`). Every
+    rank yields the same number of batches (no DDP hang) and every group is seen once per
+    epoch across the ranks.
 
     Args:
         group: ``(n_obs,) int64 in [0, n_groups)``.
-        groups_per_batch: groups in each batch (the last batch may have fewer).
+        groups_per_batch: groups in each batch of each rank (the last batch may differ).
         shuffle: shuffle groups (and subsamples) each epoch.
         max_group_size: subsample larger groups to this size; ``None`` keeps them whole.
         seed: seed of the generator.
         drop_last: drop a last batch with fewer than ``groups_per_batch`` groups.
+        min_groups_per_batch: a last batch with fewer groups per rank than this is merged
+            into the one before (a regulariser needs two groups per batch).
+        num_replicas: DDP world size (``None``: from ``torch.distributed``).
+        rank: this process's rank (``None``: from ``torch.distributed``).
+
+    Raises:
+        DataError: for ``groups_per_batch < 1``, ``max_group_size < 1``, or fewer groups
+            than ranks need.
     """
 
     def __init__(
@@ -38,6 +116,9 @@ class GroupBatchSampler(Sampler[list[int]]):
         max_group_size: int | None = None,
         seed: int = 0,
         drop_last: bool = False,
+        min_groups_per_batch: int = 1,
+        num_replicas: int | None = None,
+        rank: int | None = None,
     ) -> None:
         if groups_per_batch < 1:
             raise DataError(f"groups_per_batch must be >= 1, got {groups_per_batch}")
@@ -47,22 +128,40 @@ class GroupBatchSampler(Sampler[list[int]]):
         self.n_groups = int(self.group.max()) + 1
         self.groups_per_batch = groups_per_batch
         self.shuffle, self.drop_last = shuffle, drop_last
+        self.min_groups_per_batch = min_groups_per_batch
         self.max_group_size = max_group_size
-        self.rng = np.random.default_rng(seed)
+        self.seed, self.epoch = seed, 0
+        self._replicas = (num_replicas, rank)
         self._order = np.argsort(self.group, kind="stable")  # rows sorted by group
         counts = np.bincount(self.group, minlength=self.n_groups)
         self._start = np.concatenate([[0], np.cumsum(counts)[:-1]])
         self._count = counts
 
-    def __len__(self) -> int:
-        full, rest = divmod(self.n_groups, self.groups_per_batch)
-        return full + (rest > 0 and not self.drop_last)
+    def _chunks(self, world: int) -> list[tuple[int, int]]:
+        """``(first, stop)`` positions in the epoch's group order of each step's groups."""
+        size = self.groups_per_batch * world
+        full, rest = divmod(self.n_groups, size)
+        bounds = [(b * size, (b + 1) * size) for b in range(full)]
+        if rest and not self.drop_last:
+            if bounds and rest < self.min_groups_per_batch * world:
+                bounds[-1] = (bounds[-1][0], self.n_groups)  # merge a too-small last step
+            else:
+                bounds.append((full * size, self.n_groups))
+        if world > 1 and self.n_groups < world * self.min_groups_per_batch:
+            raise DataError(
+                f"{self.n_groups} groups cannot give each of {world} devices "
+                f"{self.min_groups_per_batch} group(s) per batch; use fewer devices"
+            )
+        return bounds
 
-    def _epoch_rows(self) -> tuple[np.ndarray, np.ndarray]:
+    def __len__(self) -> int:
+        return len(self._chunks(replicas(*self._replicas)[0]))
+
+    def _epoch_rows(self, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         """Rows sorted by group, subsampled; returns ``(rows, counts)`` per group."""
         if self.max_group_size is None:
             return self._order, self._count
-        keys = self.rng.random(len(self._order)) if self.shuffle else np.arange(len(self._order))
+        keys = rng.random(len(self._order)) if self.shuffle else np.arange(len(self._order))
         sorted_group = self.group[self._order]
         perm = np.lexsort((keys, sorted_group))  # random order within each group
         rank = np.arange(len(perm)) - self._start[sorted_group]
@@ -71,17 +170,22 @@ class GroupBatchSampler(Sampler[list[int]]):
         return self._order[perm][keep], counts
 
     def __iter__(self) -> Iterator[list[int]]:
-        rows, counts = self._epoch_rows()
+        world, me = replicas(*self._replicas)
+        rng = self._epoch_rng()
+        rows, counts = self._epoch_rows(rng)
         starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
-        groups = self.rng.permutation(self.n_groups) if self.shuffle else np.arange(self.n_groups)
-        for b in range(len(self)):
-            chosen = groups[b * self.groups_per_batch : (b + 1) * self.groups_per_batch]
+        groups = rng.permutation(self.n_groups) if self.shuffle else np.arange(self.n_groups)
+        for first, stop in self._chunks(world):
+            chosen = groups[first:stop]
+            if world > 1:
+                share = balanced_split(counts[chosen], world, self.min_groups_per_batch)
+                chosen = chosen[share[me]]
             sizes = counts[chosen]
             offsets = np.arange(sizes.sum()) - np.repeat(np.cumsum(sizes) - sizes, sizes)
             yield rows[np.repeat(starts[chosen], sizes) + offsets].tolist()
 
 
-class RandomGroupBatchSampler(Sampler[list[int]]):
+class RandomGroupBatchSampler(EpochSeeded, Sampler[list[int]]):
     """Yields batches of *random* groups, ignoring the data's own groups.
 
     UG-VAE (Peis et al.) trains on groups that are random mini-batches of ``B`` observations
@@ -99,7 +203,11 @@ class RandomGroupBatchSampler(Sampler[list[int]]):
         groups_per_batch: random groups in each batch.
         strata: ``(n_obs,)`` stratum of each observation, or ``None``.
         shuffle: draw new groups each epoch (otherwise one fixed, seeded partition).
-        seed: seed of the generator.
+        seed: seed of the generator (with the epoch: see :class:`EpochSeeded`).
+        num_replicas: DDP world size (``None``: from ``torch.distributed``); rank ``r``
+            takes every ``num_replicas``-th batch from the ``r``-th, and ranks short of a
+            batch repeat the epoch's first ones, so all yield equally many.
+        rank: this process's rank (``None``: from ``torch.distributed``).
 
     Raises:
         DataError: for ``group_size < 1``, strata of the wrong shape, or a group size
@@ -115,13 +223,15 @@ class RandomGroupBatchSampler(Sampler[list[int]]):
         strata: np.ndarray | None = None,
         shuffle: bool = True,
         seed: int = 0,
+        num_replicas: int | None = None,
+        rank: int | None = None,
     ) -> None:
         if group_size < 1 or groups_per_batch < 1:
             raise DataError("group_size and groups_per_batch must be >= 1")
         self.n_obs, self.group_size, self.groups_per_batch = n_obs, group_size, groups_per_batch
         self.shuffle = shuffle
-        self.seed = seed
-        self.rng = np.random.default_rng(seed)
+        self.seed, self.epoch = seed, 0
+        self._replicas = (num_replicas, rank)
         self.strata_rows: list[np.ndarray] | None = None
         if strata is not None:
             strata = np.asarray(strata)
@@ -149,12 +259,15 @@ class RandomGroupBatchSampler(Sampler[list[int]]):
         per = self.group_size // len(self.strata_rows)
         return min(len(r) for r in self.strata_rows) // per
 
-    def __len__(self) -> int:
+    def _n_batches(self) -> int:
         return -(-self.n_groups() // self.groups_per_batch)
+
+    def __len__(self) -> int:
+        return -(-self._n_batches() // replicas(*self._replicas)[0])
 
     def _epoch_rows(self) -> np.ndarray:
         """All rows of this epoch's groups, group after group."""
-        rng = self.rng if self.shuffle else np.random.default_rng(self.seed)
+        rng = self._epoch_rng() if self.shuffle else np.random.default_rng(self.seed)
         if self.strata_rows is None:
             return rng.permutation(self.n_obs)
         n_groups = self.n_groups()
@@ -165,9 +278,12 @@ class RandomGroupBatchSampler(Sampler[list[int]]):
         return np.concatenate(blocks, axis=1).reshape(-1)
 
     def __iter__(self) -> Iterator[list[int]]:
+        world, me = replicas(*self._replicas)
         rows = self._epoch_rows()
         step = self.group_size * self.groups_per_batch
-        for b in range(len(self)):
+        total = self._n_batches()
+        for b in range(me, len(self) * world, world):
+            b %= total
             yield rows[b * step : (b + 1) * step].tolist()
 
 
@@ -214,6 +330,7 @@ def group_loader(
     num_workers: int = 0,
     random_groups: int | None = None,
     balance_by: str | None = None,
+    min_groups_per_batch: int = 1,
 ) -> DataLoader:
     """A ``DataLoader`` of :class:`GroupBatch` es of whole groups from ``data``.
 
@@ -221,7 +338,9 @@ def group_loader(
     groups are ignored and each batch holds ``groups_per_batch`` random groups of that
     many observations, balanced over the values of ``data.aux[balance_by]`` if given
     (:class:`RandomGroupBatchSampler`; ``max_group_size`` and ``drop_last`` then do not
-    apply).
+    apply). Every sampler here is seeded by ``(seed, epoch)`` and splits its batches over
+    DDP ranks itself (Lightning must not inject a ``DistributedSampler``:
+    ``use_distributed_sampler=False``).
 
     Raises:
         DataError: if ``balance_by`` names no ``aux`` array of ``data``.
@@ -235,6 +354,7 @@ def group_loader(
             max_group_size=max_group_size,
             seed=seed,
             drop_last=drop_last,
+            min_groups_per_batch=min_groups_per_batch,
         )
     else:
         strata = None

@@ -25,7 +25,7 @@ from torch import Tensor, nn
 
 from groupvae.config import TrainConfig
 from groupvae.data.grouped import GroupedDataset
-from groupvae.errors import DataError
+from groupvae.errors import ConfigError, DataError
 from groupvae.models.common import seeded_module
 from groupvae.objectives.loss_output import LossOutput
 
@@ -166,6 +166,8 @@ class BaseModel:
         holdout: GroupedDataset | None = None,
         log_dir: str | Path | None = None,
         callbacks: list[Any] | None = None,
+        checkpoint_dir: str | Path | None = None,
+        resume: bool = False,
         **train_options: Any,
     ) -> BaseModel:
         """Train on ``data`` with Lightning.
@@ -180,6 +182,10 @@ class BaseModel:
             holdout: data whose ``val_*`` terms are logged each epoch.
             log_dir: folder for Lightning's CSV log.
             callbacks: extra Lightning callbacks.
+            checkpoint_dir: folder for the epoch checkpoint ``last.ckpt`` (weights,
+                optimisers, progress, history), written atomically after every epoch.
+            resume: continue from ``checkpoint_dir/last.ckpt`` (same data and settings:
+                the result is bit-identical to an uninterrupted fit on the same machine).
             **train_options: :class:`TrainConfig` fields.
 
         Returns:
@@ -188,7 +194,10 @@ class BaseModel:
         Raises:
             DataError: if the data does not fit the model.
             ConfigError: for an unknown or bad training setting.
-            NonFiniteLossError: if a loss becomes NaN or infinite.
+            NonFiniteLossError: if a loss, a validation term or a parameter becomes NaN
+                or infinite.
+            KeyboardInterrupt: (:class:`~groupvae.training.checkpointing.TrainingInterrupted`)
+                on SIGINT or SIGTERM; the last epoch checkpoint is kept.
         """
         from groupvae.settings import resolve_train_config
         from groupvae.training.fit import fit_plan
@@ -197,7 +206,12 @@ class BaseModel:
         for name, part in (("data", data), ("holdout", holdout)):
             if part is not None and not isinstance(part, GroupedDataset):
                 raise DataError(f"fit needs a GroupedDataset as {name}")
-        self.history = fit_plan(self, data, holdout, config, log_dir=log_dir, callbacks=callbacks)
+        if resume and checkpoint_dir is None:
+            raise ConfigError("resume=True needs the checkpoint_dir of the interrupted fit")
+        self.history = fit_plan(
+            self, data, holdout, config, log_dir=log_dir, callbacks=callbacks,
+            checkpoint_dir=checkpoint_dir, resume=resume,
+        )  # fmt: skip
         self.train_config = config
         return self
 

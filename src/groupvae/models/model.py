@@ -80,18 +80,15 @@ class GroupVAE(BaseModel):
     def _loaders(
         self, train: GroupedDataset, holdout: GroupedDataset | None, config: TrainConfig
     ) -> tuple[Any, Any]:
-        # A regulariser needs two groups per batch: drop a last batch that would hold only
-        # one (the groups are reshuffled each epoch, so every group is still trained on).
-        lone_last = train.n_groups > config.groups_per_batch and (
-            train.n_groups % config.groups_per_batch == 1
-        )
+        # A regulariser needs two groups per batch: a last batch that would hold only one
+        # joins the batch before it (every group is still trained on once per epoch).
         grouping = {"random_groups": config.random_groups, "balance_by": config.balance_by}
         loader = group_loader(
             train,
             config.groups_per_batch,
             max_group_size=config.max_group_size,
             seed=config.seed,
-            drop_last=self.module.regulariser is not None and lone_last,
+            min_groups_per_batch=2 if self.module.regulariser is not None else 1,
             **grouping,
         )
         val_loader = None

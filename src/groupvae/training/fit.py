@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import tempfile
 import warnings
 from pathlib import Path
 from typing import Any
@@ -11,11 +10,21 @@ from typing import Any
 import lightning as L
 import pandas as pd
 import torch
+from lightning.fabric.utilities.exceptions import MisconfigurationException
 from lightning.pytorch.callbacks import Callback
 from lightning.pytorch.loggers import CSVLogger
 
 from groupvae.config import TrainConfig
 from groupvae.data.grouped import GroupedDataset
+from groupvae.errors import CheckpointError, ConfigError
+from groupvae.training.checkpointing import (
+    LAST,
+    AtomicCheckpointIO,
+    RunCheckpoint,
+    TrainingInterrupted,
+    _Stop,
+    interrupts,
+)
 from groupvae.training.plan import TrainingPlan
 
 
@@ -27,13 +36,15 @@ def _quiet_lightning() -> None:
     warnings.filterwarnings("ignore", message=".*GPU available but not used.*")
     warnings.filterwarnings("ignore", message=".*no `val_dataloader`.*")
     warnings.filterwarnings("ignore", message=".*LeafSpec.*")
+    warnings.filterwarnings("ignore", message=".*Checkpoint directory.*exists and is not empty.*")
 
 
-def history_from_csv(path: Path) -> pd.DataFrame:
-    """One row per epoch from a Lightning ``metrics.csv`` (train and val rows merged)."""
-    frame = pd.read_csv(path)
-    frame = frame.drop(columns=[c for c in ("step",) if c in frame])
-    return frame.groupby("epoch", as_index=False).first()
+def history_frame(rows: list[dict[str, float]]) -> pd.DataFrame:
+    """One row per epoch (``epoch`` 0-based, then every ``train_*`` / ``val_*`` term)."""
+    frame = pd.DataFrame(rows)
+    if "epoch" in frame:
+        frame["epoch"] = frame["epoch"].astype(int)
+    return frame
 
 
 def fit_plan(
@@ -44,6 +55,8 @@ def fit_plan(
     *,
     log_dir: str | Path | None = None,
     callbacks: list[Callback] | None = None,
+    checkpoint_dir: str | Path | None = None,
+    resume: bool = False,
 ) -> pd.DataFrame:
     """Train ``model`` (a :class:`~groupvae.models.base.BaseModel`) on ``train`` with the
     one :class:`TrainingPlan`; return the per-epoch history.
@@ -55,13 +68,24 @@ def fit_plan(
         model: the user model; its module is trained in place.
         train: training data.
         holdout: data for ``val_*`` terms each epoch, or ``None``.
-        config: training settings; ``config.seed`` seeds Lightning (sampling noise) and
-            the batch sampler.
-        log_dir: where Lightning's CSV log goes (a temporary folder if ``None``).
+        config: training settings; ``config.seed`` seeds the batch sampler and, by
+            position in the run, the sampling noise.
+        log_dir: where Lightning's CSV log goes (none if ``None``; a run's
+            ``training/log``).
         callbacks: extra Lightning callbacks (timers, early stopping, ...).
+        checkpoint_dir: folder of the epoch checkpoint ``last.ckpt`` (``None``: none).
+        resume: continue from ``checkpoint_dir/last.ckpt`` if it exists (bit-identical
+            to an uninterrupted run on the same machine); start afresh otherwise.
 
     Returns:
         A DataFrame with one row per epoch and a column per logged term.
+
+    Raises:
+        TrainingInterrupted: on SIGINT or SIGTERM (a ``KeyboardInterrupt``); the last
+            epoch checkpoint is kept.
+        NonFiniteLossError: if a loss, a validation term or a parameter became NaN or
+            infinite.
+        ConfigError: for an accelerator or device count this machine does not have.
     """
     _quiet_lightning()
     if config.num_threads is not None:
@@ -71,7 +95,48 @@ def fit_plan(
     L.seed_everything(config.seed, workers=True, verbose=False)
     loader, val_loader = model._loaders(train, holdout, config)
     plan = TrainingPlan(model.module, config, len(loader), model._schedules(config))
-    return run_trainer(plan, loader, val_loader, config, log_dir=log_dir, callbacks=callbacks)
+    return run_trainer(
+        plan, loader, val_loader, config, log_dir=log_dir, callbacks=callbacks,
+        checkpoint_dir=checkpoint_dir, resume=resume,
+    )  # fmt: skip
+
+
+def make_trainer(
+    config: TrainConfig,
+    callbacks: list[Callback],
+    log_dir: str | Path | None,
+    log_every: int,
+) -> L.Trainer:
+    """A quiet Lightning ``Trainer`` for ``config``: atomic checkpoints, our own
+    (epoch-seeded, DDP-aware) samplers, a CSV log only where asked.
+
+    Raises:
+        ConfigError: for an accelerator, device count or strategy Lightning refuses.
+    """
+    logger: Any = False if log_dir is None else CSVLogger(log_dir, name="log")
+    try:
+        return L.Trainer(
+            max_epochs=config.epochs,
+            accelerator=config.accelerator,
+            devices=config.devices,
+            strategy=config.strategy,
+            num_nodes=config.num_nodes,
+            logger=logger,
+            enable_checkpointing=True,  # RunCheckpoint is the (only) checkpoint callback
+            enable_model_summary=False,
+            enable_progress_bar=config.progress,
+            num_sanity_val_steps=0,
+            log_every_n_steps=log_every,
+            callbacks=callbacks,
+            plugins=[AtomicCheckpointIO()],
+            use_distributed_sampler=False,  # each sampler splits its batches by rank
+        )
+    except (MisconfigurationException, ValueError, RuntimeError) as err:
+        first = str(err).strip().splitlines()[0]
+        raise ConfigError(
+            f"cannot train with accelerator={config.accelerator!r}, devices={config.devices!r}, "
+            f"strategy={config.strategy!r}: {first}"
+        ) from None
 
 
 def run_trainer(
@@ -82,25 +147,32 @@ def run_trainer(
     *,
     log_dir: str | Path | None = None,
     callbacks: list[Callback] | None = None,
+    checkpoint_dir: str | Path | None = None,
+    resume: bool = False,
 ) -> pd.DataFrame:
-    """Fit ``plan`` with a quiet Lightning ``Trainer`` and a CSV log; return the history.
+    """Fit ``plan`` with a quiet Lightning ``Trainer``; return the history.
 
-    The module is moved back to the CPU afterwards.
+    See :func:`fit_plan` for the arguments. The module is moved back to the CPU
+    afterwards.
     """
-    with tempfile.TemporaryDirectory() as tmp:
-        logger = CSVLogger(log_dir or tmp, name="", version="")
-        trainer = L.Trainer(
-            max_epochs=config.epochs,
-            accelerator=config.accelerator,
-            devices=config.devices,
-            logger=logger,
-            enable_checkpointing=False,
-            enable_model_summary=False,
-            enable_progress_bar=config.progress,
-            num_sanity_val_steps=0,
-            log_every_n_steps=max(1, min(50, len(loader))),
-            callbacks=callbacks,
-        )
-        trainer.fit(plan, loader, val_loader)
+    state = RunCheckpoint(config.seed, checkpoint_dir)
+    trainer = make_trainer(
+        config, [*(callbacks or []), state], log_dir, max(1, min(50, len(loader)))
+    )
+    ckpt = None
+    if checkpoint_dir is not None:
+        Path(checkpoint_dir).mkdir(parents=True, exist_ok=True)
+        last = Path(checkpoint_dir) / LAST
+        ckpt = str(last) if resume and last.is_file() else None
+    try:
+        with interrupts(state):
+            trainer.fit(plan, loader, val_loader, ckpt_path=ckpt, weights_only=True)
+    except _Stop:
+        raise TrainingInterrupted(
+            trainer.current_epoch + 1, config.epochs, len(state.history), state.signal or "?"
+        ) from None
+    except KeyError as err:  # a checkpoint of another model or optimiser layout
+        raise CheckpointError(f"the training checkpoint does not fit this run: {err}") from None
+    finally:
         plan.cpu()
-        return history_from_csv(Path(logger.log_dir) / "metrics.csv")
+    return history_frame(state.history)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from groupvae.config import check_field_types, shape_tuple
 from groupvae.errors import ConfigError
 from groupvae.objectives.cpvae import OBJECTIVES
 
@@ -62,7 +63,8 @@ class CPVAEConfig:
     min_logvar: float = -10.0
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "obs_shape", tuple(int(s) for s in self.obs_shape))
+        object.__setattr__(self, "obs_shape", shape_tuple(self.obs_shape))
+        check_field_types(self)
         if self.n_populations < 1:
             raise ConfigError("n_populations must be >= 1")
         if self.objective == "mi" and self.n_populations < 2:
