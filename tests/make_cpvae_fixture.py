@@ -46,7 +46,7 @@ def main() -> None:
     )
     x, population = training_data()
     model.fit(x, population, epochs=1, batch_per_population=8, progress=False)
-    model.save(FIXTURE)
+    model.save(FIXTURE, overwrite=True)
     xi, pi = inputs()
     codes = model.encode(xi, pi)
     out = {

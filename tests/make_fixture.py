@@ -47,7 +47,7 @@ def main() -> None:
     train = groupvae.data.make_exam_scores(16, seed=0)
     model = groupvae.models.create("mlvae", dataset="exam-scores", hidden=8, seed=0)
     model.fit(train, epochs=1, groups_per_batch=8, lr=1e-2, progress=False)
-    model.save(FIXTURE)
+    model.save(FIXTURE, overwrite=True)
     x, group = inputs()
     write_json(
         FIXTURE / EXPECTED,

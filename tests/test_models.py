@@ -9,7 +9,7 @@ import torch
 
 import groupvae
 from groupvae.config import ModelConfig
-from groupvae.errors import ConfigError, DataError
+from groupvae.errors import CheckpointError, ConfigError, DataError
 from groupvae.models import GROUP_ENCODERS, INSTANCE_ENCODERS, MODELS, GroupVAE, create
 from groupvae.models.module import GroupVAEModule
 from helpers import FAST, GROUP_PRESETS, flat_batch, random_groups, upsample
@@ -137,8 +137,10 @@ def test_save_load_round_trip(case, data, trained, tmp_path):
     pd.testing.assert_frame_equal(loaded.history, trained.history)
     for key, value in outputs(loaded, data).items():
         np.testing.assert_array_equal(value, before[key], err_msg=key)
-    # Saving again over the directory replaces it.
-    trained.save(path)
+    # Saving again over the directory replaces it only when asked.
+    with pytest.raises(CheckpointError, match="pass overwrite=True"):
+        trained.save(path)
+    trained.save(path, overwrite=True)
     assert groupvae.load(path).extra_metadata == {}
 
 

@@ -13,7 +13,7 @@ import groupvae
 from groupvae.checkpoint import CONFIG, METADATA, WEIGHTS
 from groupvae.data import GroupedDataset, make_exam_scores
 from groupvae.errors import CheckpointError, ConfigError, DataError, NonFiniteLossError
-from groupvae.io import atomic_directory, atomic_path, write_json, write_text, write_with
+from groupvae.io import atomic_path, write_json, write_text, write_with
 from groupvae.models import REGULARISERS, create
 from helpers import FAST, make_images
 
@@ -81,6 +81,15 @@ def copy(saved, tmp_path) -> Path:
     return Path(shutil.copytree(saved, tmp_path / "model"))
 
 
+@pytest.fixture
+def unhashed(copy) -> Path:
+    """The copy as a checkpoint written before hashes were recorded."""
+    meta = json.loads((copy / METADATA).read_text())
+    del meta["sha256"]
+    (copy / METADATA).write_text(json.dumps(meta))
+    return copy
+
+
 def edit_json(name: str, **changes):
     def edit(path: Path) -> None:
         data = json.loads((path / name).read_text())
@@ -113,29 +122,85 @@ CORRUPTIONS = {
 
 
 @pytest.mark.parametrize(("corrupt", "message"), CORRUPTIONS.values(), ids=list(CORRUPTIONS))
-def test_broken_checkpoints_raise_checkpoint_error(copy, corrupt, message):
-    corrupt(copy)
+def test_broken_checkpoints_raise_checkpoint_error(unhashed, corrupt, message):
+    corrupt(unhashed)
     with pytest.raises(CheckpointError, match=message):
+        groupvae.load(unhashed)
+
+
+@pytest.mark.parametrize("corrupt", ["corrupt-weights", "truncated-weights", "hidden-size-changed"])
+def test_a_file_changed_after_saving_is_named_against_the_metadata(copy, corrupt):
+    CORRUPTIONS[corrupt][0](copy)
+    name = CONFIG if corrupt == "hidden-size-changed" else WEIGHTS
+    with pytest.raises(CheckpointError, match=f"{name} does not match .*metadata.json"):
         groupvae.load(copy)
+
+
+def test_another_models_config_beside_these_weights_is_refused(copy, tmp_path):
+    """GVAE's and ML-VAE's configs build the same shapes; the hash tells them apart."""
+    other = create("mlvae", dataset="exam-scores", hidden=8).save(tmp_path / "other")
+    shutil.copy(other / CONFIG, copy / CONFIG)
+    with pytest.raises(CheckpointError, match=r"config\.json does not match"):
+        groupvae.load(copy)
+
+
+def test_non_finite_weights_are_refused(unhashed):
+    from safetensors.torch import load_file, save_file
+
+    state = load_file(str(unhashed / WEIGHTS))
+    name = sorted(state)[0]
+    state[name][0] = float("nan")
+    save_file(state, str(unhashed / WEIGHTS))
+    with pytest.raises(CheckpointError, match=f"NaN or infinite weights \\({name}"):
+        groupvae.load(unhashed)
+
+
+def test_an_unfinished_directory_is_refused(copy):
+    (copy / "UNFINISHED").write_text("training\n")
+    with pytest.raises(CheckpointError, match="unfinished run"):
+        groupvae.load(copy)
+
+
+@pytest.mark.parametrize("content", ["thesis.tex", "sub/data.csv"])
+def test_save_never_touches_other_files(tmp_path, content):
+    target = tmp_path / "mine"
+    (target / content).parent.mkdir(parents=True, exist_ok=True)
+    (target / content).write_text("precious")
+    model = create("gvae", dataset="exam-scores", hidden=8)
+    for overwrite in (False, True):
+        with pytest.raises(CheckpointError, match="not a groupvae run"):
+            model.save(target, overwrite=overwrite)
+    assert (target / content).read_text() == "precious"
 
 
 def test_the_intact_copy_loads(copy):
     assert groupvae.load(copy).config.model == "gvae"
 
 
-def test_failed_save_keeps_the_previous_checkpoint(copy, monkeypatch):
-    before = (copy / WEIGHTS).read_bytes()
+def test_a_save_that_crashes_leaves_a_directory_marked_unfinished(copy, monkeypatch):
+    """Replacing a checkpoint file by file: a crash in the middle leaves the UNFINISHED
+    marker, which load refuses, rather than a mix of two models; nothing else is left."""
+    import groupvae.checkpoint as checkpoint
 
-    def crash(directory, *args):
-        (directory / CONFIG).write_text("{}")
+    real = checkpoint.save_file
+
+    def crash(tensors, path):
+        real(tensors, path)
         raise OSError("disk full")
 
-    monkeypatch.setattr("groupvae.checkpoint.write_checkpoint", crash)  # used by save_model
+    monkeypatch.setattr(checkpoint, "save_file", crash)
+    model = create("mlvae", dataset="exam-scores", hidden=8)
+    with pytest.raises(CheckpointError, match="pass overwrite=True"):
+        model.save(copy)
+    assert groupvae.load(copy).config.model == "gvae"  # untouched without overwrite
     with pytest.raises(OSError, match="disk full"):
-        create("mlvae", dataset="exam-scores", hidden=8).save(copy)
-    assert (copy / WEIGHTS).read_bytes() == before
-    assert groupvae.load(copy).config.model == "gvae"
-    assert sorted(p.name for p in copy.parent.iterdir()) == ["model"]  # no temporary left
+        model.save(copy, overwrite=True)
+    with pytest.raises(CheckpointError, match="unfinished"):
+        groupvae.load(copy)
+    assert sorted(p.name for p in copy.iterdir()) == ["UNFINISHED", CONFIG]  # no temporaries
+    monkeypatch.setattr(checkpoint, "save_file", real)
+    model.save(copy, overwrite=True)
+    assert groupvae.load(copy).config.model == "mlvae"
 
 
 # ------------------------------------------------------------ atomic writes
@@ -159,22 +224,6 @@ def test_atomic_file_writes_keep_the_old_file_on_error(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["out.json"]
     write_text(tmp_path / "new" / "file.txt", "hello")  # creates the folder
     assert (tmp_path / "new" / "file.txt").read_text() == "hello"
-
-
-def test_atomic_directory_replaces_only_on_success(tmp_path):
-    path = tmp_path / "run"
-    with atomic_directory(path) as tmp:
-        (tmp / "a.txt").write_text("old")
-    assert [p.name for p in path.iterdir()] == ["a.txt"]
-    with pytest.raises(RuntimeError), atomic_directory(path) as tmp:
-        (tmp / "b.txt").write_text("new")
-        raise RuntimeError("interrupted")
-    assert [p.name for p in path.iterdir()] == ["a.txt"]
-    assert (path / "a.txt").read_text() == "old"
-    with atomic_directory(path) as tmp:
-        (tmp / "b.txt").write_text("new")
-    assert [p.name for p in path.iterdir()] == ["b.txt"]
-    assert [p.name for p in tmp_path.iterdir()] == ["run"]  # no temporary or .old left
 
 
 def test_saved_files_get_the_usual_permissions(tmp_path):

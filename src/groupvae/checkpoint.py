@@ -2,12 +2,17 @@
 (and ``history.csv`` for a fitted model).
 
 No code is pickled: the config rebuilds the module and the weights are plain tensors.
-Directories are written atomically (see :func:`groupvae.io.atomic_directory`).
+Each file is written atomically (a temporary file, then a rename) under the
+``UNFINISHED`` marker of :mod:`groupvae.run_directory`, which goes last; a directory that
+still has the marker is refused by :func:`load_model`. ``metadata.json`` records the
+SHA-256 of ``config.json`` and ``weights.safetensors``, so a config of another model
+beside these weights is refused too.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import platform
 import sys
@@ -21,7 +26,7 @@ from safetensors.torch import load_file, save_file
 
 from groupvae.config import TrainConfig, replace, to_dict
 from groupvae.errors import CheckpointError
-from groupvae.io import atomic_directory, default_permissions
+from groupvae.io import default_permissions, write_text, write_with
 
 SCHEMA_VERSION = 1
 CONFIG, WEIGHTS, METADATA = "config.json", "weights.safetensors", "metadata.json"
@@ -44,19 +49,34 @@ def library_versions() -> dict[str, str]:
     }
 
 
+def sha256(path: Path) -> str:
+    """Hex SHA-256 of a file's bytes."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
 def write_checkpoint(
     directory: Path,
     config: dict[str, Any],
     state_dict: dict[str, torch.Tensor],
     metadata: dict[str, Any],
 ) -> None:
-    """Write the three checkpoint files into ``directory`` (which must exist)."""
-    (directory / CONFIG).write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
+    """Write the three checkpoint files into ``directory`` (which must exist), each
+    atomically, ``metadata.json`` (with both files' hashes) last."""
+    write_text(directory / CONFIG, json.dumps(config, indent=2, sort_keys=True) + "\n")
     tensors = {k: v.detach().cpu().contiguous() for k, v in state_dict.items()}
-    save_file(tensors, str(directory / WEIGHTS))
+    write_with(directory / WEIGHTS, lambda tmp: save_file(tensors, str(tmp)))
     default_permissions(directory / WEIGHTS)  # safetensors writes 0600
-    meta = {"schema_version": SCHEMA_VERSION, "versions": library_versions(), **metadata}
-    (directory / METADATA).write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
+    meta = {
+        "schema_version": SCHEMA_VERSION,
+        "versions": library_versions(),
+        **metadata,
+        "sha256": {CONFIG: sha256(directory / CONFIG), WEIGHTS: sha256(directory / WEIGHTS)},
+    }
+    write_text(directory / METADATA, json.dumps(meta, indent=2, sort_keys=True) + "\n")
 
 
 def _read_json(path: Path) -> dict[str, Any]:
@@ -80,9 +100,16 @@ def read_checkpoint(
         CheckpointError: if the directory or a file is missing or corrupt, or the schema
             version is newer than this groupvae understands.
     """
+    from groupvae.run_directory import MARKER
+
     directory = Path(directory)
     if not directory.is_dir():
         raise CheckpointError(f"checkpoint directory {directory} does not exist")
+    if (directory / MARKER).exists():
+        raise CheckpointError(
+            f"{directory} is an unfinished run (training is running or was interrupted); "
+            f"see {directory / MARKER} for how to resume it"
+        )
     config = _read_json(directory / CONFIG)
     metadata = _read_json(directory / METADATA)
     schema = metadata.get("schema_version")
@@ -94,11 +121,36 @@ def read_checkpoint(
     weights = directory / WEIGHTS
     if not weights.is_file():
         raise CheckpointError(f"{directory} is not a groupvae checkpoint: {WEIGHTS} is missing")
+    check_hashes(directory, metadata)
     try:
         state = load_file(str(weights))
     except (SafetensorError, OSError, ValueError) as err:
         raise CheckpointError(f"{weights} is corrupt: {err}") from None
+    bad = [k for k, v in state.items() if v.is_floating_point() and not torch.isfinite(v).all()]
+    if bad:
+        raise CheckpointError(f"{weights} holds NaN or infinite weights ({', '.join(bad[:3])})")
     return config, state, metadata
+
+
+def check_hashes(directory: Path, metadata: dict[str, Any]) -> None:
+    """Compare the files' SHA-256 with those ``metadata.json`` records (checkpoints
+    written before hashes were recorded have none to compare).
+
+    Raises:
+        CheckpointError: naming the file that does not match ``metadata.json``.
+    """
+    recorded = metadata.get("sha256")
+    if recorded is None:
+        return
+    if not isinstance(recorded, dict):
+        raise CheckpointError(f"{directory / METADATA} is corrupt: sha256 {recorded!r}")
+    for name in (CONFIG, WEIGHTS):
+        if name in recorded and sha256(directory / name) != recorded[name]:
+            raise CheckpointError(
+                f"{directory / name} does not match {directory / METADATA} (its SHA-256 "
+                "differs from the one recorded when the run was saved); restore the file "
+                "that belongs to this run"
+            )
 
 
 def load_state(module: torch.nn.Module, state: dict[str, torch.Tensor], where: str) -> None:
@@ -118,20 +170,40 @@ def load_state(module: torch.nn.Module, state: dict[str, torch.Tensor], where: s
 HISTORY = "history.csv"
 _OWN_METADATA = (
     "seed", "train_config", "schema_version", "versions", "family", "model_class", "dataset",
+    "sha256",
 )  # fmt: skip
 
 
 def save_model(
-    model: Any, directory: str | Path, *, metadata: dict[str, Any] | None = None
+    model: Any,
+    directory: str | Path,
+    *,
+    metadata: dict[str, Any] | None = None,
+    overwrite: bool = False,
 ) -> Path:
-    """Write ``model``'s (a ``BaseModel``) checkpoint directory atomically; returns its path.
+    """Write ``model``'s (a ``BaseModel``) checkpoint directory; returns its path.
 
     Contents: ``config.json``, ``weights.safetensors``, ``metadata.json`` (the family,
     schema and library versions, seed, data set, training config, the model's
-    ``extra_metadata`` and then ``metadata``) and ``history.csv`` when the model was
-    fitted.
+    ``extra_metadata``, then ``metadata``, then the files' SHA-256) and ``history.csv``
+    when the model was fitted. Each file is written atomically under the ``UNFINISHED``
+    marker, removed last.
+
+    Raises:
+        CheckpointError: if ``directory`` is a file, holds files groupvae did not write,
+            or holds a run and ``overwrite`` is false.
     """
+    from groupvae.errors import ConfigError
+    from groupvae.run_directory import MARKER, clear_run, run_state
+
     directory = Path(directory)
+    try:
+        state = run_state(directory)
+    except ConfigError as err:
+        raise CheckpointError(str(err).replace("--out ", "")) from None
+    if state != "new" and not overwrite:
+        what = "a saved model" if state == "finished" else "an unfinished run"
+        raise CheckpointError(f"{directory} holds {what}; pass overwrite=True to replace it")
     train = model.train_config
     meta = {
         "family": model.family,
@@ -141,10 +213,15 @@ def save_model(
         **model.extra_metadata,
         **(metadata or {}),
     }
-    with atomic_directory(directory) as tmp:
-        write_checkpoint(tmp, to_dict(model.config), model.module.state_dict(), meta)
-        if model.history is not None:
-            model.history.to_csv(tmp / HISTORY, index=False)
+    if state == "finished":
+        clear_run(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    if not (directory / MARKER).exists():  # a training run has its marker already
+        write_text(directory / MARKER, "This checkpoint is being written.\n")
+    if model.history is not None:
+        write_with(directory / HISTORY, lambda tmp: model.history.to_csv(tmp, index=False))
+    write_checkpoint(directory, to_dict(model.config), model.module.state_dict(), meta)
+    (directory / MARKER).unlink()  # complete: the last step
     return directory
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import shlex
 import sys
 from collections.abc import Callable
 from functools import wraps
@@ -86,6 +87,21 @@ def list_() -> None:
         typer.echo(f"  {name:<12} {spec.description}")
 
 
+def _resume_command(args: dict[str, Any]) -> str:
+    """The ``groupvae train ... --resume`` line that continues this run."""
+    words = ["groupvae", "train", args["model"], args["dataset"], "--out", str(args["out"])]
+    words += ["--seed", str(args["seed"])]
+    if args["epochs"] is not None:
+        words += ["--epochs", str(args["epochs"])]
+    for option, values in (("--set", args["set_"]), ("--data", args["data"])):
+        for value in values or []:
+            words += [option, value]
+    words += ["--holdout", str(args["holdout"])]
+    if args["holdout_labels"]:
+        words += ["--holdout-labels", args["holdout_labels"]]
+    return shlex.join([*words, "--resume"])
+
+
 @app.command()
 @friendly_errors
 def train(
@@ -103,27 +119,49 @@ def train(
         str | None,
         typer.Option(help="Hold out these classes instead (unseen groups), e.g. 8,9."),
     ] = None,
+    overwrite: Annotated[
+        bool, typer.Option(help="Replace the run already at --out (only groupvae's files).")
+    ] = False,
+    resume: Annotated[
+        bool, typer.Option(help="Continue the interrupted run at --out from its checkpoint.")
+    ] = False,
 ) -> None:
-    """Train MODEL on DATASET and save the run (a checkpoint directory)."""
+    """Train MODEL on DATASET in a run directory: checkpointed every epoch, resumable,
+    finished when its checkpoint is complete."""
     from groupvae.config import parse_overrides
     from groupvae.runs import train_run
+    from groupvae.training.checkpointing import TrainingInterrupted
 
     out = out or Path("runs") / f"{model}-{dataset}-seed{seed}"
-    fitted = train_run(
-        model,
-        dataset,
-        out,
-        seed=seed,
-        epochs=epochs,
-        overrides=parse_overrides(set_ or []),
-        data_options=_parse_data_options(data),
-        holdout=holdout,
-        holdout_labels=_parse_labels(holdout_labels),
-    )
+    command = _resume_command(locals())
+    try:
+        fitted = train_run(
+            model,
+            dataset,
+            out,
+            seed=seed,
+            epochs=epochs,
+            overrides=parse_overrides(set_ or []),
+            data_options=_parse_data_options(data),
+            holdout=holdout,
+            holdout_labels=_parse_labels(holdout_labels),
+            overwrite=overwrite,
+            resume=resume,
+            resume_command=command,
+        )
+    except TrainingInterrupted as stop:
+        typer.secho(
+            f"interrupted at epoch {stop.epoch} of {stop.epochs} ({stop.completed} "
+            f"checkpointed); resume with: {command}",
+            fg=typer.colors.YELLOW,
+            err=True,
+        )
+        raise typer.Exit(130) from None
     last = fitted.history.iloc[-1] if fitted.history is not None else {}
     elbo = last.get("val_elbo_per_obs", last.get("train_elbo_per_obs", float("nan")))
     typer.echo(
-        f"saved {out} (holdout ELBO per observation {elbo:.2f} nats); next: groupvae evaluate {out}"
+        f"saved {out} (holdout ELBO per observation {elbo:.2f} nats); "
+        f"next: groupvae evaluate {out}"
     )
 
 

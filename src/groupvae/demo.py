@@ -141,7 +141,8 @@ def run_demo(
         torch.set_num_threads(threads)  # fit sets the process-wide count; give it back
     train_seconds = time.perf_counter() - fit_start
     probes = latent_probe_scores(model, holdout, seed=seed)
-    model.save(out_dir / MODEL_DIR, metadata={"dataset": DATASET, "demo_probes": probes})
+    meta = {"dataset": DATASET, "demo_probes": probes}
+    model.save(out_dir / MODEL_DIR, metadata=meta, overwrite=True)
     metrics: dict[str, Any] = {
         "model": MODEL,
         "dataset": DATASET,

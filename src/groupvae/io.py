@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -58,30 +57,3 @@ def write_with(path: str | os.PathLike[str], writer: Callable[[Path], Any]) -> N
     """Call ``writer(tmp_path)`` and rename the result onto ``path`` atomically."""
     with atomic_path(path) as tmp:
         writer(tmp)
-
-
-@contextmanager
-def atomic_directory(path: str | os.PathLike[str]) -> Iterator[Path]:
-    """Yield a temporary directory that replaces ``path`` once the block succeeds.
-
-    An existing ``path`` is kept until the new directory is complete, so an interrupted
-    save never leaves a half-written directory behind.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
-    try:
-        yield tmp
-        default_permissions(tmp)
-        if path.exists():
-            old = path.with_name(f".{path.name}.old")
-            if old.exists():
-                shutil.rmtree(old)
-            os.replace(path, old)
-            os.replace(tmp, path)
-            shutil.rmtree(old)
-        else:
-            os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp)

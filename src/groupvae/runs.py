@@ -141,17 +141,22 @@ def train_run(
     holdout: float = 0.2,
     holdout_labels: list[int] | None = None,
     progress: bool = True,
+    overwrite: bool = False,
+    resume: bool = False,
+    resume_command: str | None = None,
 ) -> BaseModel:
-    """Train preset ``model_name`` on ``dataset`` and save the run to ``out``.
+    """Train preset ``model_name`` on ``dataset`` in the run directory ``out``.
 
     This is ``groupvae train``; it trains exactly what
     ``create(model_name, dataset=dataset, seed=seed).fit(train, holdout=hold)`` trains
-    (one settings resolver, :mod:`groupvae.settings`).
+    (one settings resolver, :mod:`groupvae.settings`). ``out`` is training's working
+    directory (:mod:`groupvae.run_directory`): marked unfinished, with an atomic
+    checkpoint after every epoch, until the finished checkpoint is written.
 
     Args:
         model_name: a key of ``MODELS`` (any family).
         dataset: a key of ``DATASETS``.
-        out: run directory (written atomically).
+        out: run directory: new or empty, or a run (``overwrite`` / ``resume``).
         seed: seeds the data, the split, the weights and training.
         epochs: overrides the resolved number of epochs.
         overrides: the family's config or ``TrainConfig`` fields (``--set key=value``).
@@ -159,10 +164,20 @@ def train_run(
         holdout: fraction held out for evaluation.
         holdout_labels: hold out these classes instead (unseen groups; group VAEs).
         progress: show a progress bar.
+        overwrite: replace a run already at ``out``.
+        resume: continue the unfinished run at ``out`` (same settings), bit-identically.
+        resume_command: the command line that resumes, written into the marker.
 
     Raises:
-        UnknownNameError, ConfigError, DataError: on bad names, settings or data.
+        UnknownNameError, ConfigError, DataError: on bad names, settings, data or
+            ``out``, before any training.
+        TrainingInterrupted: (a ``KeyboardInterrupt``) on SIGINT or SIGTERM; ``out``
+            keeps the last epoch checkpoint.
     """
+    from groupvae.run_directory import checkpoint_dir, finish_run, run_state, start_run
+
+    out = Path(out)
+    run_state(out)  # a file or someone else's folder fails before any work
     data_options = dict(data_options or {})
     model_over, train_over = split_settings(model_name, dict(overrides or {}))
     model = create(model_name, dataset=dataset, seed=seed, **model_over)
@@ -173,8 +188,7 @@ def train_run(
     options = {"progress": progress, **train_over}
     if epochs is not None:
         options["epochs"] = epochs
-    start = time.perf_counter()
-    model.fit(train, holdout=hold, **options)
+    model.preflight(train, holdout=hold, **options)
     record = {
         "name": dataset,
         "seed": seed,
@@ -182,7 +196,20 @@ def train_run(
         "holdout": holdout,
         "holdout_labels": holdout_labels,
     }
-    model.save(out, metadata={"data": record, "fit_seconds": time.perf_counter() - start})
+    request = {
+        "model": model_name, "data": record, "epochs": epochs,
+        "overrides": {k: str(v) for k, v in (overrides or {}).items()},
+    }  # fmt: skip
+    command = resume_command or f"train_run({model_name!r}, {dataset!r}, {str(out)!r}, resume=True)"
+    start_run(out, request, resume_command=command, overwrite=overwrite, resume=resume)
+    start = time.perf_counter()
+    model.fit(
+        train, holdout=hold, checkpoint_dir=checkpoint_dir(out),
+        log_dir=checkpoint_dir(out), resume=resume, **options,
+    )  # fmt: skip
+    meta = {"data": record, "fit_seconds": time.perf_counter() - start}
+    model.save(out, metadata=meta, overwrite=True)
+    finish_run(out)
     return model
 
 

@@ -174,7 +174,7 @@ def _vae_task(bench: CPVAEBenchmark, *, seed: int, run_dir: Path) -> dict[str, A
         num_threads=1,
     )
     row: dict[str, Any] = {"fit_seconds": time.perf_counter() - start}
-    vae.save(run_dir)
+    vae.save(run_dir, overwrite=True)
     codes = vae.encode_instances(hold).mean
     ari = population_ari(codes, hold.labels, hold.aux["population"], seed=seed)
     row["shared_ari"] = ari.pop("mean")
@@ -214,7 +214,7 @@ def _cpvae_task(
         num_threads=1,
     )
     fit_seconds = time.perf_counter() - start
-    model.save(run_dir, metadata={"benchmark_task": run_dir.name})
+    model.save(run_dir, metadata={"benchmark_task": run_dir.name}, overwrite=True)
     start = time.perf_counter()
     metrics = cpvae_metrics(
         model,

@@ -133,6 +133,10 @@ class BaseModel:
         """Check ``train`` before training (and set data-dependent buffers)."""
         raise NotImplementedError
 
+    def _check_holdout(self, data: GroupedDataset, config: TrainConfig) -> None:
+        """Check holdout data as the training data is checked (shape, range, groups)."""
+        raise NotImplementedError
+
     def _loaders(
         self, train: GroupedDataset, holdout: GroupedDataset | None, config: TrainConfig
     ) -> tuple[Any, Any]:
@@ -199,13 +203,9 @@ class BaseModel:
             KeyboardInterrupt: (:class:`~groupvae.training.checkpointing.TrainingInterrupted`)
                 on SIGINT or SIGTERM; the last epoch checkpoint is kept.
         """
-        from groupvae.settings import resolve_train_config
         from groupvae.training.fit import fit_plan
 
-        config = resolve_train_config(self, {"seed": self.seed, **train_options})
-        for name, part in (("data", data), ("holdout", holdout)):
-            if part is not None and not isinstance(part, GroupedDataset):
-                raise DataError(f"fit needs a GroupedDataset as {name}")
+        config = self.preflight(data, holdout=holdout, **train_options)
         if resume and checkpoint_dir is None:
             raise ConfigError("resume=True needs the checkpoint_dir of the interrupted fit")
         self.history = fit_plan(
@@ -215,17 +215,49 @@ class BaseModel:
         self.train_config = config
         return self
 
+    def preflight(
+        self, data: GroupedDataset, *, holdout: GroupedDataset | None = None, **train_options: Any
+    ) -> TrainConfig:
+        """Resolve the training settings and check ``data`` and ``holdout`` as :meth:`fit`
+        would, without training; returns the resolved :class:`TrainConfig`.
+
+        Raises:
+            DataError: if the data or the holdout does not fit the model (shape, value
+                range, groups too small for the regulariser in some batch).
+            ConfigError: for an unknown or bad training setting.
+        """
+        from groupvae.settings import resolve_train_config
+
+        config = resolve_train_config(self, {"seed": self.seed, **train_options})
+        for name, part in (("data", data), ("holdout", holdout)):
+            if part is not None and not isinstance(part, GroupedDataset):
+                raise DataError(f"fit needs a GroupedDataset as {name}")
+        self._prepare(data, config)
+        if holdout is not None:
+            self._check_holdout(holdout, config)
+        return config
+
     # --------------------------------------------------------------- save / load
-    def save(self, directory: str | Path, *, metadata: dict[str, Any] | None = None) -> Path:
-        """Write a checkpoint directory atomically; returns its path.
+    def save(
+        self,
+        directory: str | Path,
+        *,
+        metadata: dict[str, Any] | None = None,
+        overwrite: bool = False,
+    ) -> Path:
+        """Write a checkpoint directory (each file atomically); returns its path.
 
         Contents: ``config.json``, ``weights.safetensors``, ``metadata.json`` (family,
-        schema and library versions, seed, data set, training config, extras) and
-        ``history.csv`` when fitted.
+        schema and library versions, seed, data set, training config, extras, the files'
+        SHA-256) and ``history.csv`` when fitted.
+
+        Raises:
+            CheckpointError: if ``directory`` is a file, holds files groupvae did not
+                write, or already holds a model and ``overwrite`` is false.
         """
         from groupvae.checkpoint import save_model
 
-        return save_model(self, directory, metadata=metadata)
+        return save_model(self, directory, metadata=metadata, overwrite=overwrite)
 
     @classmethod
     def load(cls, directory: str | Path) -> BaseModel:

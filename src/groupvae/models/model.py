@@ -60,22 +60,55 @@ class GroupVAE(BaseModel):
 
     # ----------------------------------------------------------- training hooks
     def _prepare(self, train: GroupedDataset, config: TrainConfig) -> None:
-        """Check that ``train`` fits the module and one forward pass runs.
+        """Check that ``train`` fits the module, that every batch of an epoch has the
+        groups a regulariser needs, and that one forward pass runs.
 
         Raises:
             DataError: naming what to fix (shape, value range, group sizes).
         """
+        self._check_holdout(train, config)
+        if self.module.regulariser is not None and config.random_groups is None:
+            self._check_regulariser_batches(train, config)
+
+    def _check_holdout(self, data: GroupedDataset, config: TrainConfig) -> None:
+        """Shape, value range and a first forward pass, as for the training data."""
         module = self.module
-        self._check_obs_shape(train.obs_shape)
-        module.likelihood.check_data(train.x)
-        n = min(config.groups_per_batch, train.n_groups)
-        batch = next(iter(group_loader(train, n, seed=0)))
+        self._check_obs_shape(data.obs_shape)
+        module.likelihood.check_data(data.x)
+        n = min(config.groups_per_batch, data.n_groups)
+        batch = next(iter(group_loader(data, n, seed=0)))
         try:
-            module(batch)
+            with torch.no_grad():
+                module(batch, with_regulariser=False)
         except GroupVAEError:
             raise
         except RuntimeError as err:  # a shape mismatch deep in a network
             raise DataError(f"a first forward pass on the data failed: {err}") from None
+
+    def _check_regulariser_batches(self, train: GroupedDataset, config: TrainConfig) -> None:
+        """A regulariser pairs members of different groups: every batch needs two groups,
+        each with two members (after ``max_group_size`` subsampling)."""
+        name = self.config.regulariser
+        sizes = np.bincount(train.group, minlength=train.n_groups)
+        if config.max_group_size is not None:
+            sizes = np.minimum(sizes, config.max_group_size)
+        lone = np.flatnonzero(sizes < 2)
+        if lone.size:
+            capped = (
+                ""
+                if config.max_group_size is None
+                else f" (max_group_size={config.max_group_size})"
+            )
+            raise DataError(
+                f"{lone.size} group(s) of {train.name!r} have one member{capped}, e.g. group "
+                f"{int(lone[0])}; the {name} regulariser needs at least two members per "
+                "group: drop those groups, or --set regulariser=none"
+            )
+        if train.n_groups < 2 or config.groups_per_batch < 2:
+            raise DataError(
+                f"the {name} regulariser needs 2 groups in every batch; the data has "
+                f"{train.n_groups} and groups_per_batch is {config.groups_per_batch}"
+            )
 
     def _loaders(
         self, train: GroupedDataset, holdout: GroupedDataset | None, config: TrainConfig

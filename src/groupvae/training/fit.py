@@ -58,10 +58,11 @@ def fit_plan(
     checkpoint_dir: str | Path | None = None,
     resume: bool = False,
 ) -> pd.DataFrame:
-    """Train ``model`` (a :class:`~groupvae.models.base.BaseModel`) on ``train`` with the
-    one :class:`TrainingPlan`; return the per-epoch history.
+    """Train ``model`` (a :class:`~groupvae.models.base.BaseModel`, already checked by
+    its ``preflight``) on ``train`` with the one :class:`TrainingPlan`; return the
+    per-epoch history.
 
-    The family's hooks give the preflight (``model._prepare``), the loaders
+    The family's hooks give the loaders
     (``model._loaders``) and the loss-weight schedules (``model._schedules``).
 
     Args:
@@ -90,7 +91,6 @@ def fit_plan(
     _quiet_lightning()
     if config.num_threads is not None:
         torch.set_num_threads(config.num_threads)
-    model._prepare(train, config)
     model.module.train()  # inference (encode_*) leaves the module in eval mode
     L.seed_everything(config.seed, workers=True, verbose=False)
     loader, val_loader = model._loaders(train, holdout, config)

@@ -145,6 +145,13 @@ class CPVAE(BaseModel):
         buffer = self.module.population_sizes
         buffer.copy_(torch.as_tensor(sizes, dtype=buffer.dtype))
 
+    def _check_holdout(self, data: GroupedDataset, config: TrainConfig) -> None:
+        """The holdout's populations, shape and value range, as for the training data."""
+        x, pop = self._arrays(data, None)
+        self._check_obs_shape(x.shape[1:])
+        self.module.likelihood.check_data(x)
+        population_sizes(pop, self.module.n_populations)
+
     def _loaders(
         self, train: GroupedDataset, holdout: GroupedDataset | None, config: TrainConfig
     ) -> tuple[Any, Any]:
