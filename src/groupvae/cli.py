@@ -157,11 +157,14 @@ def train(
             err=True,
         )
         raise typer.Exit(130) from None
+    from groupvae.run_directory import is_global_zero
+
+    if not is_global_zero():  # another device's process of a DDP run
+        return
     last = fitted.history.iloc[-1] if fitted.history is not None else {}
     elbo = last.get("val_elbo_per_obs", last.get("train_elbo_per_obs", float("nan")))
     typer.echo(
-        f"saved {out} (holdout ELBO per observation {elbo:.2f} nats); "
-        f"next: groupvae evaluate {out}"
+        f"saved {out} (holdout ELBO per observation {elbo:.2f} nats); next: groupvae evaluate {out}"
     )
 
 

@@ -176,6 +176,13 @@ def finish_run(path: str | os.PathLike[str]) -> None:
     (path / REQUEST).unlink(missing_ok=True)
 
 
+def is_global_zero() -> bool:
+    """Whether this process is the first of a (Lightning DDP) launch: the only one that
+    writes the run directory. The processes Lightning starts for the other devices
+    (``LOCAL_RANK`` > 0) and other nodes (``NODE_RANK`` > 0) only train."""
+    return all(os.environ.get(k, "0") in ("", "0") for k in ("LOCAL_RANK", "NODE_RANK", "RANK"))
+
+
 def checkpoint_dir(path: str | os.PathLike[str]) -> Path:
     """The folder of a run's epoch checkpoints and training log."""
     return Path(path) / TRAINING

@@ -174,10 +174,13 @@ def train_run(
         TrainingInterrupted: (a ``KeyboardInterrupt``) on SIGINT or SIGTERM; ``out``
             keeps the last epoch checkpoint.
     """
-    from groupvae.run_directory import checkpoint_dir, finish_run, run_state, start_run
+    from groupvae.run_directory import checkpoint_dir, finish_run, is_global_zero
+    from groupvae.run_directory import run_state, start_run
 
     out = Path(out)
-    run_state(out)  # a file or someone else's folder fails before any work
+    writer = is_global_zero()  # under DDP the other ranks only train
+    if writer:
+        run_state(out)  # a file or someone else's folder fails before any work
     data_options = dict(data_options or {})
     model_over, train_over = split_settings(model_name, dict(overrides or {}))
     model = create(model_name, dataset=dataset, seed=seed, **model_over)
@@ -201,15 +204,17 @@ def train_run(
         "overrides": {k: str(v) for k, v in (overrides or {}).items()},
     }  # fmt: skip
     command = resume_command or f"train_run({model_name!r}, {dataset!r}, {str(out)!r}, resume=True)"
-    start_run(out, request, resume_command=command, overwrite=overwrite, resume=resume)
+    if writer:
+        start_run(out, request, resume_command=command, overwrite=overwrite, resume=resume)
     start = time.perf_counter()
     model.fit(
         train, holdout=hold, checkpoint_dir=checkpoint_dir(out),
         log_dir=checkpoint_dir(out), resume=resume, **options,
     )  # fmt: skip
-    meta = {"data": record, "fit_seconds": time.perf_counter() - start}
-    model.save(out, metadata=meta, overwrite=True)
-    finish_run(out)
+    if writer:
+        meta = {"data": record, "fit_seconds": time.perf_counter() - start}
+        model.save(out, metadata=meta, overwrite=True)
+        finish_run(out)
     return model
 
 

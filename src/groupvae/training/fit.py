@@ -13,6 +13,7 @@ import torch
 from lightning.fabric.utilities.exceptions import MisconfigurationException
 from lightning.pytorch.callbacks import Callback
 from lightning.pytorch.loggers import CSVLogger
+from lightning.pytorch.strategies import DDPStrategy
 
 from groupvae.config import TrainConfig
 from groupvae.data.grouped import GroupedDataset
@@ -114,12 +115,18 @@ def make_trainer(
         ConfigError: for an accelerator, device count or strategy Lightning refuses.
     """
     logger: Any = False if log_dir is None else CSVLogger(log_dir, name="log")
+    strategy: Any = config.strategy
+    if strategy in ("ddp", "ddp_spawn"):
+        # A step makes two backward passes when there is a critic (its loss reaches only
+        # its own parameters): DDP must look for unused parameters on each.
+        start = "spawn" if strategy == "ddp_spawn" else "popen"
+        strategy = DDPStrategy(find_unused_parameters=True, start_method=start)
     try:
         return L.Trainer(
             max_epochs=config.epochs,
             accelerator=config.accelerator,
             devices=config.devices,
-            strategy=config.strategy,
+            strategy=strategy,
             num_nodes=config.num_nodes,
             logger=logger,
             enable_checkpointing=True,  # RunCheckpoint is the (only) checkpoint callback

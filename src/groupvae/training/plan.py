@@ -85,11 +85,24 @@ class TrainingPlan(L.LightningModule):
                 f"step {self.model_steps}. {NAN_HINT}"
             )
 
+    def rank_weight(self, batch: Any) -> torch.Tensor | float:
+        """Under DDP, ``world_size * n_local / n_total`` (groups of this rank's batch over
+        all ranks'): DDP averages the ranks' gradients, and this weight makes that
+        average the gradient of the mean over *all* the step's groups, whatever each rank
+        holds. 1 on one device (and no synchronisation)."""
+        world = self.trainer.world_size if self._trainer is not None else 1
+        if world == 1:
+            return 1.0
+        n = torch.tensor(float(getattr(batch, "n_groups", len(batch))), device=self.device)
+        total = self.trainer.strategy.reduce(n.clone(), reduce_op="sum")
+        return world * n / total
+
     def training_step(self, batch: Any, batch_idx: int) -> None:
         optimisers = self.optimizers()
         optimisers = optimisers if isinstance(optimisers, list) else [optimisers]
+        weight = self.rank_weight(batch)
         if len(optimisers) > 1:
-            critic_loss = self.module.critic_loss(batch)
+            critic_loss = weight * self.module.critic_loss(batch)
             self._check(critic_loss, "critic loss")
             optimisers[1].zero_grad()
             self.manual_backward(critic_loss)
@@ -97,11 +110,14 @@ class TrainingPlan(L.LightningModule):
         out = self.module(batch, **self.weights())
         self._check(out.loss, "training loss")
         optimisers[0].zero_grad()
-        self.manual_backward(out.loss)
+        self.manual_backward(weight * out.loss)
         optimisers[0].step()
         self.model_steps += 1
         metrics = {f"train_{k}": v.detach() for k, v in out.scalars().items()}
-        self.log_dict(metrics, on_step=False, on_epoch=True, batch_size=out.n_groups)
+        distributed = self.trainer.world_size > 1  # reduced across ranks once per epoch
+        self.log_dict(
+            metrics, on_step=False, on_epoch=True, batch_size=out.n_groups, sync_dist=distributed
+        )
         self.log(
             "loss", out.loss.detach(), prog_bar=True, on_step=True, on_epoch=False, logger=False
         )
@@ -109,7 +125,10 @@ class TrainingPlan(L.LightningModule):
     def validation_step(self, batch: Any, batch_idx: int) -> None:
         out = self.module(batch, with_regulariser=False, **self.weights())
         metrics = {f"val_{k}": v for k, v in out.scalars().items()}
-        self.log_dict(metrics, on_step=False, on_epoch=True, batch_size=out.n_groups)
+        distributed = self.trainer.world_size > 1  # each rank validates its own groups
+        self.log_dict(
+            metrics, on_step=False, on_epoch=True, batch_size=out.n_groups, sync_dist=distributed
+        )
 
     def configure_optimizers(self) -> list[torch.optim.Optimizer]:
         opts = [torch.optim.Adam(self.module.model_parameters(), lr=self.config.lr)]
