@@ -174,8 +174,13 @@ def train_run(
         TrainingInterrupted: (a ``KeyboardInterrupt``) on SIGINT or SIGTERM; ``out``
             keeps the last epoch checkpoint.
     """
-    from groupvae.run_directory import checkpoint_dir, finish_run, is_global_zero
-    from groupvae.run_directory import run_state, start_run
+    from groupvae.run_directory import (
+        checkpoint_dir,
+        finish_run,
+        is_global_zero,
+        run_state,
+        start_run,
+    )
 
     out = Path(out)
     writer = is_global_zero()  # under DDP the other ranks only train
