@@ -30,6 +30,7 @@ from groupvae.io import default_permissions, write_text, write_with
 
 SCHEMA_VERSION = 1
 CONFIG, WEIGHTS, METADATA = "config.json", "weights.safetensors", "metadata.json"
+HISTORY = "history.csv"
 
 
 def library_versions() -> dict[str, str]:
@@ -65,7 +66,8 @@ def write_checkpoint(
     metadata: dict[str, Any],
 ) -> None:
     """Write the three checkpoint files into ``directory`` (which must exist), each
-    atomically, ``metadata.json`` (with both files' hashes) last."""
+    atomically, ``metadata.json`` last with the SHA-256 of the others (and of a
+    ``history.csv`` already there)."""
     write_text(directory / CONFIG, json.dumps(config, indent=2, sort_keys=True) + "\n")
     tensors = {k: v.detach().cpu().contiguous() for k, v in state_dict.items()}
     write_with(directory / WEIGHTS, lambda tmp: save_file(tensors, str(tmp)))
@@ -74,7 +76,11 @@ def write_checkpoint(
         "schema_version": SCHEMA_VERSION,
         "versions": library_versions(),
         **metadata,
-        "sha256": {CONFIG: sha256(directory / CONFIG), WEIGHTS: sha256(directory / WEIGHTS)},
+        "sha256": {
+            name: sha256(directory / name)
+            for name in (CONFIG, WEIGHTS, HISTORY)
+            if (directory / name).is_file()
+        },
     }
     write_text(directory / METADATA, json.dumps(meta, indent=2, sort_keys=True) + "\n")
 
@@ -144,7 +150,9 @@ def check_hashes(directory: Path, metadata: dict[str, Any]) -> None:
         return
     if not isinstance(recorded, dict):
         raise CheckpointError(f"{directory / METADATA} is corrupt: sha256 {recorded!r}")
-    for name in (CONFIG, WEIGHTS):
+    for name in (CONFIG, WEIGHTS, HISTORY):
+        if name in recorded and not (directory / name).is_file():
+            raise CheckpointError(f"{directory} is not a groupvae checkpoint: {name} is missing")
         if name in recorded and sha256(directory / name) != recorded[name]:
             raise CheckpointError(
                 f"{directory / name} does not match {directory / METADATA} (its SHA-256 "
@@ -167,7 +175,6 @@ def load_state(module: torch.nn.Module, state: dict[str, torch.Tensor], where: s
     module.load_state_dict(state)
 
 
-HISTORY = "history.csv"
 _OWN_METADATA = (
     "seed", "train_config", "schema_version", "versions", "family", "model_class", "dataset",
     "sha256",

@@ -129,9 +129,12 @@ def train(
     """Train MODEL on DATASET in a run directory: checkpointed every epoch, resumable,
     finished when its checkpoint is complete."""
     from groupvae.config import parse_overrides
+    from groupvae.errors import ConfigError
     from groupvae.runs import train_run
     from groupvae.training.checkpointing import TrainingInterrupted
 
+    if seed < 0:
+        raise ConfigError(f"--seed must be >= 0, got {seed}")
     out = out or Path("runs") / f"{model}-{dataset}-seed{seed}"
     command = _resume_command(locals())
     try:
@@ -202,8 +205,13 @@ def plot(
     seed: Annotated[int, typer.Option(help="Seed of the images or groups shown.")] = 0,
 ) -> None:
     """Draw a figure from a saved run, without training again."""
+    from groupvae.errors import ConfigError
     from groupvae.plots import PLOTS
 
+    if out is not None and out.is_dir():
+        raise ConfigError(
+            f"--out {out} is a directory; give the figure's file name, e.g. {out}/{kind}.png"
+        )
     path = PLOTS[kind](run_dir, out, seed=seed)
     typer.echo(f"wrote {path}")
 
@@ -271,6 +279,7 @@ def benchmark_cpvae(
     from groupvae.config import parse_overrides
     from groupvae.models import build_config
 
+    _at_least_one(seeds=seeds, epochs=epochs, jobs=jobs)
     bench = CPVAEBenchmark.quick() if quick else CPVAEBenchmark()
     overrides = parse_overrides(set_ or [])
     build_config("cpvae", **overrides)  # unknown fields fail here, before any training
@@ -304,6 +313,15 @@ def benchmark_ugvae(
     run_benchmark(dataclasses.replace(bench, **changes), out, echo=typer.echo)
 
 
+def _at_least_one(**options: int | None) -> None:
+    """Raise :class:`ConfigError` for a count option below 1 (``--seeds 0``, ``--jobs 0``)."""
+    from groupvae.errors import ConfigError
+
+    for name, value in options.items():
+        if value is not None and value < 1:
+            raise ConfigError(f"--{name} must be >= 1, got {value}")
+
+
 def _benchmark_changes(
     seeds: int | None,
     epochs: int | None,
@@ -315,6 +333,7 @@ def _benchmark_changes(
     from groupvae.config import parse_overrides, split_overrides
     from groupvae.models import MODELS
 
+    _at_least_one(seeds=seeds, epochs=epochs, jobs=jobs)
     changes: dict[str, Any] = {}
     if seeds is not None:
         changes["seeds"] = tuple(range(seeds))

@@ -188,12 +188,12 @@ def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def _fits(value: Any, hint: Any) -> bool:
+def fits_type(value: Any, hint: Any) -> bool:
     """Whether ``value`` is of type ``hint`` (``int``, ``float`` finite, ``str``, ``bool``,
     ``tuple[int, ...]`` of positive sizes, ``None`` where optional, or a union)."""
     origin = typing.get_origin(hint)
     if origin in (typing.Union, types.UnionType):
-        return any(_fits(value, option) for option in typing.get_args(hint))
+        return any(fits_type(value, option) for option in typing.get_args(hint))
     if hint is type(None):
         return value is None
     if hint is bool:
@@ -225,7 +225,7 @@ def check_field_types(config: Any) -> None:
     hints = typing.get_type_hints(type(config))
     for field in dataclasses.fields(config):
         value = getattr(config, field.name)
-        if not _fits(value, hints[field.name]):
+        if not fits_type(value, hints[field.name]):
             wanted = type_name(hints[field.name])
             if "float" in wanted:
                 wanted += " (finite)"
@@ -265,7 +265,7 @@ def _coerce(value: Any, hint: Any, key: str) -> Any:
             return tuple(parsed) if isinstance(parsed, list) else (parsed,)
         if option is str:
             return text
-    raise ConfigError(f"{key} needs a value of type {hint}, got {value!r}")
+    raise ConfigError(f"{key} needs a value of type {type_name(hint)}, got {value!r}")
 
 
 def replace(config: C, **overrides: Any) -> C:

@@ -206,7 +206,7 @@ def train_run(
     }
     request = {
         "model": model_name, "data": record, "epochs": epochs,
-        "overrides": {k: str(v) for k, v in (overrides or {}).items()},
+        "overrides": {k: str(v) for k, v in (overrides or {}).items() if k != "progress"},
     }  # fmt: skip
     command = resume_command or f"train_run({model_name!r}, {dataset!r}, {str(out)!r}, resume=True)"
     if writer:
@@ -232,7 +232,29 @@ def data_record(metadata: dict[str, Any], run_dir: str | Path) -> dict[str, Any]
     record = metadata.get("data")
     if not isinstance(record, dict) or "name" not in record:
         raise CheckpointError(f"{run_dir} does not record its data set; was it made by train?")
+    checks = {
+        "name": isinstance(record["name"], str),
+        "seed": _whole(record.get("seed", 0)),
+        "options": isinstance(record.get("options", {}), dict),
+        "holdout": isinstance(record.get("holdout", 0.2), int | float)
+        and 0 < record.get("holdout", 0.2) < 1,
+        "holdout_labels": record.get("holdout_labels") is None
+        or (
+            isinstance(record["holdout_labels"], list)
+            and all(map(_whole, record["holdout_labels"]))
+        ),
+    }
+    bad = [k for k, ok in checks.items() if not ok]
+    if bad:
+        raise CheckpointError(
+            f"{Path(run_dir) / 'metadata.json'} is corrupt: its data record has a bad "
+            f"{', '.join(bad)} ({', '.join(repr(record.get(k)) for k in bad)})"
+        )
     return record
+
+
+def _whole(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
 def load_run(run_dir: str | Path) -> tuple[BaseModel, GroupedDataset, GroupedDataset]:

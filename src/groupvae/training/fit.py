@@ -14,6 +14,7 @@ from lightning.fabric.utilities.exceptions import MisconfigurationException
 from lightning.pytorch.callbacks import Callback
 from lightning.pytorch.loggers import CSVLogger
 from lightning.pytorch.strategies import DDPStrategy
+from lightning.pytorch.utilities.exceptions import SIGTERMException
 
 from groupvae.config import TrainConfig
 from groupvae.data.grouped import GroupedDataset
@@ -102,6 +103,24 @@ def fit_plan(
     )  # fmt: skip
 
 
+ACCELERATORS = ("cpu", "gpu", "cuda", "mps", "tpu", "auto")
+
+
+def check_accelerator(config: TrainConfig) -> None:
+    """Raise :class:`ConfigError` before training for an accelerator name Lightning does
+    not know, or one this machine does not have."""
+    name = config.accelerator
+    if name not in ACCELERATORS:
+        raise ConfigError(f"accelerator must be one of {', '.join(ACCELERATORS)}, got {name!r}")
+    if name in ("gpu", "cuda") and not torch.cuda.is_available():
+        raise ConfigError(
+            f"accelerator={name!r} but this machine has no CUDA GPU that torch can use; "
+            "use --set accelerator=cpu (or auto)"
+        )
+    if name == "mps" and not torch.backends.mps.is_available():
+        raise ConfigError("accelerator='mps' but this machine has no Apple GPU; use cpu or auto")
+
+
 def make_trainer(
     config: TrainConfig,
     callbacks: list[Callback],
@@ -174,9 +193,9 @@ def run_trainer(
     try:
         with interrupts(state):
             trainer.fit(plan, loader, val_loader, ckpt_path=ckpt, weights_only=True)
-    except _Stop:
+    except (_Stop, SIGTERMException):  # ours, or Lightning's own SIGTERM handling
         raise TrainingInterrupted(
-            trainer.current_epoch + 1, config.epochs, len(state.history), state.signal or "?"
+            trainer.current_epoch + 1, config.epochs, len(state.history), state.signal or "SIGTERM"
         ) from None
     except KeyError as err:  # a checkpoint of another model or optimiser layout
         raise CheckpointError(f"the training checkpoint does not fit this run: {err}") from None
