@@ -36,7 +36,7 @@ GOOD = {"x": np.zeros((4, 2)), "group": np.array([0, 0, 1, 1])}
         ({"v": np.zeros((3, 1))}, r"v must have one row per observation \(4\)"),
         ({"v": np.array([0.0, np.inf, 0, 0])}, "v has 1 NaN"),
         ({"labels": np.zeros(3)}, "labels must have shape"),
-        ({"aux": {"eps": np.zeros(5)}}, r"aux\['eps'\] must have one row"),
+        ({"aux": {"eps": np.zeros(5)}}, r"aux\['eps'\] must be an array with one row"),
     ],
     ids=lambda p: p if isinstance(p, str) else None,
 )
