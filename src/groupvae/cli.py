@@ -153,6 +153,10 @@ def train(
             resume_command=command,
         )
     except TrainingInterrupted as stop:
+        from groupvae.run_directory import is_global_zero
+
+        if not is_global_zero():  # another device's process of a DDP run
+            raise typer.Exit(130) from None
         typer.secho(
             f"interrupted at epoch {stop.epoch} of {stop.epochs} ({stop.completed} "
             f"checkpointed); resume with: {command}",

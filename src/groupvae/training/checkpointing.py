@@ -92,7 +92,8 @@ class RunCheckpoint(Checkpoint):
       :attr:`history`; and, with a ``directory``, the checkpoint ``directory/last.ckpt``
       is written (weights, both optimisers, loop progress, this callback's state: the
       history and the model step count).
-    - A pending signal (see :func:`interrupts`) stops the run at the next batch.
+    - A pending signal (see :func:`interrupts`) stops the run at the next batch (under
+      DDP at the end of the epoch, on every rank at once, after the checkpoint).
 
     Being a ``Checkpoint`` callback, Lightning runs its epoch-end hook after the
     module's own, so it sees (and saves) everything the module logged.
@@ -133,7 +134,7 @@ class RunCheckpoint(Checkpoint):
 
     # ------------------------------------------------------------- seeding
     def _seed(self, trainer: L.Trainer, stage: int, batch_idx: int) -> None:
-        if self.signal is not None:
+        if self.signal is not None and trainer.world_size == 1:
             raise _Stop
         torch.manual_seed(
             position_seed(self.seed, stage, trainer.current_epoch, batch_idx, trainer.global_rank)
@@ -167,6 +168,17 @@ class RunCheckpoint(Checkpoint):
         self.history.append({"epoch": float(trainer.current_epoch), **row})
         if self.directory is not None:
             trainer.save_checkpoint(self.directory / LAST)
+        if trainer.world_size > 1 and self._any_rank_signalled(trainer):
+            raise _Stop  # every rank together, after the checkpoint: no rank left waiting
+
+    def _any_rank_signalled(self, trainer: L.Trainer) -> bool:
+        """Under DDP a signal stops the run at the end of the epoch, once all ranks agree
+        (one reduction per epoch); a rank stopping alone would hang the others."""
+        flag = torch.tensor(float(self.signal is not None), device=trainer.strategy.root_device)
+        agreed = trainer.strategy.reduce(flag, reduce_op="sum")
+        if float(agreed) > 0 and self.signal is None:
+            self.signal = "SIGTERM"
+        return float(agreed) > 0
 
 
 def epoch_terms(metrics: dict[str, Any]) -> dict[str, float]:
