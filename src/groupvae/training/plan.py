@@ -73,6 +73,13 @@ class TrainingPlan(L.LightningModule):
             out[name] = value
         return out
 
+    def on_train_start(self) -> None:
+        # Under DDP each rank has fewer batches than the loader had before the process
+        # group existed: measure progress in this rank's batches.
+        batches = self.trainer.num_training_batches
+        if isinstance(batches, int) and batches > 0:
+            self.total_steps = max(1, self.config.epochs * batches)
+
     def transfer_batch_to_device(
         self, batch: Any, device: torch.device, dataloader_idx: int
     ) -> Any:
