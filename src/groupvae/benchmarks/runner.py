@@ -114,7 +114,20 @@ def run_dir(out: str | Path, name: str, seed: int) -> Path:
 
 
 def _execute(run: Run, seed: int, directory: Path) -> dict[str, Any]:
-    """One run on one thread (torch and BLAS), in a worker process or here."""
+    """One run on one thread (torch and BLAS), in a worker process or here.
+
+    A run whose row ``results.json`` lacks starts afresh: what an earlier, interrupted
+    attempt left in its folder goes first, if it is a groupvae run (only the files
+    groupvae writes); any other folder is the task's own business.
+    """
+    from groupvae.errors import ConfigError
+    from groupvae.run_directory import clear_run, run_state
+
+    try:
+        if run_state(directory) != "new":
+            clear_run(directory)
+    except ConfigError:
+        pass
     start = time.perf_counter()
     with one_thread():
         metrics = run.task(*run.args, seed=seed, run_dir=directory)
