@@ -58,6 +58,7 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--accelerator", default="cpu")
+    parser.add_argument("--models", nargs="+", default=list(MODELS), choices=list(MODELS))
     args = parser.parse_args()
     start = time.perf_counter()
     data = groupvae.data.make_exam_scores(args.groups, seed=0)
@@ -67,7 +68,7 @@ def main() -> None:
         f"accelerator {args.accelerator}"
     )
     print(f"{'model':<10} {'obs/s':>10} {'groups/s':>10}")
-    for name in MODELS:
+    for name in args.models:
         obs, groups = measure(name, data, args.epochs, args.threads, args.accelerator)
         print(f"{name:<10} {obs:>10.0f} {groups:>10.0f}", flush=True)
     print(
