@@ -72,7 +72,8 @@ def plain_step(module, batch) -> tuple[dict[str, torch.Tensor], dict[str, torch.
             module.regulariser, x, inf.v.detach(), batch.group, batch.n_groups
         )
         names = [k for k, p in named.items() if id(p) in critic]
-        for k, g in zip(names, torch.autograd.grad(critic_loss, [named[k] for k in names]), strict=True):
+        critic_grads = torch.autograd.grad(critic_loss, [named[k] for k in names])
+        for k, g in zip(names, critic_grads, strict=True):
             named[k].grad = g
             grads[k] = g
         torch.optim.Adam([named[k] for k in names], lr=LR, foreach=False).step()
