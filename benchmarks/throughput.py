@@ -5,7 +5,7 @@ Usage:
         [--accelerator cpu] [--models mlvae cxvae ...]
     python benchmarks/throughput.py --breakdown [--groups 4096] [--models ...]
     python benchmarks/throughput.py --scaling [--obs-per-step 2048] [--steps 32]
-    python benchmarks/throughput.py --time-to-quality [--seconds 30] [--groups 32768]
+    python benchmarks/throughput.py --time-to-quality [--seconds 30] [--groups 32768] [--lr]
 
 Default: one row per preset (observations/s and groups/s of ``model.fit`` over the timed
 epochs, excluding the first, warm-up epoch), 64 groups per step. ``--breakdown``: per
@@ -142,14 +142,23 @@ def time_to_quality(args) -> None:
     budget = TimeBudget(args.seconds)
     model = groupvae.models.create("cxvae", dataset="exam-scores", seed=0)
     start = time.perf_counter()
-    model.fit(train, epochs=1000, progress=False, num_threads=args.threads, callbacks=[budget])
+    options = {} if args.lr is None else {"lr": args.lr}
+    model.fit(
+        train,
+        epochs=1000,
+        progress=False,
+        num_threads=args.threads,
+        callbacks=[budget],
+        **options,
+    )
     wall = time.perf_counter() - start
     metrics = exam_scores_metrics(model, holdout, seed=0)
     epochs = len(model.history)
     print(
         f"CxVAE on Exam-Scores (s = 1), {train.n_groups} training schools, seed 0: "
         f"{budget.steps} steps ({epochs} epochs, the last one cut short), {budget.spent:.1f}s "
-        f"in training steps, {wall:.1f}s of fit wall time; torch threads {args.threads}"
+        f"in training steps, {wall:.1f}s of fit wall time; lr {args.lr or 'default (1e-3)'}; "
+        f"torch threads {args.threads}"
     )
     v_error = metrics["v_prediction_error"]
     print(f"v-prediction error x100: {v_error:.1f} (Bayes-optimal ~33.0: {v_error - 33.0:+.1f})")
@@ -226,6 +235,7 @@ def main() -> None:
     mode.add_argument("--scaling", action="store_true")
     mode.add_argument("--time-to-quality", action="store_true")
     parser.add_argument("--seconds", type=float, default=30.0)
+    parser.add_argument("--lr", type=float, default=None, help="time-to-quality: Adam lr")
     parser.add_argument("--obs-per-step", type=int, default=2048)
     parser.add_argument("--steps", type=int, default=32)
     args = parser.parse_args()
