@@ -50,3 +50,13 @@ def test_epoch_means_are_group_weighted_batch_means():
     assert list(got) == ["a", "b"]
     np.testing.assert_allclose([float(got["a"]), float(got["b"])], want, rtol=1e-12)
     assert means.pop() == {}  # a new epoch starts empty
+
+
+def test_finite_guard_flags_non_finite_gradients_of_a_finite_loss():
+    guard = FiniteGuard("critic loss")
+    ok = [torch.ones(3), torch.zeros(2, 2)]
+    assert float(guard.record(torch.tensor(1.0), 0, ok)) == 0.0
+    bad = [torch.ones(3), torch.tensor([[0.0, float("nan")], [0.0, 0.0]])]
+    assert float(guard.record(torch.tensor(2.0), 1, bad)) == 1.0
+    with pytest.raises(NonFiniteLossError, match="gradient of the critic loss became non-finite"):
+        guard.check(epoch=0)

@@ -80,41 +80,59 @@ class EpochMeans:
 class FiniteGuard:
     """Records the losses of an epoch on the device; checks them once, at its end.
 
-    :meth:`found_inf` gives the ``found_inf`` flag of a loss for a fused optimiser, which
-    then skips that step on the device: weights never take a non-finite update, and the
-    epoch's check (:meth:`check`) raises with the first bad step.
+    :meth:`record` gives the ``found_inf`` flag of a step (its loss or its gradients
+    not finite) for a fused optimiser, which then skips that step on the device: weights
+    never take a non-finite update, and the epoch's check (:meth:`check`) raises with
+    the first bad step. The gradients are read after their all-reduce under DDP, so
+    every process skips the same steps.
     """
 
     def __init__(self, what: str) -> None:
         self.what = what
         self.losses: list[Tensor] = []
+        self.flags: list[Tensor] = []
         self.first_step = 0
 
-    def record(self, loss: Tensor, step: int) -> Tensor:
-        """Keep ``loss`` (0-dim) of model step ``step``; return its ``found_inf`` flag
-        (a 0-dim float32 tensor, 1 if ``loss`` is NaN or infinite)."""
+    def record(self, loss: Tensor, step: int, grads: list[Tensor] | None = None) -> Tensor:
+        """Keep ``loss`` (0-dim) of model step ``step``; return its ``found_inf`` flag,
+        a 0-dim float32 tensor: 1 if ``loss`` or one of ``grads`` is NaN or infinite."""
         if not self.losses:
             self.first_step = step
         loss = loss.detach()
+        bad = torch.isfinite(loss).logical_not()
+        if grads:
+            bad = bad | torch.isfinite(_total_norm(grads)).logical_not()
         self.losses.append(loss)
-        return torch.isfinite(loss).logical_not().to(torch.float32)
+        self.flags.append(bad)
+        return bad.to(torch.float32)
 
     def check(self, epoch: int) -> None:
-        """Forget the recorded losses, after raising if one was not finite.
+        """Forget the recorded steps, after raising if one was not finite.
 
         Raises:
-            NonFiniteLossError: naming the first non-finite loss, its epoch and step.
+            NonFiniteLossError: naming the first non-finite step's loss, epoch and step.
         """
         if not self.losses:
             return
-        losses, self.losses = torch.stack(self.losses), []
-        bad = torch.isfinite(losses).logical_not()
+        losses, bad = torch.stack(self.losses), torch.stack(self.flags)
+        self.losses, self.flags = [], []
         if bool(bad.any()):
             first = int(bad.to(torch.int64).argmax())
+            value = float(losses[first])
+            what = self.what if not math.isfinite(value) else f"gradient of the {self.what}"
+            shown = value if not math.isfinite(value) else "non-finite"
             raise NonFiniteLossError(
-                f"the {self.what} became {float(losses[first])} at epoch {epoch}, "
+                f"the {what} became {shown} at epoch {epoch}, "
                 f"step {self.first_step + first}. {NAN_HINT}"
             )
+
+
+def _total_norm(grads: list[Tensor]) -> Tensor:
+    """The 2-norm of all of ``grads`` together (not finite if one element is not)."""
+    get_total_norm = getattr(torch.nn.utils, "get_total_norm", None)  # torch >= 2.6
+    if get_total_norm is not None:
+        return get_total_norm(grads)
+    return torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g) for g in grads]))
 
 
 @contextmanager
@@ -190,14 +208,16 @@ class TrainingPlan(L.LightningModule):
         return batch.to(device)
 
     def _update(self, optimiser: Any, loss: Tensor, guard: str) -> None:
-        """One optimiser step on ``loss``; skipped on the device if it is not finite."""
-        found_inf = self._guards[guard].record(loss, self.model_steps)
+        """One optimiser step on ``loss``; skipped on the device if the loss or its
+        gradients are not finite."""
+        optimiser.zero_grad()
+        self.manual_backward(loss)
+        params = [p for group in optimiser.param_groups for p in group["params"]]
+        grads = [p.grad for p in params if p.grad is not None]
+        found_inf = self._guards[guard].record(loss, self.model_steps, grads)
         fused = getattr(optimiser.optimizer, "defaults", {}).get("fused", False)
         if not fused:  # no device-side skip: check now (one host sync)
             self._guards[guard].check(self.current_epoch)
-        optimiser.zero_grad()
-        self.manual_backward(loss)
-        if not fused:
             optimiser.step()
             return
         optimiser.optimizer.found_inf = found_inf  # as torch.amp.GradScaler passes it
