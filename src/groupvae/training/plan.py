@@ -167,9 +167,9 @@ class TrainingPlan(L.LightningModule):
         schedules: loss keyword -> ``schedule(progress in [0, 1])``.
 
     Raises:
-        NonFiniteLossError: at the end of the epoch in which a training or critic loss
-            was NaN or infinite (that step's update is skipped; on devices without a
-            fused Adam, at once).
+        NonFiniteLossError: at the end of the epoch in which a training or critic loss,
+            or its gradients, became NaN or infinite (that step's update is skipped on
+            the device; on devices without a fused Adam, at once, before the update).
     """
 
     def __init__(
