@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from groupvae.data import GroupedDataset, make_exam_scores
-from groupvae.errors import NonFiniteLossError
+from groupvae.errors import GroupVAEError, NonFiniteLossError
 from groupvae.models import create
 from groupvae.training.plan import EpochMeans, FiniteGuard
 
@@ -60,3 +60,10 @@ def test_finite_guard_flags_non_finite_gradients_of_a_finite_loss():
     assert float(guard.record(torch.tensor(2.0), 1, bad)) == 1.0
     with pytest.raises(NonFiniteLossError, match="gradient of the critic loss became non-finite"):
         guard.check(epoch=0)
+
+
+def test_epoch_means_refuse_a_change_of_terms_within_an_epoch():
+    means = EpochMeans()
+    means.add({"a": torch.tensor(1.0)}, 1)
+    with pytest.raises(GroupVAEError, match="logged terms changed"):
+        means.add({"b": torch.tensor(1.0)}, 1)

@@ -63,7 +63,7 @@ class EpochMeans:
         if self.sums is None:
             self.names, self.sums = list(scalars), values * weight
         else:
-            if len(scalars) != len(self.names):
+            if list(scalars) != self.names:
                 raise GroupVAEError(f"logged terms changed within an epoch: {list(scalars)}")
             self.sums.add_(values, alpha=weight)
         self.weight += weight
