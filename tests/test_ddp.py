@@ -122,8 +122,11 @@ def _worker(rank: int, preset: str, port: int, out: str) -> None:
 
 def _reference(preset: str, rows: list[list[int]]) -> list[dict[str, torch.Tensor]]:
     """One process: the gradients of the mean loss over the union of the ranks' groups,
-    each rank's part computed with the noise that rank drew (position-seeded), the
-    critic's update first, as the plan makes it."""
+    each rank's part computed with the noise that rank drew (position-seeded), as the
+    plan makes a step: one inference, the critic's update on its detached samples, then
+    the model's loss on the same inference with the updated critic."""
+    from groupvae.training.plan import frozen
+
     config = _config(preset)
     model = _model(preset)
     module = model.module
@@ -132,27 +135,24 @@ def _reference(preset: str, rows: list[list[int]]) -> list[dict[str, torch.Tenso
     batches = [dataset.__getitems__(r) for r in rows]
     total = sum(b.n_groups for b in batches)
     weights = [b.n_groups / total for b in batches]
-    seeds = [position_seed(config.seed, 0, 0, 0, rank) for rank in range(WORLD)]
-    out = []
-    states = []
     critic = module.critic_parameters()
+    inferences, states = [], []
+    for rank, (w, batch) in enumerate(zip(weights, batches, strict=True)):
+        torch.manual_seed(position_seed(config.seed, 0, 0, 0, rank))  # rank's own stream
+        inferences.append(module.inference(batch))
+        if critic:
+            (w * module.critic_loss(batch, inferences[-1])).backward()
+        states.append(torch.get_rng_state())
+    out = []
     if critic:
-        module.zero_grad()
-        for w, b, seed in zip(weights, batches, seeds, strict=True):
-            torch.manual_seed(seed)
-            (w * module.critic_loss(b)).backward()
-            states.append(torch.get_rng_state())
         out.append({n: p.grad.clone() for n, p in module.named_parameters() if p.grad is not None})
         torch.optim.Adam(critic, lr=config.lr).step()
-    else:
-        for seed in seeds:
-            torch.manual_seed(seed)
-            states.append(torch.get_rng_state())
     module.zero_grad()
     schedules = TrainingPlan(module, config, 1, model._schedules(config)).weights()
-    for w, b, state in zip(weights, batches, states, strict=True):
-        torch.set_rng_state(state)
-        (w * module(b, **schedules).loss).backward()
+    with frozen(critic):
+        for w, b, inference, state in zip(weights, batches, inferences, states, strict=True):
+            torch.set_rng_state(state)
+            (w * module(b, inference=inference, **schedules).loss).backward()
     stepped = {id(p) for p in module.model_parameters()}
     grads = {n: p.grad.clone() for n, p in module.named_parameters() if id(p) in stepped}
     return [*out, grads]

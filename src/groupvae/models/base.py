@@ -76,14 +76,23 @@ class BaseModule(nn.Module):
         """Importance-sampled ``log p(x_G)`` of every group of ``batch`` (nats), ``(n_groups,)``."""
         raise NotImplementedError
 
-    def forward(self, batch: Any, *, with_regulariser: bool = True, **weights: float) -> LossOutput:
-        """``loss(inference(batch), generative(...))`` of one batch, with sampling."""
-        inf = self.inference(batch)
+    def forward(
+        self,
+        batch: Any,
+        *,
+        inference: Any = None,
+        with_regulariser: bool = True,
+        **weights: float,
+    ) -> LossOutput:
+        """``loss(inference(batch), generative(...))`` of one batch, with sampling; a
+        given ``inference`` of ``batch`` (the one the critic's update saw) is reused."""
+        inf = self.inference(batch) if inference is None else inference
         params = self.generative(inf, batch)
         return self.loss(batch, inf, params, with_regulariser=with_regulariser, **weights)
 
-    def critic_loss(self, batch: Any) -> Tensor | None:
-        """The critic's loss on detached codes, or ``None`` without a critic."""
+    def critic_loss(self, batch: Any, inference: Any = None) -> Tensor | None:
+        """The critic's loss on detached codes (of ``inference`` if given, else of a new
+        inference of ``batch``), or ``None`` without a critic."""
         return None
 
     def critic_parameters(self) -> list[nn.Parameter]:

@@ -227,12 +227,20 @@ class GroupVAEModule(BaseModule):
             out.extra_metrics["kl_clusters_per_obs"] = kl_clusters.mean()
         return out
 
-    def critic_loss(self, batch: GroupBatch) -> Tensor | None:
-        """The critic's loss ``-I_hat`` on detached instance samples (it maximises I_hat)."""
+    def critic_loss(
+        self, batch: GroupBatch, inference: GroupInference | None = None
+    ) -> Tensor | None:
+        """The critic's loss ``-I_hat`` on detached instance samples (it maximises I_hat).
+
+        The samples are those of ``inference`` (the training plan passes the step's one
+        inference, which the model's update then reuses), else of a new inference.
+        """
         if self.regulariser is None:
             return None
-        with torch.no_grad():
-            v = self.inference(batch).v
+        if inference is None:
+            with torch.no_grad():
+                inference = self.inference(batch)
+        v = inference.v.detach()
         return -self.regulariser(batch.x.flatten(1), v, batch.group, batch.n_groups)
 
     def group_posterior(self, batch: GroupBatch) -> tuple[Tensor, Tensor]:

@@ -55,8 +55,9 @@ class PairwiseAdversarial(nn.Module):
         _require_pairs(group, n_groups, "pairwise-adversarial")
         same = sample_other_member(group, n_groups)
         other = sample_member_of_other_group(group, n_groups)
-        t_joint = self.critic(torch.cat([x, v[same]], -1)).squeeze(-1)
-        t_marginal = self.critic(torch.cat([x, v[other]], -1)).squeeze(-1)
+        # Joint and marginal pairs through the critic as one batch of 2 n_obs rows.
+        pairs = torch.cat([x.repeat(2, 1), v[torch.cat([same, other])]], -1)
+        t_joint, t_marginal = self.critic(pairs).squeeze(-1).chunk(2)
         return donsker_varadhan(t_joint, t_marginal)
 
 
@@ -81,8 +82,9 @@ class GroupAdversarial(nn.Module):
         _require_pairs(group, n_groups, "group-adversarial")
         rest = leave_one_out_mean(self.t_alpha(x), group, n_groups)  # (n_obs, h)
         other = sample_member_of_other_group(group, n_groups)
-        t_joint = self.t_beta(torch.cat([rest, v], -1)).squeeze(-1)
-        t_marginal = self.t_beta(torch.cat([rest, v[other]], -1)).squeeze(-1)
+        # Joint and marginal pairs through T_beta as one batch of 2 n_obs rows.
+        pairs = torch.cat([rest.repeat(2, 1), torch.cat([v, v[other]])], -1)
+        t_joint, t_marginal = self.t_beta(pairs).squeeze(-1).chunk(2)
         return donsker_varadhan(t_joint, t_marginal)
 
 

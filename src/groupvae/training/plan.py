@@ -5,16 +5,23 @@ What differs between families comes in as hooks of the module and the model: the
 regularisers, updated first on each step, as in the CxVAE authors' code) and the loss
 weights by training progress (``schedules``: the KL warm-up of group VAEs, CPVAE's alpha
 of CPVAE eq. 10).
+
+The step does not synchronise with the host: the logged terms are summed on the device
+and logged once per epoch (:class:`EpochMeans`), and the losses are checked for
+non-finite values on the device (:class:`FiniteGuard`), which skips the optimiser step
+of a non-finite loss and raises at the end of the epoch.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 import lightning as L
 import torch
+from torch import Tensor, nn
 
 from groupvae.config import TrainConfig
 from groupvae.errors import GroupVAEError, NonFiniteLossError
@@ -26,14 +33,132 @@ NAN_HINT = (
     "regulariser_weight (CPVAE: a larger min_logvar or a smaller alpha)."
 )
 
+FUSED_DEVICES = ("cpu", "cuda")
+"""Devices whose fused Adam skips a step on the device (``found_inf``) without a host sync."""
+
+PROGRESS_EVERY = 16
+"""Steps between updates of the progress bar's ``loss`` (each update reads it on the host)."""
+
+
+class EpochMeans:
+    """Group-weighted epoch means of a fixed set of scalars, summed on the device.
+
+    The value logged for a term is ``sum_b G_b t_b / sum_b G_b`` over the batches ``b``
+    of the epoch (``G_b`` groups), what Lightning's ``log(..., on_epoch=True,
+    batch_size=G_b)`` gives, at the cost of one ``stack`` and one ``add_`` per step.
+    """
+
+    def __init__(self) -> None:
+        self.names: list[str] = []
+        self.sums: Tensor | None = None
+        self.weight = 0
+
+    def add(self, scalars: Mapping[str, Tensor], weight: int) -> None:
+        """Add one batch's scalars (0-dim tensors), weighted by ``weight`` groups.
+
+        Raises:
+            GroupVAEError: if the names differ from those of the epoch's first batch.
+        """
+        values = torch.stack([v.detach() for v in scalars.values()])
+        if self.sums is None:
+            self.names, self.sums = list(scalars), values * weight
+        else:
+            if list(scalars) != self.names:
+                raise GroupVAEError(f"logged terms changed within an epoch: {list(scalars)}")
+            self.sums.add_(values, alpha=weight)
+        self.weight += weight
+
+    def pop(self) -> dict[str, Tensor]:
+        """The epoch means by name (empty if nothing was added), and start a new epoch."""
+        if self.sums is None:
+            return {}
+        means = dict(zip(self.names, self.sums / max(self.weight, 1), strict=True))
+        self.__init__()
+        return means
+
+
+class FiniteGuard:
+    """Records the losses of an epoch on the device; checks them once, at its end.
+
+    :meth:`record` gives the ``found_inf`` flag of a step (its loss or its gradients
+    not finite) for a fused optimiser, which then skips that step on the device: weights
+    never take a non-finite update, and the epoch's check (:meth:`check`) raises with
+    the first bad step. The gradients are read after their all-reduce under DDP, so
+    every process skips the same steps.
+    """
+
+    def __init__(self, what: str) -> None:
+        self.what = what
+        self.losses: list[Tensor] = []
+        self.flags: list[Tensor] = []
+        self.first_step = 0
+
+    def record(self, loss: Tensor, step: int, grads: list[Tensor] | None = None) -> Tensor:
+        """Keep ``loss`` (0-dim) of model step ``step``; return its ``found_inf`` flag,
+        a 0-dim float32 tensor: 1 if ``loss`` or one of ``grads`` is NaN or infinite."""
+        if not self.losses:
+            self.first_step = step
+        loss = loss.detach()
+        bad = torch.isfinite(loss).logical_not()
+        if grads:
+            bad = bad | torch.isfinite(_total_norm(grads)).logical_not()
+        self.losses.append(loss)
+        self.flags.append(bad)
+        return bad.to(torch.float32)
+
+    def check(self, epoch: int) -> None:
+        """Forget the recorded steps, after raising if one was not finite.
+
+        Raises:
+            NonFiniteLossError: naming the first non-finite step's loss, epoch and step.
+        """
+        if not self.losses:
+            return
+        losses, bad = torch.stack(self.losses), torch.stack(self.flags)
+        self.losses, self.flags = [], []
+        if bool(bad.any()):
+            first = int(bad.to(torch.int64).argmax())
+            value = float(losses[first])
+            what = self.what if not math.isfinite(value) else f"gradient of the {self.what}"
+            shown = value if not math.isfinite(value) else "non-finite"
+            raise NonFiniteLossError(
+                f"the {what} became {shown} at epoch {epoch}, "
+                f"step {self.first_step + first}. {NAN_HINT}"
+            )
+
+
+def _total_norm(grads: list[Tensor]) -> Tensor:
+    """The 2-norm of all of ``grads`` together (not finite if one element is not)."""
+    get_total_norm = getattr(torch.nn.utils, "get_total_norm", None)  # torch >= 2.6
+    if get_total_norm is not None:
+        return get_total_norm(grads)
+    return torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g) for g in grads]))
+
+
+@contextmanager
+def frozen(parameters: list[nn.Parameter]) -> Iterator[None]:
+    """Compute no gradients for ``parameters`` inside the block (they stay leaves)."""
+    flags = [p.requires_grad for p in parameters]
+    for p in parameters:
+        p.requires_grad_(False)
+    try:
+        yield
+    finally:
+        for p, flag in zip(parameters, flags, strict=True):
+            p.requires_grad_(flag)
+
 
 class TrainingPlan(L.LightningModule):
     """Trains a :class:`~groupvae.models.base.BaseModule` by minimising its ``loss``.
 
     Each step first updates the critic, if the module has one, on its own loss
     (detached codes), then the model on its loss with the current weights
-    (``schedules``). Every term of :meth:`LossOutput.scalars` is logged per epoch as
-    ``train_*`` and, with holdout data, ``val_*`` (without the regulariser).
+    (``schedules``). With a critic, one inference serves both updates: the critic sees
+    the detached instance samples of the same inference (same model weights, so the same
+    distribution as a fresh one), and the model's loss reuses them with the updated
+    critic; the model's backward computes no critic gradients. Every term of
+    :meth:`LossOutput.scalars` is logged per epoch as ``train_*`` and, with holdout data,
+    ``val_*`` (without the regulariser), as group-weighted epoch means.
 
     Args:
         module: the model's module (trained in place).
@@ -42,7 +167,9 @@ class TrainingPlan(L.LightningModule):
         schedules: loss keyword -> ``schedule(progress in [0, 1])``.
 
     Raises:
-        NonFiniteLossError: as soon as a loss is NaN or infinite.
+        NonFiniteLossError: at the end of the epoch in which a training or critic loss,
+            or its gradients, became NaN or infinite (that step's update is skipped on
+            the device; on devices without a fused Adam, at once, before the update).
     """
 
     def __init__(
@@ -61,6 +188,8 @@ class TrainingPlan(L.LightningModule):
         # Model updates so far. Lightning's global_step also counts the critic's
         # optimiser steps, which would run the schedules twice as fast with a critic.
         self.model_steps = 0
+        self._train_means, self._val_means = EpochMeans(), EpochMeans()
+        self._guards = {"model": FiniteGuard("training loss"), "critic": FiniteGuard("critic loss")}
 
     def weights(self) -> dict[str, float]:
         """The loss weights at the current step (progress ``model_steps / total_steps``)."""
@@ -85,14 +214,7 @@ class TrainingPlan(L.LightningModule):
     ) -> Any:
         return batch.to(device)
 
-    def _check(self, loss: torch.Tensor, what: str) -> None:
-        if not bool(torch.isfinite(loss)):
-            raise NonFiniteLossError(
-                f"the {what} became {float(loss.detach())} at epoch {self.current_epoch}, "
-                f"step {self.model_steps}. {NAN_HINT}"
-            )
-
-    def rank_weight(self, batch: Any) -> torch.Tensor | float:
+    def rank_weight(self, batch: Any) -> Tensor | float:
         """Under DDP, ``world_size * n_local / n_total`` (groups of this rank's batch over
         all ranks'): DDP averages the ranks' gradients, and this weight makes that
         average the gradient of the mean over *all* the step's groups, whatever each rank
@@ -104,42 +226,69 @@ class TrainingPlan(L.LightningModule):
         total = self.trainer.strategy.reduce(n.clone(), reduce_op="sum")
         return world * n / total
 
+    def _update(self, optimiser: Any, loss: Tensor, guard: str) -> None:
+        """One optimiser step on ``loss``; skipped on the device if the loss or its
+        gradients are not finite."""
+        optimiser.zero_grad()
+        self.manual_backward(loss)
+        params = [p for group in optimiser.param_groups for p in group["params"]]
+        grads = [p.grad for p in params if p.grad is not None]
+        found_inf = self._guards[guard].record(loss, self.model_steps, grads)
+        fused = getattr(optimiser.optimizer, "defaults", {}).get("fused", False)
+        if not fused:  # no device-side skip: check now (one host sync)
+            self._guards[guard].check(self.current_epoch)
+            optimiser.step()
+            return
+        optimiser.optimizer.found_inf = found_inf  # as torch.amp.GradScaler passes it
+        try:
+            optimiser.step()
+        finally:
+            del optimiser.optimizer.found_inf
+
     def training_step(self, batch: Any, batch_idx: int) -> None:
         optimisers = self.optimizers()
         optimisers = optimisers if isinstance(optimisers, list) else [optimisers]
+        inference = None
         weight = self.rank_weight(batch)
         if len(optimisers) > 1:
-            critic_loss = weight * self.module.critic_loss(batch)
-            self._check(critic_loss, "critic loss")
-            optimisers[1].zero_grad()
-            self.manual_backward(critic_loss)
-            optimisers[1].step()
-        out = self.module(batch, **self.weights())
-        self._check(out.loss, "training loss")
-        optimisers[0].zero_grad()
-        self.manual_backward(weight * out.loss)
-        optimisers[0].step()
+            inference = self.module.inference(batch)
+            critic_loss = self.module.critic_loss(batch, inference)
+            self._update(optimisers[1], weight * critic_loss, "critic")
+        with frozen(self.module.critic_parameters()):
+            out = self.module(batch, inference=inference, **self.weights())
+        self._update(optimisers[0], weight * out.loss, "model")
         self.model_steps += 1
-        metrics = {f"train_{k}": v.detach() for k, v in out.scalars().items()}
-        distributed = self.trainer.world_size > 1  # reduced across ranks once per epoch
-        self.log_dict(
-            metrics, on_step=False, on_epoch=True, batch_size=out.n_groups, sync_dist=distributed
-        )
-        self.log(
-            "loss", out.loss.detach(), prog_bar=True, on_step=True, on_epoch=False, logger=False
-        )
+        self._train_means.add(out.scalars(), out.n_groups)
+        if self.trainer.progress_bar_callback is not None and batch_idx % PROGRESS_EVERY == 0:
+            self.log("loss", out.loss.detach(), prog_bar=True, on_step=True, logger=False)
+
+    def on_train_epoch_end(self) -> None:
+        for guard in self._guards.values():
+            guard.check(self.current_epoch)
+        self._log_means(self._train_means, "train")
 
     def validation_step(self, batch: Any, batch_idx: int) -> None:
         out = self.module(batch, with_regulariser=False, **self.weights())
-        metrics = {f"val_{k}": v for k, v in out.scalars().items()}
-        distributed = self.trainer.world_size > 1  # each rank validates its own groups
-        self.log_dict(
-            metrics, on_step=False, on_epoch=True, batch_size=out.n_groups, sync_dist=distributed
-        )
+        self._val_means.add(out.scalars(), out.n_groups)
+
+    def on_validation_epoch_end(self) -> None:
+        self._log_means(self._val_means, "val")
+
+    def _log_means(self, means: EpochMeans, prefix: str) -> None:
+        values = {f"{prefix}_{k}": v for k, v in means.pop().items()}
+        if values:
+            self.log_dict(values, on_step=False, on_epoch=True, sync_dist=True)
 
     def configure_optimizers(self) -> list[torch.optim.Optimizer]:
-        opts = [torch.optim.Adam(self.module.model_parameters(), lr=self.config.lr)]
+        opts = [_adam(self.module.model_parameters(), self.config.lr)]
         critic = self.module.critic_parameters()
         if critic:
-            opts.append(torch.optim.Adam(critic, lr=self.config.critic_lr or self.config.lr))
+            opts.append(_adam(critic, self.config.critic_lr or self.config.lr))
         return opts
+
+
+def _adam(parameters: list[nn.Parameter], lr: float) -> torch.optim.Adam:
+    """Adam, fused (one kernel for all parameters, device-side step skipping) where the
+    parameters' device has it, else the default implementation."""
+    fused = all(p.device.type in FUSED_DEVICES for p in parameters)
+    return torch.optim.Adam(parameters, lr=lr, fused=fused or None)
