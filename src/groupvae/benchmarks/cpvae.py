@@ -375,13 +375,13 @@ def format_tables(runs: pd.DataFrame, spread: pd.DataFrame | None = None) -> str
         paper = [f"{PAPER_TABLE_2[dataset][c]:.1f}" for c in cols]
         lines.append(f"| {dataset} | " + " | ".join(ours + paper) + " |")
     sizes = [
-        f"{dataset} {_fmt(_lookup(runs, 2, dataset, method, key), 0)}"
+        f"{dataset} {_fmt(_lookup(runs, 2, dataset, 'anneal', 'n_classified'), 0)} "
+        f"(CNN {_fmt(_lookup(runs, 2, dataset, 'reference', 'n_test'), 0)})"
         for dataset in TABLE_2_DATASETS
-        for method, key in (("anneal", "n_classified"), ("reference", "n_test"))
     ]
     lines += [
         "",
-        "Test-set sizes (holdout images per seed; CPVAE variants, then the CNN): "
+        "Test-set sizes (holdout images per seed, every CPVAE variant): "
         + ", ".join(sizes)
         + ". The binomial standard error of an accuracy p on n images is sqrt(p (1 - p) / n).",
         "",
