@@ -186,3 +186,16 @@ def test_mnist_classes_are_the_clean_digits_of_grassy_mnist():
     np.testing.assert_array_equal(clean.aux["population"], grassy.labels)
     np.testing.assert_array_equal(clean.group, grassy.group)
     assert clean.name == "mnist-classes" and not np.array_equal(clean.x, grassy.x)
+
+
+def test_cpvae_data_sets_default_to_a_fixed_observation_scale():
+    from groupvae.data.registry import CPVAE_OBS_STD
+    from groupvae.models import create
+    from groupvae.models.cpvae import CPVAEConfig
+
+    for dataset in ("grassy-mnist", "grassy-mnist-classes", "mnist-classes"):
+        model = create("cpvae", dataset=dataset, objective="elbo")
+        assert (model.config.obs_std, model.config.learn_obs_std) == (CPVAE_OBS_STD, False)
+        assert not any(p.requires_grad for p in model.module.likelihood.parameters())
+    old = create("cpvae", dataset="grassy-mnist", objective="elbo", learn_obs_std=True)
+    assert old.config.learn_obs_std and CPVAEConfig().learn_obs_std  # the config's own default
