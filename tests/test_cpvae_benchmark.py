@@ -28,10 +28,24 @@ def test_ari_oracles():
     assert abs(kmeans_ari(rng.normal(size=(60, 3)), labels)) < 0.15
     population = np.tile([0, 1], 30)
     out = population_ari(identity, labels, population)
-    assert set(out) == {"population_0", "population_1", "mean"}
-    assert out["mean"] == pytest.approx(1.0)
+    assert set(out) == {"population_0", "population_1", "mean", "std", "min", "max"}
+    assert out["mean"] == pytest.approx(1.0) and out["std"] == 0.0
+    with pytest.raises(DataError, match="restarts"):
+        population_ari(identity, labels, population, restarts=0)
     with pytest.raises(DataError, match="two classes"):
         kmeans_ari(identity, np.zeros(60))
+
+
+def test_ari_restarts_average_kmeans_seeds():
+    rng = np.random.default_rng(1)
+    labels = np.repeat(np.arange(4), 15)
+    codes = np.eye(4)[labels] + 0.8 * rng.normal(size=(60, 4))  # a noisy clustering
+    population = np.tile([0, 1], 30)
+    out = population_ari(codes, labels, population, seed=3, restarts=4)
+    per_seed = [population_ari(codes, labels, population, seed=3 + r)["mean"] for r in range(4)]
+    assert out["mean"] == pytest.approx(np.mean(per_seed))
+    assert out["std"] == pytest.approx(np.std(per_seed, ddof=1))
+    assert out["min"] == pytest.approx(min(per_seed)) and out["max"] == pytest.approx(max(per_seed))
 
 
 def test_classification_and_denoising_metrics():
@@ -114,6 +128,8 @@ def _finished(bench: CPVAEBenchmark, seeds: tuple[int, ...]) -> dict:
                 row["accuracy"] = (0.5, 0.7)[seed]
             if run.key["method"] == "vae":
                 row["shared_ari"] = 0.1 * seed
+            if run.key["method"] == "cpvae-no-mi":
+                row.update(shared_ari=0.01, active_units_shared=0, collapsed_shared=float(seed))
             rows.append(row)
     settings = json.loads(json.dumps(asdict(replace(bench, seeds=seeds))))
     return {"settings": settings, "runs": rows}
@@ -130,7 +146,8 @@ def test_seeds_reuse_finished_runs_and_aggregate(tmp_path):
     assert "reusing 22 finished run(s)" in messages[0]
     table = (tmp_path / "table.md").read_text()
     assert f"| 60.0 ± {100 * np.std([0.5, 0.7], ddof=1):.1f} |" in table
-    assert "| vae | 0.0500 ± 0.0707 |" in table
+    assert "| 0.0500 ± 0.0707 |" in table  # the VAE's shared ARI over the two seeds
+    assert "| cpvae-no-mi | 0.0 ± 0.0 | 0.0100 ± 0.0000 **collapsed** |" in table
     results = json.loads((tmp_path / "results.json").read_text())
     assert results["settings"]["seeds"] == [0, 1] and results["complete"] is True
     anneal = results["summary"]["2/mnist-classes/anneal"]
@@ -169,3 +186,16 @@ def test_mnist_classes_are_the_clean_digits_of_grassy_mnist():
     np.testing.assert_array_equal(clean.aux["population"], grassy.labels)
     np.testing.assert_array_equal(clean.group, grassy.group)
     assert clean.name == "mnist-classes" and not np.array_equal(clean.x, grassy.x)
+
+
+def test_cpvae_data_sets_default_to_a_fixed_observation_scale():
+    from groupvae.data.registry import CPVAE_OBS_STD
+    from groupvae.models import create
+    from groupvae.models.cpvae import CPVAEConfig
+
+    for dataset in ("grassy-mnist", "grassy-mnist-classes", "mnist-classes"):
+        model = create("cpvae", dataset=dataset, objective="elbo")
+        assert (model.config.obs_std, model.config.learn_obs_std) == (CPVAE_OBS_STD, False)
+        assert not any(p.requires_grad for p in model.module.likelihood.parameters())
+    old = create("cpvae", dataset="grassy-mnist", objective="elbo", learn_obs_std=True)
+    assert old.config.learn_obs_std and CPVAEConfig().learn_obs_std  # the config's own default

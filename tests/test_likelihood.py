@@ -77,3 +77,22 @@ def test_evaluate_covers_disentanglement_and_likelihood_on_shapes(tmp_path):
     for key in ("disentanglement", "shape_from_group", "log_likelihood_per_observation"):
         assert isinstance(metrics[key], float) and math.isfinite(metrics[key])
     assert metrics["log_likelihood_per_group"] < 0
+
+
+def test_obs_scale_variance_reads_sigma_x_as_the_authors_variance():
+    import torch
+
+    from groupvae.config import ModelConfig
+    from groupvae.errors import ConfigError
+    from groupvae.models.likelihoods import GaussianLikelihood, observation_std
+
+    as_std = ModelConfig(obs_std=0.2)
+    as_var = ModelConfig(obs_std=0.2, obs_scale="variance")
+    assert observation_std(as_std) == pytest.approx(0.2)
+    assert observation_std(as_var) == pytest.approx(math.sqrt(0.2))  # 0.447
+    x, mean = torch.tensor([[0.3, 0.9]]), torch.tensor([[0.1, 0.5]])
+    sq = float(((x - mean) ** 2).sum())
+    expected = -0.5 * (sq / 0.2 + 2 * math.log(2 * math.pi * 0.2))  # variance 0.2
+    assert float(GaussianLikelihood(as_var).log_prob(x, mean)) == pytest.approx(expected)
+    with pytest.raises(ConfigError, match="obs_scale"):
+        ModelConfig(obs_scale="precision")

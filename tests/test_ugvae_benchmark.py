@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pandas as pd
 
-from groupvae.benchmarks.ugvae import UGVAEBenchmark, model_spec, run_benchmark
+from groupvae.benchmarks.ugvae import UGVAEBenchmark, model_spec, n_test_batches, run_benchmark
 from groupvae.models import GroupVAE
 from test_mlvae_mnist_benchmark import tiny_mnist  # noqa: F401  (a fixture)
 
@@ -45,6 +45,10 @@ def test_a_tiny_run_writes_the_tables_figures_and_runs(tiny_mnist, tmp_path):  #
     table = lines[-2]  # then the wall-time line
     assert "even/odd/random | rbf SVM" in table and "mnist/uci/mixed" in table
     assert "beta swap: translations classified as the other domain" in table
+    assert "| even/odd/random | test batches | 9 | 9 | 9 |" in table  # half of 3 x 6
+    assert "| active units, group latent | |" in table
+    assert csv.loc[csv["model"] == "gmvae", "active_units_group"].isna().all()  # no beta
+    assert (csv["active_units_instance"] <= 10).all()
     assert lines[0].startswith("[1/4]") and "seed 0" in lines[0]
     domain_run = csv[csv["experiment"] == "digit-domains"].iloc[0]
     assert 0 <= domain_run["transfer_rate"] <= 1
@@ -70,5 +74,6 @@ def test_model_specs_and_quick_settings():
     preset, overrides = model_spec("mlvae-random")
     assert preset == "mlvae" and overrides["random_groups"] == 128
     assert overrides["backbone"] == "dense" and overrides["likelihood"] == "gaussian-sigmoid"
+    assert n_test_batches("even/odd", 100) == 100 and n_test_batches("a/b/c", 5) == 8
     quick, default = UGVAEBenchmark.quick(), UGVAEBenchmark()
     assert quick.epochs < default.epochs == 50 and default.batch_size == 128

@@ -12,6 +12,9 @@ from typing import Any, TypeVar
 
 from groupvae.errors import ConfigError
 
+OBS_SCALES = ("std", "variance")
+"""How ``ModelConfig.obs_std`` is read: a standard deviation, or a variance."""
+
 
 def shape_tuple(shape: Any) -> tuple[int, ...]:
     """``shape`` as a tuple of ints, or :class:`ConfigError`."""
@@ -62,7 +65,11 @@ class ModelConfig:
         critic_hidden: width of the regulariser's critic network.
         decoder: ``mlp``, ``conv`` or ``exam-scores`` (``DECODERS``).
         likelihood: ``gaussian`` or ``bernoulli`` (``LIKELIHOODS``).
-        obs_std: standard deviation of the Gaussian likelihood (initial value if learned).
+        obs_std: standard deviation of the Gaussian likelihood (initial value if learned),
+            or its variance with ``obs_scale="variance"``.
+        obs_scale: how ``obs_std`` is read: ``"std"`` (a standard deviation) or
+            ``"variance"`` (UG-VAE's ``sigma_x`` as the authors' ``train.py --var_x``
+            passes it: 0.2 is a standard deviation of 0.447).
         learn_obs_std: learn one shared log standard deviation of the Gaussian likelihood.
         beta: weight of the KL terms in the training loss (1 is the ELBO; beta-VAE > 1).
     """
@@ -88,6 +95,7 @@ class ModelConfig:
     decoder: str = "mlp"
     likelihood: str = "gaussian"
     obs_std: float = 1.0
+    obs_scale: str = "std"
     learn_obs_std: bool = False
     beta: float = 1.0
 
@@ -100,6 +108,8 @@ class ModelConfig:
             raise ConfigError("group_encoder 'none' goes with group_dim 0, and only with it")
         if self.hidden < 1 or self.n_hidden < 0 or self.obs_std <= 0 or self.beta < 0:
             raise ConfigError("hidden >= 1, n_hidden >= 0, obs_std > 0 and beta >= 0 needed")
+        if self.obs_scale not in OBS_SCALES:
+            raise ConfigError(f"obs_scale must be one of {OBS_SCALES}, got {self.obs_scale!r}")
         if self.encoder_n_hidden is not None and self.encoder_n_hidden < 0:
             raise ConfigError("encoder_n_hidden must be >= 0 (or None for n_hidden)")
         if self.n_components < 1:

@@ -277,21 +277,42 @@ def load_run(run_dir: str | Path) -> tuple[BaseModel, GroupedDataset, GroupedDat
     return model, train, hold
 
 
+def group_vae_activity(model: GroupVAE, groups: GroupedDataset) -> dict[str, Any]:
+    """Active units (Burda et al. 2016) of the instance latent on every observation of
+    ``groups``, and of the group latent on its groups (presets with one); the KL per
+    dimension where the latent's prior is ``N(0, I)`` (the instance latent of a mixture
+    prior, UG-VAE's and GMVAE's, gets active units only). See
+    :func:`groupvae.evaluation.active_units.latent_summary`."""
+    from groupvae.evaluation.active_units import latent_summary
+
+    metrics: dict[str, Any] = {}
+    if model.module.has_group_latent:
+        group = model.encode_groups(groups)
+        metrics.update(latent_summary("group", group.mean, group.logvar))
+    instance = model.encode_instances(groups)
+    standard = not model.module.prior.has_clusters
+    metrics.update(latent_summary("instance", instance.mean, instance.logvar if standard else None))
+    return metrics
+
+
 def _group_vae_metrics(
     model: GroupVAE, holdout: GroupedDataset, dataset: str, seed: int
 ) -> dict[str, Any]:
-    """The data set's metrics (``METRICS``) and the holdout ELBO, on the groups
+    """The data set's metrics (``METRICS``), the latents' active units
+    (:func:`group_vae_activity`) and the holdout ELBO, on the groups
     :func:`scoring_groups` gives."""
     metrics: dict[str, Any] = {}
     if dataset in METRICS:
         metrics.update(METRICS[dataset](model, holdout, seed))
-    metrics.update(holdout_elbo(model, scoring_groups(model, holdout, seed=seed)))
+    groups = scoring_groups(model, holdout, seed=seed)
+    metrics.update(group_vae_activity(model, groups))
+    metrics.update(holdout_elbo(model, groups))
     return metrics
 
 
 def _cpvae_metrics(model: Any, holdout: GroupedDataset, dataset: str, seed: int) -> dict[str, Any]:
-    """CPVAE section 4's metrics (:func:`groupvae.evaluation.cpvae.cpvae_metrics`) and
-    the holdout ELBO per observation."""
+    """CPVAE section 4's metrics (:func:`groupvae.evaluation.cpvae.cpvae_metrics`, with
+    the shared and private active units) and the holdout ELBO per observation."""
     from groupvae.evaluation.cpvae import cpvae_metrics
 
     return {**cpvae_metrics(model, holdout, seed=seed), **holdout_elbo(model, holdout)}

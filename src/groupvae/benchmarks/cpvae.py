@@ -6,11 +6,17 @@ contrastive PCA's data set did.
 * **Table 1** (section 4.1, Grassy-MNIST, populations 0-4 and 5-9): k-means adjusted
   Rand index of the digit inside each population, from the shared and the private
   latent, for a VAE (one latent of ``shared_dim + private_dim``), CPVAE trained on the
-  ELBO (eq. 3, "no MI") and CPVAE trained on eq. 4 (``alpha = 1``).
+  ELBO (eq. 3, "no MI") and CPVAE trained on eq. 4 (``alpha = 1``); the ARI is averaged
+  over :data:`~groupvae.evaluation.cpvae.KMEANS_RESTARTS` k-means seeds (with their
+  standard deviation), and each latent's active units (Burda et al. 2016) stand beside
+  it, an ARI on a code without any marked collapsed. The CPVAEs use the data sets' fixed
+  observation scale (:data:`groupvae.data.registry.CPVAE_OBS_STD`): with a learned one the
+  shared latent collapses.
 * **Table 2** (section 4.3, one population per digit): maximum-marginal-likelihood
   classification accuracy (eq. 7-8, ``is_samples`` importance samples) on MNIST and
   Grassy-MNIST for annealed ``alpha`` (linear from 1 to ``alpha_end``), ``alpha = 1``
-  and no MI, beside a small supervised CNN (the paper's reference is a ResNet-50).
+  and no MI, beside a small supervised CNN (the paper's reference is a ResNet-50), with
+  the test-set size and the active units.
 * **Figures**: ``denoising.png`` (Fig. 2, with the clean digits; also
   ``denoising_no_mi.png``), ``latent_tsne.png`` (Fig. 3, population 0's private latent
   beside the VAE's latent, coloured by digit) and ``cross_population.png`` (Fig. 4
@@ -149,7 +155,8 @@ def _vae_groups_per_batch(bench: CPVAEBenchmark) -> int:
 def _vae_task(bench: CPVAEBenchmark, *, seed: int, run_dir: Path) -> dict[str, Any]:
     """Table 1's VAE (one latent of ``shared_dim + private_dim``) on Grassy-MNIST: train
     it, save it and score the k-means ARI of its latent (the model-facing calls)."""
-    from groupvae.evaluation.cpvae import population_ari
+    from groupvae.evaluation.active_units import latent_summary
+    from groupvae.evaluation.cpvae import KMEANS_RESTARTS, population_ari
     from groupvae.models import create
 
     train, hold = _split(bench, "grassy-mnist", seed)
@@ -175,11 +182,25 @@ def _vae_task(bench: CPVAEBenchmark, *, seed: int, run_dir: Path) -> dict[str, A
     )
     row: dict[str, Any] = {"fit_seconds": time.perf_counter() - start}
     vae.save(run_dir, overwrite=True)
-    codes = vae.encode_instances(hold).mean
-    ari = population_ari(codes, hold.labels, hold.aux["population"], seed=seed)
+    post = vae.encode_instances(hold)
+    row.update(_activity(latent_summary("shared", post.mean, post.logvar)))
+    ari = population_ari(
+        post.mean, hold.labels, hold.aux["population"], seed=seed, restarts=KMEANS_RESTARTS
+    )
     row["shared_ari"] = ari.pop("mean")
     row.update({f"shared_ari_{k}": v for k, v in ari.items()})
     return row
+
+
+def _activity(summary: dict[str, Any]) -> dict[str, Any]:
+    """The scalar activity metrics of a row: the per-dimension KL lists are left out of
+    the tables (``groupvae evaluate`` reports them), ``collapsed_*`` become 0/1 so that
+    their mean over seeds is the fraction of collapsed seeds."""
+    return {
+        k: float(v) if isinstance(v, bool) else v
+        for k, v in summary.items()
+        if not k.startswith("kl_per_dim_")
+    }
 
 
 def _cpvae_task(
@@ -224,8 +245,10 @@ def _cpvae_task(
         n_classify=bench.n_classify,
     )
     timing = {"fit_seconds": fit_seconds, "classify_seconds": time.perf_counter() - start}
+    metrics = _activity(metrics)
     if table == 2:
-        return {**timing, "accuracy": metrics["accuracy"]}
+        keep = ("accuracy", "n_classified", "active_units_", "collapsed_", "kl_shared", "kl_priv")
+        return {**timing, **{k: v for k, v in metrics.items() if k.startswith(keep)}}
     population_accuracy = metrics.pop("accuracy")
     return {**timing, **metrics, "population_accuracy": population_accuracy}
 
@@ -239,7 +262,7 @@ def _cnn_task(dataset: str, bench: CPVAEBenchmark, *, seed: int, run_dir: Path) 
     row = train_cnn_classifier(
         train.x, train.labels, hold.x, hold.labels, epochs=bench.cnn_epochs, seed=seed
     )
-    return {**row, "fit_seconds": time.perf_counter() - start}
+    return {**row, "n_test": hold.n_obs, "fit_seconds": time.perf_counter() - start}
 
 
 def _run(table: int, dataset: str, method: str, task: Any, args: tuple, weight: float) -> Run:
@@ -282,9 +305,17 @@ def _lookup(frame: pd.DataFrame, table: int, dataset: str, method: str, key: str
     return None if hit.empty else hit[key].iloc[0]
 
 
+COLLAPSED = "collapsed"
+"""Marks an ARI computed on a code with no active unit (in at least one seed)."""
+
+
 def format_tables(runs: pd.DataFrame, spread: pd.DataFrame | None = None) -> str:
-    """Markdown: Table 1 (ARI), Table 2 (accuracy, %) and the denoising errors, with the
+    """Markdown: Table 1 (ARI, with each latent's active units), Table 2 (accuracy, %,
+    with the test-set size and the active units) and the denoising errors, with the
     paper's numbers beside ours.
+
+    An ARI on a latent with no active unit (Burda et al. 2016) in some seed is marked
+    :data:`COLLAPSED`: k-means on an empty code measures k-means noise, not information.
 
     Args:
         runs: one row per ``(table, dataset, method)``: one seed's results, or the means
@@ -300,11 +331,31 @@ def format_tables(runs: pd.DataFrame, spread: pd.DataFrame | None = None) -> str
             text += f" ± {scale * std:.{digits}f}"
         return text
 
+    def ari(method: str, latent: str) -> str:
+        text = cell(1, "grassy-mnist", method, f"{latent}_ari")
+        kmeans = _lookup(runs, 1, "grassy-mnist", method, f"{latent}_ari_std")
+        if text != "—" and kmeans is not None and not np.isnan(kmeans):
+            text += f" (k-means sd {kmeans:.4f})"
+        collapsed = _lookup(runs, 1, "grassy-mnist", method, f"collapsed_{latent}")
+        if collapsed is not None and not np.isnan(collapsed) and collapsed > 0:
+            text += f" **{COLLAPSED}**"
+        return text
+
+    def units(table: int, dataset: str, method: str, latent: str) -> str:
+        return cell(table, dataset, method, f"active_units_{latent}", digits=1)
+
     lines = [
         "### Table 1: k-means ARI inside each population (Grassy-MNIST, holdout)",
         "",
-        "| method | shared ARI | private ARI | paper: shared | paper: private |",
-        "|---|---|---|---|---|",
+        "ARI: mean over populations and k-means seeds; ± the standard deviation over model "
+        "seeds of the per-seed mean; k-means sd: the standard deviation over k-means seeds "
+        "(mean over model seeds). Active units (AU, Burda et al. 2016: Cov_x E_q[z_d] > "
+        f"0.01) of the shared (of 100; the VAE's one latent, of 125) and the private latent "
+        f"(of 25). **{COLLAPSED}**: no active unit in at least one seed.",
+        "",
+        "| method | shared AU | shared ARI | private AU | private ARI "
+        "| paper: shared | paper: private |",
+        "|---|---|---|---|---|---|---|",
     ]
     t1 = set(runs.loc[runs["table"] == 1, "method"])
     for method in TABLE_1_METHODS:
@@ -312,8 +363,9 @@ def format_tables(runs: pd.DataFrame, spread: pd.DataFrame | None = None) -> str
             continue
         paper = PAPER_TABLE_1[method]
         lines.append(
-            f"| {method} | {cell(1, 'grassy-mnist', method, 'shared_ari')} "
-            f"| {cell(1, 'grassy-mnist', method, 'private_ari')} | {paper[0]} | {paper[1]} |"
+            f"| {method} | {units(1, 'grassy-mnist', method, 'shared')} "
+            f"| {ari(method, 'shared')} | {units(1, 'grassy-mnist', method, 'private')} "
+            f"| {ari(method, 'private')} | {paper[0]} | {paper[1]} |"
         )
     cols = (*VARIANTS, "reference")
     lines += [
@@ -328,6 +380,28 @@ def format_tables(runs: pd.DataFrame, spread: pd.DataFrame | None = None) -> str
         ours = [cell(2, dataset, c, "accuracy", 100, 1) for c in cols]
         paper = [f"{PAPER_TABLE_2[dataset][c]:.1f}" for c in cols]
         lines.append(f"| {dataset} | " + " | ".join(ours + paper) + " |")
+    sizes = [
+        f"{dataset} {_fmt(_lookup(runs, 2, dataset, 'anneal', 'n_classified'), 0)} "
+        f"(CNN {_fmt(_lookup(runs, 2, dataset, 'reference', 'n_test'), 0)})"
+        for dataset in TABLE_2_DATASETS
+    ]
+    lines += [
+        "",
+        "Test-set sizes (holdout images per seed, every CPVAE variant): "
+        + ", ".join(sizes)
+        + ". The binomial standard error of an accuracy p on n images is sqrt(p (1 - p) / n).",
+        "",
+        "Active units of the Table 2 models, shared (of 100) / private (of 25):",
+        "",
+        "| data set | anneal alpha | alpha = 1 | no MI |",
+        "|---|---|---|---|",
+    ]
+    for dataset in TABLE_2_DATASETS:
+        au = [
+            f"{units(2, dataset, v, 'shared')} / {units(2, dataset, v, 'private')}"
+            for v in VARIANTS
+        ]
+        lines.append(f"| {dataset} | " + " | ".join(au) + " |")
     lines += [
         "",
         "### Denoising (Fig. 2): holdout images, mean over images",

@@ -42,6 +42,7 @@ and ``table.md``; the figures are drawn from the run directories of the first se
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -132,7 +133,7 @@ def _batches_task(
         structured_batch_classification,
     )
     from groupvae.io import write_with
-    from groupvae.runs import holdout_elbo, load_run, scoring_groups, train_run
+    from groupvae.runs import group_vae_activity, holdout_elbo, load_run, scoring_groups, train_run
 
     preset, overrides = model_spec(name)
     train_run(
@@ -156,14 +157,21 @@ def _batches_task(
         if model.module.has_group_latent:
             transfer = {**batches, "n_batches": min(TRANSFER_BATCHES, bench.n_batches)}
             metrics.update(domain_transfer(model, hold.x, hold.aux["domain"], **transfer))
-    elbo = holdout_elbo(model, scoring_groups(model, hold, seed=seed))
+    groups = scoring_groups(model, hold, seed=seed)
+    elbo = holdout_elbo(model, groups)
+    activity = group_vae_activity(model, groups)
     write_with(run_dir / "codes.npz", lambda tmp: _save_npz(tmp, codes))
-    write_json(run_dir / "metrics.json", {**metrics, **elbo})
+    write_json(run_dir / "metrics.json", {**metrics, **elbo, **activity})
     return {
         "fit_seconds": float(model.extra_metadata.get("fit_seconds", float("nan"))),
         "holdout_images": hold.n_obs,
         **elbo,
         **metrics,
+        **{
+            k: float(v) if isinstance(v, bool) else v
+            for k, v in activity.items()
+            if not k.startswith("kl_per_dim_")
+        },
     }
 
 
@@ -185,8 +193,30 @@ def _cell(values: pd.Series) -> str:
     return mean_std(values.mean(), values.std(), 2)
 
 
-def format_table(runs: pd.DataFrame, experiment: str, tasks: tuple[str, ...]) -> str:
-    """Markdown: per task, classifier and model, train and test accuracy (mean ± std)."""
+def n_test_batches(task: str, n_batches: int) -> int:
+    """Test-set size of a batch-classification task: half of its ``n_batches`` batches of
+    each kind (``classify_batches``' split, rounded up)."""
+    return math.ceil(0.5 * len(task.split("/")) * n_batches)
+
+
+def _units_row(part: pd.DataFrame, models: list[str], latent: str) -> str:
+    """A table row of each model's active units of ``latent`` (``—`` without it)."""
+    column = f"active_units_{latent}"
+    cells = [
+        _cell(part.loc[part["model"] == m, column])
+        if column in part and part.loc[part["model"] == m, column].notna().any()
+        else "—"
+        for m in models
+    ]
+    return f"| active units, {latent} latent | | " + " | ".join(cells) + " |"
+
+
+def format_table(
+    runs: pd.DataFrame, experiment: str, tasks: tuple[str, ...], n_batches: int | None = None
+) -> str:
+    """Markdown: per task, classifier and model, train and test accuracy (mean ± std),
+    with the test-set size (batches) when ``n_batches`` is given, and each model's active
+    units of the group (``beta``) and the instance latent."""
     part = runs[runs["experiment"] == experiment]
     models = list(dict.fromkeys(part["model"]))
     lines = [
@@ -204,6 +234,10 @@ def format_table(runs: pd.DataFrame, experiment: str, tasks: tuple[str, ...]) ->
             lines.append(f"| {task} | {clf} SVM | " + " | ".join(cells) + " |")
         chance = part[f"{task}_chance"].mean()
         lines.append(f"| {task} | chance | " + " | ".join([f"{chance:.2f}"] * len(models)) + " |")
+        if n_batches is not None:
+            size = str(n_test_batches(task, n_batches))
+            lines.append(f"| {task} | test batches | " + " | ".join([size] * len(models)) + " |")
+    lines += [_units_row(part, models, latent) for latent in ("group", "instance")]
     return "\n".join(lines)
 
 
@@ -324,9 +358,9 @@ def format_tables(bench: UGVAEBenchmark, runs: pd.DataFrame) -> str:
     )
     return (
         "Structured MNIST batches (appendix A.3, Table 1 protocol):\n\n"
-        + format_table(runs, STRUCTURED, tuple(TASKS))
+        + format_table(runs, STRUCTURED, tuple(TASKS), bench.n_batches)
         + "\n\nDomain alignment, MNIST vs UCI digits (section 4.2):\n\n"
-        + format_table(runs, DOMAINS, DOMAIN_TASKS)
+        + format_table(runs, DOMAINS, DOMAIN_TASKS, bench.n_batches)
         + "\n\nDomain transfer by swapping beta (section 4.2, Fig. 5a, A.2; "
         + f"{TRANSFER_BATCHES} batches per domain):\n\n"
         + _transfer_table(runs)

@@ -50,28 +50,54 @@ def kmeans_ari(codes: np.ndarray, labels: np.ndarray, *, seed: int = 0) -> float
     return float(adjusted_rand_score(labels, clusters))
 
 
+KMEANS_RESTARTS = 5
+"""k-means seeds of :func:`population_ari` in :func:`cpvae_metrics` (the ARI's own noise)."""
+
+
 def population_ari(
-    codes: np.ndarray, labels: np.ndarray, population: np.ndarray, *, seed: int = 0
+    codes: np.ndarray,
+    labels: np.ndarray,
+    population: np.ndarray,
+    *,
+    seed: int = 0,
+    restarts: int = 1,
 ) -> dict[str, float]:
-    """Table 1: :func:`kmeans_ari` inside each population, and their mean.
+    """Table 1: :func:`kmeans_ari` inside each population, and their mean, over
+    ``restarts`` k-means seeds ``seed, seed + 1, ...``.
 
     Args:
         codes: ``(n, d)`` representations (shared or private latent means, or a VAE's).
         labels: ``(n,)`` true digits.
         population: ``(n,)`` population ids.
-        seed: seed of k-means.
+        seed: first seed of k-means.
+        restarts: k-means seeds; each runs scikit-learn's ``n_init=10``.
 
     Returns:
-        ``{"population_<k>": ari_k, ..., "mean": mean over populations}``.
+        ``{"population_<k>": ari_k (mean over seeds), ..., "mean": mean over populations
+        and seeds, "std": standard deviation over seeds (n - 1) of the mean over
+        populations (0 for one seed), "min"/"max": its range}``.
+
+    Raises:
+        DataError: for ``restarts < 1`` (and see :func:`kmeans_ari`).
     """
+    if restarts < 1:
+        raise DataError(f"restarts must be >= 1, got {restarts}")
     population = np.asarray(population)
-    out = {
-        f"population_{int(k)}": kmeans_ari(
-            codes[population == k], labels[population == k], seed=seed
-        )
-        for k in np.unique(population)
-    }
-    out["mean"] = float(np.mean(list(out.values())))
+    pops = np.unique(population)
+    aris = np.array(
+        [
+            [
+                kmeans_ari(codes[population == k], labels[population == k], seed=seed + r)
+                for k in pops
+            ]
+            for r in range(restarts)
+        ]
+    )  # (restarts, populations)
+    out = {f"population_{int(k)}": float(a) for k, a in zip(pops, aris.mean(0), strict=True)}
+    per_seed = aris.mean(1)
+    out["mean"] = float(per_seed.mean())
+    out["std"] = float(per_seed.std(ddof=1)) if restarts > 1 else 0.0
+    out["min"], out["max"] = float(per_seed.min()), float(per_seed.max())
     return out
 
 
@@ -137,6 +163,7 @@ def denoising_errors(
 
 __all__ = [
     "IS_SAMPLES",
+    "KMEANS_RESTARTS",
     "classification_accuracy",
     "cpvae_metrics",
     "denoising_errors",
@@ -157,26 +184,36 @@ def cpvae_metrics(
     seed: int = 0,
     is_samples: int = IS_SAMPLES,
     n_classify: int | None = None,
-) -> dict[str, float]:
+    restarts: int = KMEANS_RESTARTS,
+) -> dict[str, Any]:
     """Holdout metrics of a CPVAE (CPVAE section 4) on ``hold`` (a ``GroupedDataset``
     with ``aux["population"]``):
 
+    * ``active_units_shared`` / ``active_units_private``, ``collapsed_*``, ``kl_*`` and
+      ``kl_per_dim_*`` (nats per image): see
+      :func:`groupvae.evaluation.active_units.latent_summary`;
     * ``shared_ari`` / ``private_ari`` (CPVAE Table 1; with labels): k-means ARI of the
-      latent means against the labels inside each population, averaged over populations;
+      latent means against the labels inside each population, averaged over populations
+      and ``restarts`` k-means seeds, with ``*_ari_std`` over those seeds
+      (:func:`population_ari`);
     * ``accuracy`` (CPVAE Table 2): maximum-marginal-likelihood classification (CPVAE
       eq. 7-8, ``is_samples`` samples) of ``n_classify`` random holdout rows (all if
-      ``None``);
+      ``None``), ``n_classified`` of them;
     * ``private_vs_clean_corr`` etc. (CPVAE Fig. 2, with ``aux["clean"]``): see
       :func:`denoising_errors`.
     """
+    from groupvae.evaluation.active_units import latent_summary
+
     pop = np.asarray(hold.aux["population"])
-    out: dict[str, float] = {}
-    codes = model.encode(hold)
+    out: dict[str, Any] = {}
+    posteriors = {"shared": model.encode_shared(hold), "private": model.encode_private(hold)}
+    for name, post in posteriors.items():
+        out.update(latent_summary(name, post.mean, post.logvar))
     if hold.labels is not None and all(
         len(np.unique(hold.labels[pop == k])) > 1 for k in np.unique(pop)
     ):
-        for name, c in (("shared", codes.shared), ("private", codes.private)):
-            ari = population_ari(c, hold.labels, pop, seed=seed)
+        for name, post in posteriors.items():
+            ari = population_ari(post.mean, hold.labels, pop, seed=seed, restarts=restarts)
             out[f"{name}_ari"] = ari.pop("mean")
             out.update({f"{name}_ari_{k}": v for k, v in ari.items()})
     rows = np.arange(hold.n_obs)
@@ -184,6 +221,7 @@ def cpvae_metrics(
         rows = np.sort(np.random.default_rng(seed).choice(hold.n_obs, n_classify, replace=False))
     ll = model.log_marginal_likelihoods(hold.x[rows], n_samples=is_samples, seed=seed)
     out["accuracy"] = classification_accuracy(ll, pop[rows])
+    out["n_classified"] = len(rows)
     if "clean" in hold.aux and "background" in hold.aux:
         out.update(
             denoising_errors(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 import torch
@@ -15,12 +16,22 @@ from groupvae.objectives.kl import LOG_2PI
 from groupvae.registry import Registry
 
 
+def observation_std(config: Any) -> float:
+    """The Gaussian likelihood's (initial) standard deviation ``s`` of ``config``:
+    ``obs_std``, or its square root when ``obs_scale == "variance"`` (UG-VAE's
+    ``sigma_x`` as the authors' ``--var_x`` reads it). Configs without ``obs_scale``
+    (CPVAE's) give a standard deviation."""
+    scale = getattr(config, "obs_scale", "std")
+    return math.sqrt(config.obs_std) if scale == "variance" else float(config.obs_std)
+
+
 class GaussianLikelihood(nn.Module):
-    """``N(x; mean, s^2 I)`` with a fixed or learned (shared, isotropic) ``s``."""
+    """``N(x; mean, s^2 I)`` with a fixed or learned (shared, isotropic) ``s``
+    (:func:`observation_std`)."""
 
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()
-        log_std = torch.tensor(math.log(config.obs_std))
+        log_std = torch.tensor(math.log(observation_std(config)))
         if config.learn_obs_std:
             self.log_std = nn.Parameter(log_std)
         else:
