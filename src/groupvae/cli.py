@@ -123,8 +123,7 @@ def train(
     last = fitted.history.iloc[-1] if fitted.history is not None else {}
     elbo = last.get("val_elbo_per_obs", last.get("train_elbo_per_obs", float("nan")))
     typer.echo(
-        f"saved {out} (holdout ELBO per observation {elbo:.2f} nats); "
-        f"next: groupvae evaluate {out}"
+        f"saved {out} (holdout ELBO per observation {elbo:.2f} nats); next: groupvae evaluate {out}"
     )
 
 

@@ -127,6 +127,14 @@ class TrainConfig:
         balance_by: with ``random_groups``, the ``aux`` array (e.g. ``"domain"``) whose
             values each random group holds equally many of (UG-VAE section 4.2: 50% of
             each domain in every batch).
+        min_steps: let the epochs adapt so that training takes at least this many
+            optimiser steps (``epochs = max(epochs, ceil(min_steps / batches per epoch))``);
+            a data set of few groups then still trains enough. ``None``: ``epochs`` as is.
+        early_stopping_patience: with holdout data, stop once the holdout ELBO per
+            observation has not improved for this many epochs, and restore the weights
+            of the best epoch (``groupvae.training.early_stopping``). ``None``: off.
+        early_stopping_min_delta: the smallest rise of the holdout ELBO per observation
+            (nats) that counts as an improvement.
     """
 
     epochs: int = 64
@@ -143,8 +151,18 @@ class TrainConfig:
     num_threads: int | None = None
     random_groups: int | None = None
     balance_by: str | None = None
+    min_steps: int | None = None
+    early_stopping_patience: int | None = None
+    early_stopping_min_delta: float = 0.0
 
     def __post_init__(self) -> None:
+        if self.min_steps is not None and self.min_steps < 1:
+            raise ConfigError(f"min_steps must be >= 1 (or None), got {self.min_steps}")
+        if self.early_stopping_patience is not None and self.early_stopping_patience < 1:
+            raise ConfigError(
+                f"early_stopping_patience must be >= 1 (or None), got "
+                f"{self.early_stopping_patience}"
+            )
         if self.epochs < 1 or self.groups_per_batch < 1 or self.lr <= 0:
             raise ConfigError("epochs >= 1, groups_per_batch >= 1 and lr > 0 needed")
         if self.batch_per_population < 1:

@@ -165,11 +165,18 @@ def train_run(
     """
     data_options = dict(data_options or {})
     model_over, train_over = split_settings(model_name, dict(overrides or {}))
+    spec = DATASETS[dataset]
+    if spec.shape_from_data:  # a reader of the user's files: the data gives the shape
+        data = spec.build_for(traits(model_name), seed=seed, **data_options)
+        model_over.setdefault("obs_shape", data.obs_shape)
     model = create(model_name, dataset=dataset, seed=seed, **model_over)
-    train, hold = build_data(
-        model, dataset, seed=seed, options=data_options, holdout=holdout,
-        holdout_labels=holdout_labels,
-    )  # fmt: skip
+    if spec.shape_from_data:
+        train, hold = model.split(data, holdout, seed=seed, holdout_labels=holdout_labels)
+    else:
+        train, hold = build_data(
+            model, dataset, seed=seed, options=data_options, holdout=holdout,
+            holdout_labels=holdout_labels,
+        )  # fmt: skip
     options = {"progress": progress, **train_over}
     if epochs is not None:
         options["epochs"] = epochs

@@ -197,9 +197,37 @@ class BaseModel:
         for name, part in (("data", data), ("holdout", holdout)):
             if part is not None and not isinstance(part, GroupedDataset):
                 raise DataError(f"fit needs a GroupedDataset as {name}")
+        config, callbacks, stopper = self._training_plan(data, holdout, config, callbacks)
         self.history = fit_plan(self, data, holdout, config, log_dir=log_dir, callbacks=callbacks)
         self.train_config = config
+        if stopper is not None:
+            self.extra_metadata["early_stopping"] = stopper.summary()
         return self
+
+    def _training_plan(
+        self,
+        data: GroupedDataset,
+        holdout: GroupedDataset | None,
+        config: TrainConfig,
+        callbacks: list[Any] | None,
+    ) -> tuple[TrainConfig, list[Any], Any]:
+        """Epochs sized by ``min_steps``, the early-stopping callback (with holdout
+        data and ``early_stopping_patience``), and the chosen settings printed (with
+        ``progress``)."""
+        from groupvae.data.subsample import subsample_size
+        from groupvae.training.early_stopping import BestHoldoutELBO
+        from groupvae.training.steps import describe, epochs_for_steps
+
+        steps = len(self._loaders(data, None, config)[0])
+        config = epochs_for_steps(config, steps)
+        stopper = None
+        if config.early_stopping_patience is not None and holdout is not None:
+            stopper = BestHoldoutELBO(
+                config.early_stopping_patience, min_delta=config.early_stopping_min_delta
+            )
+        if config.progress:
+            print(describe(config, steps, subsample_size(data.group_sizes, config)), flush=True)
+        return config, [*(callbacks or []), *([stopper] if stopper else [])], stopper
 
     # --------------------------------------------------------------- save / load
     def save(self, directory: str | Path, *, metadata: dict[str, Any] | None = None) -> Path:

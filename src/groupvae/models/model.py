@@ -14,6 +14,7 @@ from groupvae.data.batch import GroupBatch
 from groupvae.data.grouped import GroupedDataset
 from groupvae.data.grouping import split_by_label
 from groupvae.data.sampler import group_loader
+from groupvae.data.subsample import subsample_size
 from groupvae.errors import ConfigError, DataError, GroupVAEError
 from groupvae.models.base import BaseModel, Posterior, Schedule
 from groupvae.models.common import map_batches
@@ -67,6 +68,8 @@ class GroupVAE(BaseModel):
         """
         module = self.module
         self._check_obs_shape(train.obs_shape)
+        if train.transform is not None:  # recorded in the run: user units come back
+            self.extra_metadata["feature_transform"] = train.transform.to_dict()
         module.likelihood.check_data(train.x)
         n = min(config.groups_per_batch, train.n_groups)
         batch = next(iter(group_loader(train, n, seed=0)))
@@ -89,7 +92,7 @@ class GroupVAE(BaseModel):
         loader = group_loader(
             train,
             config.groups_per_batch,
-            max_group_size=config.max_group_size,
+            max_group_size=subsample_size(train.group_sizes, config),
             seed=config.seed,
             drop_last=self.module.regulariser is not None and lone_last,
             **grouping,
