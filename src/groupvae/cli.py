@@ -148,6 +148,46 @@ def evaluate(
 
 @app.command()
 @friendly_errors
+def encode(
+    run_dir: Annotated[Path, typer.Argument(help="A run directory made by train.")],
+    out: Annotated[Path, typer.Option(help="Output file: .csv or .parquet.")],
+    data: Annotated[
+        list[str] | None,
+        typer.Option(help="Change a recorded data option, e.g. path=new.csv (repeatable)."),
+    ] = None,
+) -> None:
+    """Write the codes of the run's data: one row per observation, one per group."""
+    from groupvae.export import latent_table, run_data, write_frame
+
+    model, rows = run_data(run_dir, _parse_data_options(data))
+    frame = latent_table(model, rows)
+    write_frame(frame, out)
+    typer.echo(f"wrote {out} ({rows.n_obs} observations, {rows.n_groups} groups)")
+
+
+@app.command()
+@friendly_errors
+def translate(
+    run_dir: Annotated[Path, typer.Argument(help="A run directory made by train.")],
+    source: Annotated[str, typer.Option(help="The group whose rows are translated.")],
+    target: Annotated[str, typer.Option(help="The group whose code they get.")],
+    out: Annotated[Path, typer.Option(help="Output file: .csv or .parquet.")],
+    data: Annotated[
+        list[str] | None,
+        typer.Option(help="Change a recorded data option, e.g. path=new.csv (repeatable)."),
+    ] = None,
+) -> None:
+    """Decode the SOURCE group's rows with the TARGET group's code, in your units."""
+    from groupvae.export import run_data, translated_rows, write_frame
+
+    model, rows = run_data(run_dir, _parse_data_options(data))
+    frame = translated_rows(model, rows, source, target)
+    write_frame(frame, out)
+    typer.echo(f"wrote {out} ({len(frame)} rows of {source} translated to {target})")
+
+
+@app.command()
+@friendly_errors
 def plot(
     kind: Annotated[
         str,

@@ -229,6 +229,62 @@ class BaseModel:
             print(describe(config, steps, subsample_size(data.group_sizes, config)), flush=True)
         return config, [*(callbacks or []), *([stopper] if stopper else [])], stopper
 
+    # ----------------------------------------------------------------- latents
+    def get_latent_representation(
+        self,
+        data: GroupedDataset,
+        *,
+        level: str = "group",
+        give_mean: bool = True,
+        with_std: bool = False,
+        seed: int = 0,
+    ) -> pd.DataFrame:
+        """The codes of ``data`` as a DataFrame indexed by the user's ids (scvi-tools'
+        naming).
+
+        Args:
+            data: a :class:`GroupedDataset` (a reader's keeps the user's row ids in
+                ``aux["row_id"]`` and group ids in ``group_ids``).
+            level: ``"group"``: one row per group, the group posterior ``q(u | x_G)``
+                (without a group latent, the product of the members' posteriors);
+                ``"instance"``: one row per observation, ``q(v_k | x_k[, u])``.
+            give_mean: the posterior means; otherwise one sample each (seeded).
+            with_std: add the posterior standard deviations as ``<col>_std`` columns.
+            seed: seed of the samples (``give_mean=False``).
+
+        Returns:
+            ``level="group"``: index ``group`` (the original ids), columns ``u_0 ..
+            u_{d-1}``; ``level="instance"``: index ``row_id``, a ``group`` column and
+            ``v_0 .. v_{d-1}``.
+
+        Raises:
+            ConfigError: for another ``level``, or a family without these encoders.
+        """
+        from groupvae.errors import ConfigError
+
+        if level not in ("group", "instance"):
+            raise ConfigError(f"level must be 'group' or 'instance', got {level!r}")
+        encode = getattr(self, "encode_groups" if level == "group" else "encode_instances", None)
+        if encode is None:
+            raise ConfigError(f"{type(self).__name__} has no {level} encoder to export")
+        post = encode(data)
+        values = post.mean
+        if not give_mean:
+            noise = np.random.default_rng(seed).standard_normal(values.shape)
+            values = values + post.std * noise
+        prefix = "u" if level == "group" else "v"
+        cols = [f"{prefix}_{j}" for j in range(values.shape[1])]
+        frame = pd.DataFrame(values, columns=cols)
+        if with_std:
+            frame = frame.join(pd.DataFrame(post.std, columns=[f"{c}_std" for c in cols]))
+        if level == "group":
+            frame.index = pd.Index(data.group_ids, name="group")
+            return frame
+        rows = data.aux.get("row_id", np.arange(data.n_obs))
+        frame.insert(0, "group", np.asarray(data.group_ids)[data.group])
+        frame.index = pd.Index(rows, name="row_id")
+        return frame
+
     # --------------------------------------------------------------- save / load
     def save(self, directory: str | Path, *, metadata: dict[str, Any] | None = None) -> Path:
         """Write a checkpoint directory atomically; returns its path.

@@ -71,6 +71,29 @@ def _drop_missing(
     return kept
 
 
+def _known_categories(values: pd.Series, col: str, cats: list[str]) -> None:
+    unknown = sorted(set(values.astype(str)) - set(cats))
+    if unknown:
+        raise DataError(
+            f"feature {col!r} has categories {unknown[:5]} the run was not trained on "
+            f"(it knows {cats}); drop those rows or train again"
+        )
+
+
+def _apply(frame: pd.DataFrame, transform: FeatureTransform) -> np.ndarray:
+    """``x: (n, d)`` in model units, by a recorded transform (the run's, for new rows)."""
+    blocks = []
+    for col in transform.features:
+        values = frame[col]
+        if col in transform.categories:
+            cats = transform.categories[col]
+            _known_categories(values, col, cats)
+            blocks.append(values.astype(str).to_numpy()[:, None] == np.asarray(cats)[None])
+        else:
+            blocks.append(values.to_numpy(dtype=np.float64)[:, None])
+    return transform.forward(np.concatenate(blocks, axis=1).astype(np.float64))
+
+
 def _encode_features(
     frame: pd.DataFrame, features: list[str], categorical: set[str], standardise: bool
 ) -> tuple[np.ndarray, FeatureTransform]:
@@ -121,6 +144,7 @@ def read_table(
     id: str | None = None,
     missing: str = "error",
     standardise: bool = True,
+    transform: FeatureTransform | dict | None = None,
     name: str = "table",
     echo: Callable[[str], None] = _echo,
 ) -> GroupedDataset:
@@ -139,6 +163,8 @@ def read_table(
             is printed through ``echo``).
         standardise: standardise numeric features to mean 0, std 1 over all rows (the
             transform is ``data.transform``; a run records it).
+        transform: a recorded :class:`FeatureTransform` (or its dict) to apply instead
+            of fitting one: new rows for a trained run, in its units and categories.
         name: the data set's name, for records.
         echo: where the reader's notes go (stderr by default).
 
@@ -157,6 +183,10 @@ def read_table(
     where = "the table" if isinstance(source, pd.DataFrame) else str(source)
     special = [c for c in (group, labels, population, id) if c is not None]
     require_columns(frame, special, where)
+    if isinstance(transform, dict):
+        transform = FeatureTransform.from_dict(transform)
+    if transform is not None:
+        features, categorical = list(transform.features), list(transform.categories)
     feats = names(features) or [c for c in frame.columns if c not in special]
     if not feats:
         raise DataError(f"{where} has no feature columns besides {', '.join(special)}")
@@ -166,7 +196,10 @@ def read_table(
     if undeclared:
         raise DataError(f"categorical column(s) {undeclared} are not among the features {feats}")
     frame = _drop_missing(frame, [*special, *feats], missing, echo)
-    x, transform = _encode_features(frame, feats, cats, standardise)
+    if transform is None:
+        x, transform = _encode_features(frame, feats, cats, standardise)
+    else:
+        x = _apply(frame, transform)
     codes, ids = encode_groups(frame[group])
     row_id = frame[id].to_numpy() if id is not None else frame.index.to_numpy()
     aux = {"row_id": row_id}
