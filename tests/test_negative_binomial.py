@@ -41,10 +41,9 @@ def test_counts_are_checked_and_the_library_size_recorded():
 
 def test_mlvae_trains_on_counts_from_an_h5ad_file(tmp_path):
     pytest.importorskip("anndata")
-    from test_readers import write_h5ad
-
     from groupvae.data.readers import read_h5ad
     from groupvae.models import create
+    from test_readers import write_h5ad
 
     write_h5ad(tmp_path / "cells.h5ad", sparse=True)
     data = read_h5ad(tmp_path / "cells.h5ad", group="donor")

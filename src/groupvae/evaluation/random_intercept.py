@@ -54,8 +54,11 @@ def group_stats(x: np.ndarray, group: np.ndarray) -> GroupStats:
     return GroupStats(n, mean, scatter)
 
 
-def _log_lik(stats: GroupStats, m: torch.Tensor, W: torch.Tensor, B: torch.Tensor) -> torch.Tensor:
+def _log_lik(
+    stats: GroupStats, m: torch.Tensor, within: torch.Tensor, between: torch.Tensor
+) -> torch.Tensor:
     """``(G,)`` exact ``log p(x_i)`` (nats) from the statistics, in torch (float64)."""
+    W, B = within, between
     n = torch.as_tensor(stats.n)
     xbar = torch.as_tensor(stats.mean)
     S = torch.as_tensor(stats.scatter)
@@ -86,8 +89,8 @@ def _unpack(theta: torch.Tensor, d: int) -> tuple[torch.Tensor, torch.Tensor, to
     return m, Lw @ Lw.T, Lb @ Lb.T
 
 
-def _pack_chol(C: np.ndarray) -> np.ndarray:
-    L = np.linalg.cholesky(C)
+def _pack_chol(cov: np.ndarray) -> np.ndarray:
+    L = np.linalg.cholesky(cov)
     L[np.diag_indices_from(L)] = np.log(np.diag(L))
     return L[np.tril_indices(len(C))]
 
