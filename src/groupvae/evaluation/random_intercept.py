@@ -92,7 +92,7 @@ def _unpack(theta: torch.Tensor, d: int) -> tuple[torch.Tensor, torch.Tensor, to
 def _pack_chol(cov: np.ndarray) -> np.ndarray:
     L = np.linalg.cholesky(cov)
     L[np.diag_indices_from(L)] = np.log(np.diag(L))
-    return L[np.tril_indices(len(C))]
+    return L[np.tril_indices(len(cov))]
 
 
 @dataclass(frozen=True)
