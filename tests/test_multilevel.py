@@ -66,3 +66,49 @@ def test_fit_matches_statsmodels_mixedlm_converged():
     assert ours.within[0, 0] == pytest.approx(ref.scale, rel=1e-4)
     assert ours.between[0, 0] == pytest.approx(float(np.asarray(ref.cov_re)[0, 0]), rel=1e-4)
     assert ours.log_likelihood == pytest.approx(ref.llf, abs=1e-5)
+
+
+def toy_schools(n_groups=24, seed=0):
+    import pandas as pd
+
+    rng = np.random.default_rng(seed)
+    sizes = rng.integers(1, 8, size=n_groups)
+    school = np.repeat(np.arange(n_groups), sizes)
+    b = rng.normal(0, 1, n_groups)[school]
+    grade = np.clip(np.round((b + rng.normal(0, 1, len(school)) + 5) / 2) * 2, 0, 10)
+    return pd.DataFrame({"school": school, "grade": grade, "gcse": b + rng.normal(0, 1, len(b))})
+
+
+def test_prepare_drops_single_student_schools_and_dequantises_grids():
+    from groupvae.benchmarks.multilevel import grid_step, prepare
+
+    frame = toy_schools()
+    assert grid_step(frame["grade"].to_numpy()) == 2.0 and grid_step(frame["gcse"]) is None
+    kept, notes = prepare(frame, "school", ("grade", "gcse"), seed=0)
+    singles = int((frame.groupby("school").size() == 1).sum())
+    assert notes["single_student_schools_dropped"] == singles > 0
+    assert kept.groupby("school").size().min() >= 2
+    assert notes["dequantisation_step"] == {"grade": 2.0, "gcse": None}
+    rounded = np.round((kept["grade"] - 1) / 2) * 2 + 1  # within one step of an even grade
+    assert (np.abs(kept["grade"] - rounded) <= 1).all()
+
+
+def test_benchmark_prints_its_table_on_a_tiny_table(tmp_path):
+    from groupvae.benchmarks.multilevel import MultilevelBenchmark, run_benchmark
+
+    bench = MultilevelBenchmark(
+        datasets=("toy",), models=("vae", "mlvae"), splits=(0, 1), n_samples=4,
+        overrides={"min_steps": 2, "epochs": 1, "hidden": 8},
+    )  # fmt: skip
+    lines: list[str] = []
+    summary = run_benchmark(
+        bench,
+        tmp_path,
+        echo=lines.append,
+        frames={"toy": (toy_schools(), "school", ("grade", "gcse"))},
+    )
+    assert set(summary.model) == {"random-intercept", "vae", "mlvae"}
+    assert (summary.splits == 2).all() and np.isfinite(summary["mean"]).all()
+    assert "| toy | mlvae |" in lines[-1] and (tmp_path / "table.md").is_file()
+    anchor = summary[summary.model == "random-intercept"]
+    assert float(anchor.gap_mean.iloc[0]) == 0.0
