@@ -76,3 +76,15 @@ def test_fit_sizes_training_by_steps_and_prints_the_settings(capsys):
     model.fit(data, epochs=1, groups_per_batch=10, min_steps=6)
     assert model.train_config.epochs == 3 and len(model.history) == 3
     assert "3 epochs x 2 steps = 6 optimiser steps" in capsys.readouterr().out
+
+
+def test_early_stopping_waits_for_min_epochs():
+    module = torch.nn.Linear(2, 1)
+    stopper, trainer = BestHoldoutELBO(patience=1, min_epochs=4), _FakeTrainer()
+    for epoch, elbo in enumerate([-1.0, -2.0, -2.0, -2.0, -2.0]):
+        trainer.current_epoch = epoch
+        trainer.callback_metrics["val_elbo_per_obs"] = torch.tensor(elbo)
+        stopper.on_validation_epoch_end(trainer, module)
+        if trainer.should_stop:
+            break
+    assert stopper.stopped_epoch == 3  # the 4th epoch, not the 2nd

@@ -131,8 +131,9 @@ class TrainConfig:
             optimiser steps (``epochs = max(epochs, ceil(min_steps / batches per epoch))``);
             a data set of few groups then still trains enough. ``None``: ``epochs`` as is.
         early_stopping_patience: with holdout data, stop once the holdout ELBO per
-            observation has not improved for this many epochs, and restore the weights
-            of the best epoch (``groupvae.training.early_stopping``). ``None``: off.
+            observation has not improved for this many epochs (never before the
+            ``min_steps`` steps), and restore the weights of the best epoch
+            (``groupvae.training.early_stopping``). ``None``: off.
         early_stopping_min_delta: the smallest rise of the holdout ELBO per observation
             (nats) that counts as an improvement.
     """

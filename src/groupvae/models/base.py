@@ -223,7 +223,9 @@ class BaseModel:
         stopper = None
         if config.early_stopping_patience is not None and holdout is not None:
             stopper = BestHoldoutELBO(
-                config.early_stopping_patience, min_delta=config.early_stopping_min_delta
+                config.early_stopping_patience,
+                min_delta=config.early_stopping_min_delta,
+                min_epochs=-(-(config.min_steps or 0) // max(steps, 1)),
             )
         if config.progress:
             print(describe(config, steps, subsample_size(data.group_sizes, config)), flush=True)

@@ -15,7 +15,10 @@ MONITOR = "val_elbo_per_obs"
 
 class BestHoldoutELBO(Callback):
     """Stop when the holdout ELBO per observation has not risen by more than
-    ``min_delta`` nats for ``patience`` epochs; at the end, load the best epoch's weights.
+    ``min_delta`` nats for ``patience`` epochs, but not before ``min_epochs`` epochs (the
+    epochs that ``min_steps`` asks for: on few groups the holdout ELBO is noisy, and an
+    early stop would undo the steps a run needs); at the end, load the best epoch's
+    weights.
 
     Pass it to ``fit_plan`` / ``model.fit`` through ``callbacks`` (``fit`` adds it itself
     when ``TrainConfig.early_stopping_patience`` is set and holdout data is given).
@@ -26,9 +29,17 @@ class BestHoldoutELBO(Callback):
         stopped_epoch: the epoch training stopped at, or ``None`` if it ran to the end.
     """
 
-    def __init__(self, patience: int, *, min_delta: float = 0.0, monitor: str = MONITOR) -> None:
+    def __init__(
+        self,
+        patience: int,
+        *,
+        min_delta: float = 0.0,
+        min_epochs: int = 0,
+        monitor: str = MONITOR,
+    ) -> None:
         super().__init__()
         self.patience, self.min_delta, self.monitor = patience, min_delta, monitor
+        self.min_epochs = min_epochs
         self.best = -math.inf
         self.best_epoch: int | None = None
         self.stopped_epoch: int | None = None
@@ -45,7 +56,11 @@ class BestHoldoutELBO(Callback):
         if value > self.best + self.min_delta:
             self.best, self.best_epoch = value, epoch
             self._state = {k: v.detach().clone() for k, v in pl_module.state_dict().items()}
-        elif self.best_epoch is not None and epoch - self.best_epoch >= self.patience:
+        elif (
+            self.best_epoch is not None
+            and epoch - self.best_epoch >= self.patience
+            and epoch + 1 >= self.min_epochs
+        ):
             self.stopped_epoch = epoch
             trainer.should_stop = True
 
