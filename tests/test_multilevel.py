@@ -112,3 +112,19 @@ def test_benchmark_prints_its_table_on_a_tiny_table(tmp_path):
     assert "| toy | mlvae |" in lines[-1] and (tmp_path / "table.md").is_file()
     anchor = summary[summary.model == "random-intercept"]
     assert float(anchor.gap_mean.iloc[0]) == 0.0
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--datasets", "Nope"], "unknown data set(s) ['Nope']; known: ScotsSec, Chem97"),
+        (["--models", "vae,nope"], "unknown model 'nope'"),
+    ],
+)
+def test_benchmark_command_refuses_bad_names_before_training(args, message):
+    from typer.testing import CliRunner
+
+    from groupvae.cli import app
+
+    result = CliRunner().invoke(app, ["benchmark", "multilevel", *args])
+    assert result.exit_code == 2 and message in result.output
