@@ -261,3 +261,20 @@ def test_cli_refuses_one_row_groups_where_the_regulariser_needs_pairs(tmp_path):
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 2
     assert "one-member groups" in result.output and "Traceback" not in result.output
+
+
+def test_cli_trains_on_an_image_folder_with_the_datas_shape(tmp_path):
+    import json
+
+    from typer.testing import CliRunner
+
+    from groupvae.cli import app
+
+    write_images(tmp_path / "faces", n_groups=5, per_group=3)
+    run = tmp_path / "run"
+    args = ["train", "mlvae", "image-folder", "--out", str(run), "--epochs", "1"]
+    args += ["--data", f"path={tmp_path / 'faces'}", "--data", "size=4", "--data", "mode=rgb"]
+    args += ["--set", "progress=false", "--set", "min_steps=1", "--set", "hidden=8"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert json.loads((run / "config.json").read_text())["obs_shape"] == [3, 4, 4]
