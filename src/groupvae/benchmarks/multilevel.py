@@ -255,15 +255,16 @@ def summarise(rows: pd.DataFrame) -> pd.DataFrame:
 def table_markdown(summary: pd.DataFrame) -> str:
     """The summary as a Markdown table: nats per student, mean ± std over splits."""
     lines = [
-        "| data set | model | log-lik per student (nats) | minus random intercept | worst split |",
-        "|---|---|---|---|---|",
+        "| data set | model | log-lik per student (nats) | minus random intercept | worst split "
+        "| splits |",
+        "|---|---|---|---|---|---|",
     ]
     for r in summary.itertuples():
         std = 0.0 if math.isnan(r.std) else r.std
         gstd = 0.0 if math.isnan(r.gap_std) else r.gap_std
         lines.append(
             f"| {r.dataset} | {r.model} | {r.mean:.4f} ± {std:.4f} | "
-            f"{r.gap_mean:+.4f} ± {gstd:.4f} | {r.gap_min:+.4f} |"
+            f"{r.gap_mean:+.4f} ± {gstd:.4f} | {r.gap_min:+.4f} | {r.splits} |"
         )
     return "\n".join(lines) + "\n"
 
