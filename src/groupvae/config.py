@@ -159,6 +159,15 @@ class TrainConfig:
         balance_by: with ``random_groups``, the ``aux`` array (e.g. ``"domain"``) whose
             values each random group holds equally many of (UG-VAE section 4.2: 50% of
             each domain in every batch).
+        min_steps: let the epochs adapt so that training takes at least this many
+            optimiser steps (``epochs = max(epochs, ceil(min_steps / batches per epoch))``);
+            a data set of few groups then still trains enough. ``None``: ``epochs`` as is.
+        early_stopping_patience: with holdout data, stop once the holdout ELBO per
+            observation has not improved for this many epochs (never before the
+            ``min_steps`` steps), and restore the weights of the best epoch
+            (``groupvae.training.early_stopping``). ``None``: off.
+        early_stopping_min_delta: the smallest rise of the holdout ELBO per observation
+            (nats) that counts as an improvement.
     """
 
     epochs: int = 64
@@ -177,6 +186,9 @@ class TrainConfig:
     num_threads: int | None = None
     random_groups: int | None = None
     balance_by: str | None = None
+    min_steps: int | None = None
+    early_stopping_patience: int | None = None
+    early_stopping_min_delta: float = 0.0
 
     def __post_init__(self) -> None:
         check_field_types(self)
@@ -189,6 +201,7 @@ class TrainConfig:
             raise ConfigError(f"critic_lr must be a number > 0 (or None), got {self.critic_lr}")
         if isinstance(self.devices, int) and self.devices < 1:
             raise ConfigError(f"devices must be >= 1 or 'auto', got {self.devices}")
+        at_least(self, min_steps=1, early_stopping_patience=1)  # or None
 
 
 C = TypeVar("C")

@@ -106,6 +106,22 @@ def _shapes(model: GroupVAE, holdout: GroupedDataset, seed: int) -> dict[str, fl
     }
 
 
+def _own_data(model: GroupVAE, holdout: GroupedDataset, seed: int) -> dict[str, float]:
+    """``log p(x_G)`` by importance sampling; for a standardised table also in the raw
+    units (``+ log_jacobian`` per observation: ``-sum(log scale)``)."""
+    from groupvae.evaluation.likelihood import holdout_log_likelihood
+
+    metrics = holdout_log_likelihood(model, holdout, n_samples=IS_SAMPLES, seed=seed)
+    if holdout.transform is not None:
+        jac = holdout.transform.log_jacobian
+        metrics["log_likelihood_per_observation_raw_units"] = (
+            metrics["log_likelihood_per_observation"] + jac
+        )
+    return metrics
+
+
+for _name in ("table", "npz", "anndata", "image-folder"):
+    METRICS.add(_name, _own_data)
 METRICS.add("mnist", _labelled_images)
 METRICS.add("uci-digits", _labelled_images)
 METRICS.add("mnist-full", _labelled_images)
@@ -188,11 +204,18 @@ def train_run(
         run_state(out)  # a file or someone else's folder fails before any work
     data_options = dict(data_options or {})
     model_over, train_over = split_settings(model_name, dict(overrides or {}))
+    spec = DATASETS[dataset]
+    if spec.shape_from_data:  # a reader of the user's files: the data gives the shape
+        data = spec.build_for(traits(model_name), seed=seed, **data_options)
+        model_over.setdefault("obs_shape", data.obs_shape)
     model = create(model_name, dataset=dataset, seed=seed, **model_over)
-    train, hold = build_data(
-        model, dataset, seed=seed, options=data_options, holdout=holdout,
-        holdout_labels=holdout_labels,
-    )  # fmt: skip
+    if spec.shape_from_data:
+        train, hold = model.split(data, holdout, seed=seed, holdout_labels=holdout_labels)
+    else:
+        train, hold = build_data(
+            model, dataset, seed=seed, options=data_options, holdout=holdout,
+            holdout_labels=holdout_labels,
+        )  # fmt: skip
     options = {"progress": progress, **train_over}
     if epochs is not None:
         options["epochs"] = epochs
@@ -266,11 +289,14 @@ def load_run(run_dir: str | Path) -> tuple[BaseModel, GroupedDataset, GroupedDat
     """
     model = BaseModel.load(run_dir)
     record = data_record(model.extra_metadata, run_dir)
+    options = dict(record.get("options", {}))
+    if record["name"] == "table" and "feature_transform" in model.extra_metadata:
+        options["transform"] = model.extra_metadata["feature_transform"]  # the run's units
     train, hold = build_data(
         model,
         record["name"],
         seed=int(record.get("seed", 0)),
-        options=dict(record.get("options", {})),
+        options=options,
         holdout=float(record.get("holdout", 0.2)),
         holdout_labels=record.get("holdout_labels"),
     )

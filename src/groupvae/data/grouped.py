@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -41,6 +42,8 @@ class GroupedDataset:
         aux: other per-observation arrays (``(n_obs, ...)``), such as the noise term.
         group_ids: ``(n_groups,)`` the original group ids.
         name: the data set's name, for records.
+        transform: how ``x`` was made from the user's columns (a reader's
+            :class:`~groupvae.data.readers.FeatureTransform`), or ``None``.
 
     Raises:
         DataError: on shapes that disagree, NaN or infinite values, or no observations.
@@ -54,6 +57,7 @@ class GroupedDataset:
     aux: dict[str, np.ndarray] = field(default_factory=dict)
     group_ids: np.ndarray | None = None
     name: str = "custom"
+    transform: Any = None
 
     def __post_init__(self) -> None:
         try:
@@ -138,6 +142,7 @@ class GroupedDataset:
             aux={k: np.asarray(a)[keep] for k, a in self.aux.items()},
             group_ids=self.group_ids,
             name=self.name,
+            transform=self.transform,
         )
 
     def split(

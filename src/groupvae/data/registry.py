@@ -54,6 +54,8 @@ class DatasetSpec:
             (one population per class); ``None`` if the data set has none.
         options: the function ``build`` forwards its ``**options`` to, whose signature
             names and types the ``--data`` options (checked before building).
+        shape_from_data: the observations' shape is the data's own (a reader of your
+            files): ``groupvae train`` sets ``obs_shape`` from the data it reads.
     """
 
     build: Callable[..., GroupedDataset]
@@ -63,6 +65,7 @@ class DatasetSpec:
     cpvae_train_defaults: dict[str, Any] = field(default_factory=dict)
     population: str | None = None
     options: Callable[..., Any] | None = None
+    shape_from_data: bool = False
 
     def training(self, traits: ModelTraits) -> dict[str, Any]:
         """The ``TrainConfig`` overrides for a model with ``traits``."""
@@ -407,6 +410,131 @@ DATASETS.add(
         train_defaults={"groups_per_batch": 32, "lr": 1e-3, "epochs": 60},
         cpvae_train_defaults=_CPVAE_CLASS_TRAIN,
         population="population",
+    ),
+)
+
+
+# Readers of your own data (``groupvae.data.readers``). Their training defaults suit any
+# grouping: training sized by optimiser steps (the epochs adapt to few groups), early
+# stopping on the holdout ELBO with the best weights restored, and groups above 128
+# members subsampled per step (ML-VAE section 3.2).
+OWN_DATA_TRAIN = {
+    "groups_per_batch": 16,
+    "lr": 1e-3,
+    "epochs": 50,
+    "min_steps": 3000,
+    "early_stopping_patience": 20,
+    "max_group_size": 128,
+    "num_threads": 1,
+}
+
+
+def _table_model_defaults(traits: ModelTraits) -> dict[str, Any]:
+    """Standardised features: a Gaussian with a learned noise scale, 2-d codes."""
+    if traits.family != "group-vae":
+        return {}
+    return {
+        "likelihood": "gaussian",
+        "learn_obs_std": True,
+        "decoder": "mlp",
+        "hidden": 64,
+        "group_dim": 2,
+        "instance_dim": 2 if traits.group_latent else 4,
+    }
+
+
+def _counts_model_defaults(traits: ModelTraits) -> dict[str, Any]:
+    """Counts (cells x genes): scVI's negative binomial with the observed library size."""
+    if traits.family != "group-vae":
+        return {}
+    return {
+        "likelihood": "negative-binomial",
+        "decoder": "mlp",
+        "hidden": 128,
+        "group_dim": 10,
+        "instance_dim": 10 if traits.group_latent else 20,
+    }
+
+
+def _image_folder_model_defaults(traits: ModelTraits) -> dict[str, Any]:
+    if traits.family != "group-vae":
+        return {}
+    return {
+        "likelihood": "bernoulli",
+        "decoder": "mlp",
+        "hidden": 256,
+        "n_hidden": 1,
+        "group_dim": 10,
+        "instance_dim": 10 if traits.group_latent else 20,
+    }
+
+
+def _read_table(seed: int = 0, path: Any = None, **kw: Any) -> GroupedDataset:
+    from groupvae.data.readers import read_table
+
+    return read_table(path, **kw)
+
+
+def _read_npz(seed: int = 0, path: Any = None, **kw: Any) -> GroupedDataset:
+    from groupvae.data.readers import read_npz
+
+    return read_npz(path, **kw)
+
+
+def _read_h5ad(seed: int = 0, path: Any = None, **kw: Any) -> GroupedDataset:
+    from groupvae.data.readers import read_h5ad
+
+    return read_h5ad(path, **kw)
+
+
+def _read_image_folder(seed: int = 0, path: Any = None, **kw: Any) -> GroupedDataset:
+    from groupvae.data.readers import read_image_folder
+
+    return read_image_folder(path, **kw)
+
+
+DATASETS.add(
+    "table",
+    DatasetSpec(
+        build=_read_table,
+        description="your CSV/Parquet: --data path=F group=COL features=A,B [labels= missing=drop]",
+        model_defaults=_table_model_defaults,
+        train_defaults=OWN_DATA_TRAIN,
+        population="population",
+        shape_from_data=True,
+    ),
+)
+DATASETS.add(
+    "npz",
+    DatasetSpec(
+        build=_read_npz,
+        description="your .npz with arrays x, group [, labels]: --data path=F [standardise=true]",
+        model_defaults=_table_model_defaults,
+        train_defaults=OWN_DATA_TRAIN,
+        population="labels",
+        shape_from_data=True,
+    ),
+)
+DATASETS.add(
+    "anndata",
+    DatasetSpec(
+        build=_read_h5ad,
+        description="your .h5ad (counts, negative binomial): --data path=F group=OBS_KEY [layer=]",
+        model_defaults=_counts_model_defaults,
+        train_defaults=OWN_DATA_TRAIN,
+        population="population",
+        shape_from_data=True,
+    ),
+)
+DATASETS.add(
+    "image-folder",
+    DatasetSpec(
+        build=_read_image_folder,
+        description="your images ROOT/<group>/*.png|jpg: --data path=ROOT [size=28 mode=grey|rgb]",
+        model_defaults=_image_folder_model_defaults,
+        train_defaults=OWN_DATA_TRAIN,
+        population="labels",
+        shape_from_data=True,
     ),
 )
 

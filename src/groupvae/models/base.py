@@ -219,11 +219,14 @@ class BaseModel:
         config = self.preflight(data, holdout=holdout, **train_options)
         if resume and checkpoint_dir is None:
             raise ConfigError("resume=True needs the checkpoint_dir of the interrupted fit")
+        config, callbacks, stopper = self._training_plan(data, holdout, config, callbacks)
         self.history = fit_plan(
             self, data, holdout, config, log_dir=log_dir, callbacks=callbacks,
             checkpoint_dir=checkpoint_dir, resume=resume,
         )  # fmt: skip
         self.train_config = config
+        if stopper is not None:
+            self.extra_metadata["early_stopping"] = stopper.summary()
         return self
 
     def preflight(
@@ -249,6 +252,89 @@ class BaseModel:
         if holdout is not None:
             self._check_holdout(holdout, config)
         return config
+
+    def _training_plan(
+        self,
+        data: GroupedDataset,
+        holdout: GroupedDataset | None,
+        config: TrainConfig,
+        callbacks: list[Any] | None,
+    ) -> tuple[TrainConfig, list[Any], Any]:
+        """Epochs sized by ``min_steps``, the early-stopping callback (with holdout
+        data and ``early_stopping_patience``), and the chosen settings printed (with
+        ``progress``)."""
+        from groupvae.data.subsample import subsample_size
+        from groupvae.training.early_stopping import BestHoldoutELBO
+        from groupvae.training.steps import describe, epochs_for_steps
+
+        steps = len(self._loaders(data, None, config)[0])
+        config = epochs_for_steps(config, steps)
+        stopper = None
+        if config.early_stopping_patience is not None and holdout is not None:
+            stopper = BestHoldoutELBO(
+                config.early_stopping_patience,
+                min_delta=config.early_stopping_min_delta,
+                min_epochs=-(-(config.min_steps or 0) // max(steps, 1)),
+            )
+        if config.progress:
+            print(describe(config, steps, subsample_size(data.group_sizes, config)), flush=True)
+        return config, [*(callbacks or []), *([stopper] if stopper else [])], stopper
+
+    # ----------------------------------------------------------------- latents
+    def get_latent_representation(
+        self,
+        data: GroupedDataset,
+        *,
+        level: str = "group",
+        give_mean: bool = True,
+        with_std: bool = False,
+        seed: int = 0,
+    ) -> pd.DataFrame:
+        """The codes of ``data`` as a DataFrame indexed by the user's ids (scvi-tools'
+        naming).
+
+        Args:
+            data: a :class:`GroupedDataset` (a reader's keeps the user's row ids in
+                ``aux["row_id"]`` and group ids in ``group_ids``).
+            level: ``"group"``: one row per group, the group posterior ``q(u | x_G)``
+                (without a group latent, the product of the members' posteriors);
+                ``"instance"``: one row per observation, ``q(v_k | x_k[, u])``.
+            give_mean: the posterior means; otherwise one sample each (seeded).
+            with_std: add the posterior standard deviations as ``<col>_std`` columns.
+            seed: seed of the samples (``give_mean=False``).
+
+        Returns:
+            ``level="group"``: index ``group`` (the original ids), columns ``u_0 ..
+            u_{d-1}``; ``level="instance"``: index ``row_id``, a ``group`` column and
+            ``v_0 .. v_{d-1}``.
+
+        Raises:
+            ConfigError: for another ``level``, or a family without these encoders.
+        """
+        from groupvae.errors import ConfigError
+
+        if level not in ("group", "instance"):
+            raise ConfigError(f"level must be 'group' or 'instance', got {level!r}")
+        encode = getattr(self, "encode_groups" if level == "group" else "encode_instances", None)
+        if encode is None:
+            raise ConfigError(f"{type(self).__name__} has no {level} encoder to export")
+        post = encode(data)
+        values = post.mean
+        if not give_mean:
+            noise = np.random.default_rng(seed).standard_normal(values.shape)
+            values = values + post.std * noise
+        prefix = "u" if level == "group" else "v"
+        cols = [f"{prefix}_{j}" for j in range(values.shape[1])]
+        frame = pd.DataFrame(values, columns=cols)
+        if with_std:
+            frame = frame.join(pd.DataFrame(post.std, columns=[f"{c}_std" for c in cols]))
+        if level == "group":
+            frame.index = pd.Index(data.group_ids, name="group")
+            return frame
+        rows = data.aux.get("row_id", np.arange(data.n_obs))
+        frame.insert(0, "group", np.asarray(data.group_ids)[data.group])
+        frame.index = pd.Index(rows, name="row_id")
+        return frame
 
     # --------------------------------------------------------------- save / load
     def save(

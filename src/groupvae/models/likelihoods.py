@@ -94,7 +94,59 @@ class BernoulliLikelihood(nn.Module):
         return torch.sigmoid(logits)
 
 
+class NegativeBinomialLikelihood(nn.Module):
+    """``NB(x_j; mu_j, theta_j)`` per feature of count data, as scVI (Lopez et al. 2018):
+    the decoder gives the proportions ``rho = softmax(params)`` over the ``d`` features,
+    the mean is ``mu = l rho`` with ``l`` the observation's **observed** library size
+    (``sum_j x_j``), and each feature has its own learned inverse dispersion ``theta_j``
+    (``Var = mu + mu^2 / theta``).
+
+    ``log NB(x; mu, theta) = lgamma(x + theta) - lgamma(theta) - lgamma(x + 1)
+    + theta log(theta / (theta + mu)) + x log(mu / (theta + mu))``.
+    """
+
+    EPS = 1e-8
+
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        self.log_theta = nn.Parameter(torch.zeros(math.prod(config.obs_shape)))
+        # The mean library size of the training data, for means without observed counts.
+        self.register_buffer("library_size", torch.tensor(1.0))
+
+    def log_prob(self, x: Tensor, params: Tensor) -> Tensor:
+        """Log-probability (nats) of counts ``x: (n_obs, *obs_shape)`` summed per
+        observation: ``(n_obs,)``."""
+        x = x.flatten(1)
+        mu = x.sum(-1, keepdim=True) * torch.softmax(params.flatten(1), -1)
+        theta = torch.exp(self.log_theta)
+        log_theta_mu = torch.log(theta + mu + self.EPS)
+        log_p = (
+            torch.lgamma(x + theta)
+            - torch.lgamma(theta)
+            - torch.lgamma(x + 1)
+            + theta * (self.log_theta - log_theta_mu)
+            + x * (torch.log(mu + self.EPS) - log_theta_mu)
+        )
+        return log_p.sum(-1)
+
+    def check_data(self, x: np.ndarray) -> None:
+        """Raise :class:`DataError` unless ``x`` holds counts (non-negative integers);
+        record the mean library size for :meth:`mean`."""
+        if x.min() < 0 or not np.all(x == np.round(x)):
+            raise DataError(
+                "the negative-binomial likelihood needs counts (non-negative integers); "
+                "read raw counts (e.g. --data layer=counts) or use likelihood='gaussian'"
+            )
+        self.library_size.fill_(float(x.reshape(len(x), -1).sum(-1).mean()))
+
+    def mean(self, params: Tensor) -> Tensor:
+        """Expected counts ``l rho`` at the training data's mean library size ``l``."""
+        rho = torch.softmax(params.flatten(1), -1).view_as(params)
+        return self.library_size * rho
+
+
 LIKELIHOODS: Registry[type[nn.Module]] = Registry("likelihood")
 LIKELIHOODS.add("gaussian", GaussianLikelihood)
 LIKELIHOODS.add("bernoulli", BernoulliLikelihood)
 LIKELIHOODS.add("gaussian-sigmoid", SigmoidGaussianLikelihood)
+LIKELIHOODS.add("negative-binomial", NegativeBinomialLikelihood)

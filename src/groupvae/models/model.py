@@ -14,6 +14,7 @@ from groupvae.data.batch import GroupBatch
 from groupvae.data.grouped import GroupedDataset
 from groupvae.data.grouping import split_by_label
 from groupvae.data.sampler import group_loader
+from groupvae.data.subsample import subsample_size
 from groupvae.errors import ConfigError, DataError, GroupVAEError
 from groupvae.models.base import BaseModel, Posterior, Schedule
 from groupvae.models.common import map_batches
@@ -67,6 +68,8 @@ class GroupVAE(BaseModel):
             DataError: naming what to fix (shape, value range, group sizes).
         """
         self._check_holdout(train, config)
+        if train.transform is not None:  # recorded in the run: user units come back
+            self.extra_metadata["feature_transform"] = train.transform.to_dict()
         if self.module.regulariser is not None and config.random_groups is None:
             self._check_regulariser_batches(train, config)
 
@@ -101,7 +104,7 @@ class GroupVAE(BaseModel):
             )
             raise DataError(
                 f"{lone.size} group(s) of {train.name!r} have one member{capped}, e.g. group "
-                f"{int(lone[0])}; the {name} regulariser needs at least two members per "
+                f"{np.asarray(train.group_ids)[lone[:1]].tolist()[0]!r}; the {name} regulariser needs at least two members per "
                 "group: drop those groups, or --set regulariser=none"
             )
         if train.n_groups < 2 or config.groups_per_batch < 2:
@@ -119,7 +122,7 @@ class GroupVAE(BaseModel):
         loader = group_loader(
             train,
             config.groups_per_batch,
-            max_group_size=config.max_group_size,
+            max_group_size=subsample_size(train.group_sizes, config),
             seed=config.seed,
             min_groups_per_batch=2 if self.module.regulariser is not None else 1,
             **grouping,

@@ -1,0 +1,109 @@
+"""Latents and translations out of a run, as CSV or Parquet files (``groupvae encode``,
+``groupvae translate``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from groupvae.data.grouped import GroupedDataset
+from groupvae.data.readers.transform import FeatureTransform
+from groupvae.errors import DataError
+from groupvae.io import write_with
+from groupvae.models.base import BaseModel
+
+FRAME_SUFFIXES = (".csv", ".parquet")
+
+
+def write_frame(frame: pd.DataFrame, path: str | Path) -> Path:
+    """Write ``frame`` atomically as CSV or Parquet, by ``path``'s suffix.
+
+    Raises:
+        DataError: for another suffix.
+    """
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in FRAME_SUFFIXES:
+        raise DataError(f"--out {path} must end in {' or '.join(FRAME_SUFFIXES)}")
+    if suffix == ".csv":
+        write_with(path, lambda tmp: frame.to_csv(tmp, index=False))
+    else:
+        write_with(path, lambda tmp: frame.to_parquet(tmp, index=False))
+    return path
+
+
+def run_data(run_dir: str | Path, options: dict[str, Any] | None = None) -> tuple[BaseModel, Any]:
+    """A run's model and all of its data (not split), rebuilt from the options it records,
+    updated by ``options`` (e.g. ``path`` of new rows). A table is read with the run's
+    recorded feature transform, so new rows are in the run's units and categories.
+
+    Raises:
+        CheckpointError: if the run does not record its data.
+    """
+    from groupvae.data.registry import DATASETS
+    from groupvae.runs import data_record
+    from groupvae.settings import traits
+
+    model = BaseModel.load(run_dir)
+    record = data_record(model.extra_metadata, run_dir)
+    merged = {**dict(record.get("options", {})), **(options or {})}
+    recorded = model.extra_metadata.get("feature_transform")
+    if recorded is not None and record["name"] == "table":
+        merged.setdefault("transform", recorded)
+    spec = DATASETS[record["name"]]
+    data = spec.build_for(traits(model.config.model, model), seed=int(record.get("seed", 0)),
+                          **merged)  # fmt: skip
+    return model, data
+
+
+def latent_table(model: BaseModel, data: GroupedDataset) -> pd.DataFrame:
+    """One row per observation (``level="instance"``: row id, group id, the instance
+    posterior's mean and std) and one per group (``level="group"``: the group
+    posterior's mean and std), in one frame."""
+    inst = model.get_latent_representation(data, level="instance", with_std=True).reset_index()
+    group = model.get_latent_representation(data, level="group", with_std=True).reset_index()
+    if pd.api.types.is_integer_dtype(inst["row_id"]):  # stays integer beside group rows
+        inst["row_id"] = inst["row_id"].astype("Int64")
+    inst.insert(0, "level", "instance")
+    group.insert(0, "level", "group")
+    return pd.concat([inst, group], ignore_index=True, sort=False)
+
+
+def _group_index(data: GroupedDataset, name: str, which: str) -> int:
+    ids = [str(g) for g in data.group_ids]
+    if str(name) not in ids:
+        shown = ", ".join(ids[:10]) + (", ..." if len(ids) > 10 else "")
+        raise DataError(f"--{which} {name!r} is not a group of the data; its groups are: {shown}")
+    return ids.index(str(name))
+
+
+def translated_rows(model: Any, data: GroupedDataset, source: str, target: str) -> pd.DataFrame:
+    """The source group's rows decoded with the target group's code (CxVAE section 5.1),
+    in the user's units where the run records a feature transform.
+
+    Returns:
+        One row per observation of ``source``: ``row_id``, then the model's columns.
+
+    Raises:
+        DataError: for a group that is not in the data.
+        ConfigError: for a model without a group latent.
+    """
+    src, tgt = _group_index(data, source, "source"), _group_index(data, target, "target")
+    rows = data.subset_groups(np.array([src]))
+    u = model.encode_groups(data.subset_groups(np.array([tgt]))).mean
+    x = model.translate(rows, np.repeat(u, rows.n_obs, axis=0)).reshape(rows.n_obs, -1)
+    recorded = getattr(model, "extra_metadata", {}).get("feature_transform")
+    if recorded is not None:
+        transform = FeatureTransform.from_dict(recorded)
+        x, columns = transform.inverse(x), list(transform.columns)
+    else:
+        columns = [f"x_{j}" for j in range(x.shape[1])]
+    frame = pd.DataFrame(x, columns=columns)
+    frame.insert(0, "row_id", rows.aux.get("row_id", np.flatnonzero(data.group == src)))
+    return frame
+
+
+__all__ = ["latent_table", "run_data", "translated_rows", "write_frame"]
