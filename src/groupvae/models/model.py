@@ -102,10 +102,11 @@ class GroupVAE(BaseModel):
                 if config.max_group_size is None
                 else f" (max_group_size={config.max_group_size})"
             )
+            example = np.asarray(train.group_ids)[lone[:1]].tolist()[0]  # the user's id
             raise DataError(
                 f"{lone.size} group(s) of {train.name!r} have one member{capped}, e.g. group "
-                f"{np.asarray(train.group_ids)[lone[:1]].tolist()[0]!r}; the {name} regulariser needs at least two members per "
-                "group: drop those groups, or --set regulariser=none"
+                f"{example!r}; the {name} regulariser needs at least two members per group: "
+                "drop those groups, or --set regulariser=none"
             )
         if train.n_groups < 2 or config.groups_per_batch < 2:
             raise DataError(
