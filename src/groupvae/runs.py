@@ -141,6 +141,7 @@ def train_run(
     holdout: float = 0.2,
     holdout_labels: list[int] | None = None,
     progress: bool = True,
+    callbacks: Callable[[BaseModel, GroupedDataset], list[Any]] | None = None,
 ) -> BaseModel:
     """Train preset ``model_name`` on ``dataset`` and save the run to ``out``.
 
@@ -159,6 +160,8 @@ def train_run(
         holdout: fraction held out for evaluation.
         holdout_labels: hold out these classes instead (unseen groups; group VAEs).
         progress: show a progress bar.
+        callbacks: ``callbacks(model, holdout) -> Lightning callbacks`` for ``fit``,
+            called once the model and its holdout split exist.
 
     Raises:
         UnknownNameError, ConfigError, DataError: on bad names, settings or data.
@@ -174,7 +177,8 @@ def train_run(
     if epochs is not None:
         options["epochs"] = epochs
     start = time.perf_counter()
-    model.fit(train, holdout=hold, **options)
+    extra = callbacks(model, hold) if callbacks is not None else None
+    model.fit(train, holdout=hold, callbacks=extra, **options)
     record = {
         "name": dataset,
         "seed": seed,
