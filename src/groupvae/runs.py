@@ -160,6 +160,7 @@ def train_run(
     overwrite: bool = False,
     resume: bool = False,
     resume_command: str | None = None,
+    callbacks: Callable[[BaseModel, GroupedDataset], list[Any]] | None = None,
 ) -> BaseModel:
     """Train preset ``model_name`` on ``dataset`` in the run directory ``out``.
 
@@ -183,6 +184,8 @@ def train_run(
         overwrite: replace a run already at ``out``.
         resume: continue the unfinished run at ``out`` (same settings), bit-identically.
         resume_command: the command line that resumes, written into the marker.
+        callbacks: ``callbacks(model, holdout) -> Lightning callbacks`` for ``fit``,
+            called once the model and its holdout split exist.
 
     Raises:
         UnknownNameError, ConfigError, DataError: on bad names, settings, data or
@@ -235,9 +238,10 @@ def train_run(
     if writer:
         start_run(out, request, resume_command=command, overwrite=overwrite, resume=resume)
     start = time.perf_counter()
+    extra = callbacks(model, hold) if callbacks is not None else None
     model.fit(
-        train, holdout=hold, checkpoint_dir=checkpoint_dir(out),
-        log_dir=checkpoint_dir(out), resume=resume, **options,
+        train, holdout=hold, checkpoint_dir=checkpoint_dir(out), log_dir=checkpoint_dir(out),
+        resume=resume, callbacks=extra, **options,
     )  # fmt: skip
     if writer:
         meta = {"data": record, "fit_seconds": time.perf_counter() - start}
