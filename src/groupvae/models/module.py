@@ -24,7 +24,7 @@ from groupvae.models.group_encoders import GROUP_ENCODERS, READS_CLUSTERS
 from groupvae.models.instance_encoders import INSTANCE_ENCODERS
 from groupvae.models.likelihoods import LIKELIHOODS
 from groupvae.models.priors import PRIORS
-from groupvae.nn.segment import product_of_normals, segment_sum
+from groupvae.nn.segment import check_group_sizes, product_of_normals, segment_sum
 from groupvae.objectives.elbo import group_elbo
 from groupvae.objectives.kl import (
     kl_normal_standard,
@@ -33,7 +33,7 @@ from groupvae.objectives.kl import (
     standard_normal_log_prob,
 )
 from groupvae.objectives.loss_output import LossOutput
-from groupvae.objectives.regularisers import REGULARISERS
+from groupvae.objectives.regularisers import REGULARISERS, require_pairs
 
 
 @dataclass
@@ -125,6 +125,18 @@ class GroupVAEModule(BaseModule):
             raise DataError(f"group must have shape ({x.shape[0]},), got {tuple(group.shape)}")
         if x.shape[0] and (int(group.min()) < 0 or int(group.max()) >= n_groups):
             raise DataError(f"group ids must lie in [0, {n_groups})")
+
+    def check_step_batch(self, batch: GroupBatch, *, with_regulariser: bool = True) -> None:
+        """Check the group sizes a training or validation step needs, once, on the host
+        (the step then runs under :func:`~groupvae.nn.segment.trusted_groups`).
+
+        Raises:
+            DataError: for an empty group, or (with the regulariser) fewer than two
+                groups or a group of fewer than two members.
+        """
+        check_group_sizes(batch.group, batch.n_groups)
+        if with_regulariser and self.regulariser is not None:
+            require_pairs(batch.group, batch.n_groups, self.config.regulariser)
 
     def inference(self, batch: GroupBatch, *, sample: bool = True) -> GroupInference:
         """Encode a flat batch of groups (``batch.x: (n_obs, *obs_shape)``,

@@ -4,14 +4,59 @@ A grouped batch is flat: ``values: (n_obs, d)`` holds the rows of every group, a
 ``group: (n_obs,) int64 in [0, n_groups)`` says which group each row belongs to (the
 PyTorch Geometric convention). Every reduction here is a single ``index_add_`` or
 ``scatter_reduce`` call: no Python loop over groups.
+
+The checks of the group sizes (no empty group, groups of two members where pairs are
+drawn) read a value back on the host, a device synchronisation on a GPU. The training
+plan checks each batch once on the host, before it moves to the device, and runs the
+step under :func:`trusted_groups`, which skips those checks; shape and dtype checks
+always run.
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import torch
 from torch import Tensor
 
 from groupvae.errors import DataError
+
+_trusted = 0  # depth of nested trusted_groups() blocks
+
+
+@contextmanager
+def trusted_groups() -> Iterator[None]:
+    """Skip the group-size checks (host reads) inside the block: for batches whose group
+    sizes were checked already (:func:`check_group_sizes`)."""
+    global _trusted
+    _trusted += 1
+    try:
+        yield
+    finally:
+        _trusted -= 1
+
+
+def checks_group_sizes() -> bool:
+    """Whether group-size checks run here (``False`` inside :func:`trusted_groups`)."""
+    return _trusted == 0
+
+
+def check_group_sizes(group: Tensor, n_groups: int, min_size: int = 1) -> None:
+    """Raise :class:`DataError` unless each group in ``[0, n_groups)`` has at least
+    ``min_size`` members (one host read: call it where ``group`` lives on the host).
+
+    Args:
+        group: ``(n_obs,) int64 in [0, n_groups)``.
+        n_groups: number of groups ``G``.
+        min_size: fewest members a group may have.
+    """
+    count = segment_count(group, n_groups)
+    if n_groups and int(count.min()) < min_size:
+        if min_size <= 1:
+            empty = torch.nonzero(count == 0).flatten()[:5].tolist()
+            raise DataError(f"groups {empty} have no members; every group needs at least one")
+        raise DataError(f"this needs groups of at least {min_size} members")
 
 
 def _check(values: Tensor, group: Tensor, n_groups: int) -> None:
@@ -54,7 +99,7 @@ def segment_sum(values: Tensor, group: Tensor, n_groups: int) -> Tensor:
 
 def _nonempty_counts(group: Tensor, n_groups: int, like: Tensor) -> Tensor:
     count = segment_count(group, n_groups)
-    if bool((count == 0).any()):
+    if checks_group_sizes() and bool((count == 0).any()):
         empty = torch.nonzero(count == 0).flatten()[:5].tolist()
         raise DataError(f"groups {empty} have no members; every group needs at least one")
     return count.to(like.dtype).view(-1, *([1] * (like.dim() - 1)))
@@ -112,7 +157,8 @@ def product_of_normals(
     Raises:
         DataError: if a group has no member.
     """
-    _nonempty_counts(group, n_groups, mean)
+    if checks_group_sizes():
+        _nonempty_counts(group, n_groups, mean)
     logvar_g = -segment_logsumexp(-logvar, group, n_groups)
     weight = torch.exp(logvar_g[group] - logvar)  # Sigma_G Sigma_k^-1, in (0, 1]
     mean_g = segment_sum(weight * mean, group, n_groups)
@@ -147,7 +193,7 @@ def leave_one_out_mean(values: Tensor, group: Tensor, n_groups: int) -> Tensor:
         DataError: if a group has fewer than two members.
     """
     count = segment_count(group, n_groups)
-    if bool((count[group] < 2).any()):
+    if checks_group_sizes() and bool((count[group] < 2).any()):
         raise DataError("leave-one-out pooling needs groups of at least two members")
     total = segment_sum(values, group, n_groups)
     denom = (count[group] - 1).to(values.dtype).view(-1, *([1] * (values.dim() - 1)))
@@ -178,7 +224,7 @@ def sample_other_member(
     """
     order, start, count, rank = _group_layout(group, n_groups)
     size = count[group]
-    if bool((size < 2).any()):
+    if checks_group_sizes() and bool((size < 2).any()):
         raise DataError("pairing members of a group needs groups of at least two members")
     u = torch.rand(group.shape, device=group.device, generator=generator)
     shift = 1 + (u * (size - 1)).long().clamp_max(size - 2)
@@ -199,7 +245,7 @@ def sample_member_of_other_group(
     if n_groups < 2:
         raise DataError("sampling from another group needs at least two groups per batch")
     order, start, count, _ = _group_layout(group, n_groups)
-    if bool((count == 0).any()):
+    if checks_group_sizes() and bool((count == 0).any()):
         raise DataError("every group in [0, n_groups) needs at least one member")
     u1, u2 = torch.rand((2, group.numel()), device=group.device, generator=generator)
     other = (group + 1 + (u1 * (n_groups - 1)).long().clamp_max(n_groups - 2)) % n_groups

@@ -15,6 +15,7 @@ from groupvae.config import ModelConfig
 from groupvae.errors import DataError
 from groupvae.nn.mlp import MLP
 from groupvae.nn.segment import (
+    checks_group_sizes,
     leave_one_out_mean,
     sample_member_of_other_group,
     sample_other_member,
@@ -24,7 +25,11 @@ from groupvae.objectives.mine import donsker_varadhan
 from groupvae.registry import Registry
 
 
-def _require_pairs(group: Tensor, n_groups: int, name: str) -> None:
+def require_pairs(group: Tensor, n_groups: int, name: str) -> None:
+    """Raise :class:`DataError` unless there are two groups of two members or more
+    (skipped inside :func:`~groupvae.nn.segment.trusted_groups`)."""
+    if n_groups >= 2 and not checks_group_sizes():
+        return
     count = segment_count(group, n_groups)
     if n_groups < 2 or bool((count < 2).any()):
         raise DataError(
@@ -52,7 +57,7 @@ class PairwiseAdversarial(nn.Module):
     def forward(self, x: Tensor, v: Tensor, group: Tensor, n_groups: int) -> Tensor:
         """Args: ``x: (n_obs, obs_dim)`` flat observations, ``v: (n_obs, instance_dim)``
         instance samples, ``group: (n_obs,)``. Returns the scalar estimate (nats)."""
-        _require_pairs(group, n_groups, "pairwise-adversarial")
+        require_pairs(group, n_groups, "pairwise-adversarial")
         same = sample_other_member(group, n_groups)
         other = sample_member_of_other_group(group, n_groups)
         # Joint and marginal pairs through the critic as one batch of 2 n_obs rows.
@@ -79,7 +84,7 @@ class GroupAdversarial(nn.Module):
 
     def forward(self, x: Tensor, v: Tensor, group: Tensor, n_groups: int) -> Tensor:
         """As :meth:`PairwiseAdversarial.forward`."""
-        _require_pairs(group, n_groups, "group-adversarial")
+        require_pairs(group, n_groups, "group-adversarial")
         rest = leave_one_out_mean(self.t_alpha(x), group, n_groups)  # (n_obs, h)
         other = sample_member_of_other_group(group, n_groups)
         # Joint and marginal pairs through T_beta as one batch of 2 n_obs rows.

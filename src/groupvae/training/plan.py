@@ -7,9 +7,12 @@ weights by training progress (``schedules``: the KL warm-up of group VAEs, CPVAE
 of CPVAE eq. 10).
 
 The step does not synchronise with the host: the logged terms are summed on the device
-and logged once per epoch (:class:`EpochMeans`), and the losses are checked for
+and logged once per epoch (:class:`EpochMeans`), the losses are checked for
 non-finite values on the device (:class:`FiniteGuard`), which skips the optimiser step
-of a non-finite loss and raises at the end of the epoch.
+of a non-finite loss and raises at the end of the epoch, and the group sizes of a batch
+are checked once on the host, before it moves to the device (the module's
+``check_step_batch``), so that the step runs without the segment operations' own checks
+(:func:`~groupvae.nn.segment.trusted_groups`).
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from torch import Tensor, nn
 from groupvae.config import TrainConfig
 from groupvae.errors import GroupVAEError, NonFiniteLossError
 from groupvae.models.base import BaseModule
+from groupvae.nn.segment import trusted_groups
 
 NAN_HINT = (
     "Try a smaller learning rate (--set lr=...), check the data range (a Bernoulli "
@@ -209,6 +213,12 @@ class TrainingPlan(L.LightningModule):
         if isinstance(batches, int) and batches > 0:
             self.total_steps = max(1, self.config.epochs * batches)
 
+    def on_before_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
+        check = getattr(self.module, "check_step_batch", None)
+        if check is not None:  # on the host, where the loader built the batch
+            check(batch, with_regulariser=self.trainer.training)
+        return batch
+
     def transfer_batch_to_device(
         self, batch: Any, device: torch.device, dataloader_idx: int
     ) -> Any:
@@ -246,6 +256,10 @@ class TrainingPlan(L.LightningModule):
             del optimiser.optimizer.found_inf
 
     def training_step(self, batch: Any, batch_idx: int) -> None:
+        with trusted_groups():
+            self._train_step(batch, batch_idx)
+
+    def _train_step(self, batch: Any, batch_idx: int) -> None:
         optimisers = self.optimizers()
         optimisers = optimisers if isinstance(optimisers, list) else [optimisers]
         inference = None
@@ -268,7 +282,8 @@ class TrainingPlan(L.LightningModule):
         self._log_means(self._train_means, "train")
 
     def validation_step(self, batch: Any, batch_idx: int) -> None:
-        out = self.module(batch, with_regulariser=False, **self.weights())
+        with trusted_groups():
+            out = self.module(batch, with_regulariser=False, **self.weights())
         self._val_means.add(out.scalars(), out.n_groups)
 
     def on_validation_epoch_end(self) -> None:
