@@ -28,10 +28,12 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import torch
-from lightning.pytorch.callbacks import Callback
 
 import groupvae
 from groupvae.benchmarks.machine import machine_info
+
+sys.path.insert(0, str(Path(__file__).parent))
+from throughput import EpochTimer
 
 GROUPS_PER_STEP = 64
 DEFAULT_PEER = Path(__file__).resolve().parents[1] / ".." / "shared" / "peers" / "cxvae-authors"
@@ -79,19 +81,6 @@ def peer_runner(peer_dir: Path, name: str, batches: int) -> tuple[Callable[[], f
 
     run()  # warm-up pass
     return run, n_obs
-
-
-class EpochTimer(Callback):
-    """Wall time of each training epoch."""
-
-    def __init__(self) -> None:
-        self.times: list[float] = []
-
-    def on_train_epoch_start(self, trainer, module) -> None:
-        self._start = time.perf_counter()
-
-    def on_train_epoch_end(self, trainer, module) -> None:
-        self.times.append(time.perf_counter() - self._start)
 
 
 def ours_runner(name: str, batches: int, threads: int) -> tuple[Callable[[], float], int]:

@@ -23,6 +23,10 @@ app = typer.Typer(
 benchmark_app = typer.Typer(help="Reproduce a paper's table and figures.", no_args_is_help=True)
 app.add_typer(benchmark_app, name="benchmark")
 
+RunDataOption = Annotated[
+    list[str] | None,
+    typer.Option(help="Change a recorded data option, e.g. path=new.csv (repeatable)."),
+]
 SetOption = Annotated[
     list[str] | None,
     typer.Option("--set", help="Override a model or training field: key=value (repeatable)."),
@@ -199,10 +203,7 @@ def evaluate(
 def encode(
     run_dir: Annotated[Path, typer.Argument(help="A run directory made by train.")],
     out: Annotated[Path, typer.Option(help="Output file: .csv or .parquet.")],
-    data: Annotated[
-        list[str] | None,
-        typer.Option(help="Change a recorded data option, e.g. path=new.csv (repeatable)."),
-    ] = None,
+    data: RunDataOption = None,
 ) -> None:
     """Write the codes of the run's data: one row per observation, one per group."""
     from groupvae.export import latent_table, run_data, write_frame
@@ -220,10 +221,7 @@ def translate(
     source: Annotated[str, typer.Option(help="The group whose rows are translated.")],
     target: Annotated[str, typer.Option(help="The group whose code they get.")],
     out: Annotated[Path, typer.Option(help="Output file: .csv or .parquet.")],
-    data: Annotated[
-        list[str] | None,
-        typer.Option(help="Change a recorded data option, e.g. path=new.csv (repeatable)."),
-    ] = None,
+    data: RunDataOption = None,
 ) -> None:
     """Decode the SOURCE group's rows with the TARGET group's code, in your units."""
     from groupvae.export import run_data, translated_rows, write_frame
