@@ -14,6 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from groupvae.config import fits_type
 from groupvae.data.grouped import GroupedDataset
 from groupvae.data.grouping import regroup_at_random
 from groupvae.data.registry import DATASETS
@@ -281,7 +282,7 @@ def data_record(metadata: dict[str, Any], run_dir: str | Path) -> dict[str, Any]
 
 
 def _whole(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+    return fits_type(value, int) and value >= 0
 
 
 def load_run(run_dir: str | Path) -> tuple[BaseModel, GroupedDataset, GroupedDataset]:

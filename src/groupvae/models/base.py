@@ -23,7 +23,7 @@ import pandas as pd
 import torch
 from torch import Tensor, nn
 
-from groupvae.config import TrainConfig
+from groupvae.config import TrainConfig, fits_type
 from groupvae.data.grouped import GroupedDataset
 from groupvae.errors import ConfigError, DataError
 from groupvae.models.common import seeded_module
@@ -126,7 +126,7 @@ class BaseModel:
     """The family's own training defaults (above ``TrainConfig``'s, below a data set's)."""
 
     def __init__(self, config: Any, *, seed: int = 0, dataset: str | None = None) -> None:
-        if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        if not fits_type(seed, int) or seed < 0:
             raise ConfigError(f"seed must be a whole number >= 0, got {seed!r}")
         self.config = config
         self.seed = seed

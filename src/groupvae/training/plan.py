@@ -224,14 +224,14 @@ class TrainingPlan(L.LightningModule):
     ) -> Any:
         return batch.to(device)
 
-    def rank_weight(self, batch: Any) -> Tensor | float:
+    def rank_weight(self, batch: Any) -> Tensor | None:
         """Under DDP, ``world_size * n_local / n_total`` (groups of this rank's batch over
         all ranks'): DDP averages the ranks' gradients, and this weight makes that
         average the gradient of the mean over *all* the step's groups, whatever each rank
-        holds. 1 on one device (and no synchronisation)."""
+        holds. ``None`` on one device: no weight, no synchronisation, no extra operation."""
         world = self.trainer.world_size if self._trainer is not None else 1
         if world == 1:
-            return 1.0
+            return None
         n = torch.tensor(float(getattr(batch, "n_groups", len(batch))), device=self.device)
         total = self.trainer.strategy.reduce(n.clone(), reduce_op="sum")
         return world * n / total
@@ -267,10 +267,10 @@ class TrainingPlan(L.LightningModule):
         if len(optimisers) > 1:
             inference = self.module.inference(batch)
             critic_loss = self.module.critic_loss(batch, inference)
-            self._update(optimisers[1], weight * critic_loss, "critic")
+            self._update(optimisers[1], _weighted(critic_loss, weight), "critic")
         with frozen(self.module.critic_parameters()):
             out = self.module(batch, inference=inference, **self.weights())
-        self._update(optimisers[0], weight * out.loss, "model")
+        self._update(optimisers[0], _weighted(out.loss, weight), "model")
         self.model_steps += 1
         self._train_means.add(out.scalars(), out.n_groups)
         if self.trainer.progress_bar_callback is not None and batch_idx % PROGRESS_EVERY == 0:
@@ -300,6 +300,11 @@ class TrainingPlan(L.LightningModule):
         if critic:
             opts.append(_adam(critic, self.config.critic_lr or self.config.lr))
         return opts
+
+
+def _weighted(loss: Tensor, weight: Tensor | None) -> Tensor:
+    """``loss`` times its DDP rank weight (:meth:`TrainingPlan.rank_weight`), if any."""
+    return loss if weight is None else weight * loss
 
 
 def _adam(parameters: list[nn.Parameter], lr: float) -> torch.optim.Adam:
