@@ -61,8 +61,8 @@ def test_every_batch_holds_m_members_of_every_population():
             np.testing.assert_array_equal(population[batch], np.repeat([0, 1, 2], 4))
             seen.update(batch)
     assert seen == set(range(18))  # small populations are recycled, none is skipped
-    again = [b for b in PopulationBatchSampler(population, 4, seed=0)]
-    assert again == batches
+    again = list(PopulationBatchSampler(population, 4, seed=0))
+    assert all(np.array_equal(a, b) for a, b in zip(again, batches, strict=True))
     with pytest.raises(DataError, match="no observations"):
         PopulationBatchSampler(np.array([0, 2]), 2)
 

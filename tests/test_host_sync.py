@@ -16,8 +16,10 @@ from torch.utils.data import DataLoader
 
 from groupvae.config import TrainConfig
 from groupvae.data.batch import GroupBatch
+from groupvae.data.populations import PopulationBatch
 from groupvae.errors import DataError
 from groupvae.models import create
+from groupvae.objectives.cpvae import population_weights
 from groupvae.training.fit import run_trainer
 from groupvae.training.plan import TrainingPlan
 from helpers import GROUP_PRESETS, flat_batch, random_groups
@@ -69,6 +71,38 @@ def test_a_training_step_reads_nothing_back_from_the_device(name):
     plan = train_steps(name, [tiny_batch(), tiny_batch()])
     assert plan.model_steps == 2
     assert dict(plan.reads) == {}
+
+
+@pytest.mark.parametrize("objective", ["mi", "elbo"])
+def test_a_cpvae_training_step_reads_nothing_back_from_the_device(objective):
+    module = create(
+        "cpvae",
+        obs_shape=(3,),
+        n_populations=2,
+        shared_dim=2,
+        private_dim=2,
+        hidden=8,
+        objective=objective,
+        seed=0,
+    ).module
+    module.population_sizes.copy_(torch.tensor([30.0, 10.0]))
+    gen = torch.Generator().manual_seed(2)
+    population = torch.tensor([0, 1] * 4)  # 4 rows of each: the loader's `largest`
+    batches = [
+        PopulationBatch(torch.randn(8, 3, generator=gen), population, torch.arange(8), 4)
+        for _ in range(2)
+    ]
+    config = TrainConfig(epochs=1, lr=1e-3, progress=False)
+    plan = CountingPlan(module, config, steps_per_epoch=len(batches))
+    plan.reads = Counter()
+    run_trainer(plan, DataLoader(batches, batch_size=None), None, config)
+    assert plan.model_steps == 2
+    assert dict(plan.reads) == {}
+
+
+def test_population_weights_still_refuse_an_empty_population_outside_a_step():
+    with pytest.raises(DataError, match="at least one observation"):
+        population_weights(torch.tensor([0, 0]), torch.tensor([2.0, 0.0]))
 
 
 def test_the_patch_counts_a_host_read():

@@ -17,6 +17,7 @@ from groupvae.nn.segment import (
     sample_other_member,
     segment_count,
     segment_logsumexp,
+    segment_max,
     segment_mean,
     segment_sum,
 )
@@ -41,8 +42,9 @@ def batch(gen):
         (segment_sum, lambda rows: rows.sum(0)),
         (segment_mean, lambda rows: rows.mean(0)),
         (segment_logsumexp, lambda rows: torch.logsumexp(rows, 0)),
+        (segment_max, lambda rows: rows.max(0).values),
     ],
-    ids=["sum", "mean", "logsumexp"],
+    ids=["sum", "mean", "logsumexp", "max"],
 )
 @pytest.mark.parametrize("feature_shape", [(), (3,), (2, 3)])
 def test_reduction_matches_loop(op, reference, feature_shape, gen):
@@ -145,6 +147,15 @@ def test_product_of_normals_is_finite_for_extreme_variances():
     assert mean_g[0].item() == pytest.approx(1.0)  # the precise member dominates
     assert logvar_g[0].item() == pytest.approx(-80.0)
     assert mean_g[1].item() == pytest.approx(5.0) and logvar_g[1].item() == pytest.approx(85.0)
+
+
+def test_average_of_normals_is_finite_for_extreme_variances():
+    mean = torch.tensor([[1.0], [3.0], [5.0]])
+    logvar = torch.tensor([[90.0], [80.0], [-95.0]])  # exp(90) overflows float32
+    mean_g, logvar_g = average_of_normals(mean, logvar, torch.tensor([0, 0, 1]), 2)
+    assert mean_g[0].item() == pytest.approx(2.0)
+    assert logvar_g[0].item() == pytest.approx(90.0 + math.log((1 + math.exp(-10)) / 2))
+    assert logvar_g[1].item() == pytest.approx(-95.0)
 
 
 def test_average_of_normals_matches_loop(batch):

@@ -100,7 +100,7 @@ def population_sizes(population: np.ndarray, n_populations: int) -> np.ndarray:
     return sizes
 
 
-class PopulationBatchSampler(EpochSeeded, Sampler[list[int]]):
+class PopulationBatchSampler(EpochSeeded, Sampler[np.ndarray]):
     """Yields ``batch_per_population`` indices of every population per batch (Algorithm 1).
 
     Batches are population-major: the first ``M`` indices are population 0's, the next
@@ -155,7 +155,7 @@ class PopulationBatchSampler(EpochSeeded, Sampler[list[int]]):
         reps = -(-count // len(members))
         return np.concatenate([rng.permutation(members) for _ in range(reps)])[:count]
 
-    def __iter__(self) -> Iterator[list[int]]:
+    def __iter__(self) -> Iterator[np.ndarray]:
         world, me = replicas(*self._replicas)
         rng = self._epoch_rng()
         n_batches = len(self) * world
@@ -164,7 +164,7 @@ class PopulationBatchSampler(EpochSeeded, Sampler[list[int]]):
         epoch = np.stack([self._take(rng, k, count) for k in range(self.n_populations)])
         epoch = epoch.reshape(self.n_populations, n_batches, self.m)
         for b in range(me, n_batches, world):
-            yield epoch[:, b].reshape(-1).tolist()
+            yield epoch[:, b].reshape(-1)
 
 
 @dataclass
@@ -175,14 +175,21 @@ class PopulationBatch:
         x: ``(n, *obs_shape)`` float observations.
         population: ``(n,) int64 in [0, K)``.
         index: ``(n,) int64`` row of each observation in the source data set.
+        largest: rows of the batch's most frequent population, counted on the host by
+            the loader (the padded width of :meth:`StackedMLP.forward_own
+            <groupvae.nn.stacked.StackedMLP.forward_own>`, so that a step need not read
+            it back from the device); ``None``: count it when needed.
     """
 
     x: Tensor
     population: Tensor
     index: Tensor
+    largest: int | None = None
 
     def to(self, device: torch.device | str) -> PopulationBatch:
-        return PopulationBatch(self.x.to(device), self.population.to(device), self.index.to(device))
+        return PopulationBatch(
+            self.x.to(device), self.population.to(device), self.index.to(device), self.largest
+        )
 
     def __len__(self) -> int:
         return int(self.x.shape[0])
@@ -201,9 +208,11 @@ class _PopulationDataset(Dataset[PopulationBatch]):
     def __getitem__(self, i: int) -> PopulationBatch:
         return self.__getitems__([i])
 
-    def __getitems__(self, indices: list[int]) -> PopulationBatch:
+    def __getitems__(self, indices: np.ndarray | list[int]) -> PopulationBatch:
         index = torch.as_tensor(indices, dtype=torch.int64)
-        return PopulationBatch(self.x[index], self.population[index], index)
+        population = self.population[index]
+        largest = int(torch.bincount(population).max()) if len(index) else 0
+        return PopulationBatch(self.x[index], population, index, largest)
 
 
 def _identity(batch: PopulationBatch) -> PopulationBatch:
@@ -234,7 +243,7 @@ def population_loader(
     """
     dataset = _PopulationDataset(x, population)
     if balanced:
-        sampler: Sampler[list[int]] = PopulationBatchSampler(
+        sampler: Sampler[np.ndarray] = PopulationBatchSampler(
             population, batch_per_population, n_populations=n_populations, seed=seed
         )
     else:

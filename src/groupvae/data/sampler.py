@@ -76,8 +76,9 @@ def balanced_split(sizes: np.ndarray, parts: int, min_groups: int = 1) -> list[n
     return [np.flatnonzero(owner == r) for r in range(parts)]
 
 
-class GroupBatchSampler(EpochSeeded, Sampler[list[int]]):
-    """Yields the observation indices of ``groups_per_batch`` whole groups at a time.
+class GroupBatchSampler(EpochSeeded, Sampler[np.ndarray]):
+    """Yields the observation indices (an int64 array) of ``groups_per_batch`` whole groups
+    at a time.
 
     Groups are shuffled each epoch by a generator seeded with ``(seed, epoch)``. A group
     with more than ``max_group_size`` members is subsampled to that many, anew each epoch
@@ -169,7 +170,7 @@ class GroupBatchSampler(EpochSeeded, Sampler[list[int]]):
         counts = np.minimum(self._count, self.max_group_size)
         return self._order[perm][keep], counts
 
-    def __iter__(self) -> Iterator[list[int]]:
+    def __iter__(self) -> Iterator[np.ndarray]:
         world, me = replicas(*self._replicas)
         rng = self._epoch_rng()
         rows, counts = self._epoch_rows(rng)
@@ -182,10 +183,10 @@ class GroupBatchSampler(EpochSeeded, Sampler[list[int]]):
                 chosen = chosen[share[me]]
             sizes = counts[chosen]
             offsets = np.arange(sizes.sum()) - np.repeat(np.cumsum(sizes) - sizes, sizes)
-            yield rows[np.repeat(starts[chosen], sizes) + offsets].tolist()
+            yield rows[np.repeat(starts[chosen], sizes) + offsets]
 
 
-class RandomGroupBatchSampler(EpochSeeded, Sampler[list[int]]):
+class RandomGroupBatchSampler(EpochSeeded, Sampler[np.ndarray]):
     """Yields batches of *random* groups, ignoring the data's own groups.
 
     UG-VAE (Peis et al.) trains on groups that are random mini-batches of ``B`` observations
@@ -277,14 +278,14 @@ class RandomGroupBatchSampler(EpochSeeded, Sampler[list[int]]):
         ]
         return np.concatenate(blocks, axis=1).reshape(-1)
 
-    def __iter__(self) -> Iterator[list[int]]:
+    def __iter__(self) -> Iterator[np.ndarray]:
         world, me = replicas(*self._replicas)
         rows = self._epoch_rows()
         step = self.group_size * self.groups_per_batch
         total = self._n_batches()
         for b in range(me, len(self) * world, world):
             b %= total
-            yield rows[b * step : (b + 1) * step].tolist()
+            yield rows[b * step : (b + 1) * step]
 
 
 class _GroupBatchDataset(Dataset[GroupBatch]):
@@ -305,7 +306,7 @@ class _GroupBatchDataset(Dataset[GroupBatch]):
     def __getitem__(self, i: int) -> GroupBatch:
         return self.__getitems__([i])
 
-    def __getitems__(self, indices: list[int]) -> GroupBatch:
+    def __getitems__(self, indices: np.ndarray | list[int]) -> GroupBatch:
         index = torch.as_tensor(indices, dtype=torch.int64)
         if self.random_group_size is not None:
             group = torch.arange(len(index)) // self.random_group_size
@@ -345,7 +346,7 @@ def group_loader(
     Raises:
         DataError: if ``balance_by`` names no ``aux`` array of ``data``.
     """
-    sampler: Sampler[list[int]]
+    sampler: Sampler[np.ndarray]
     if random_groups is None:
         sampler = GroupBatchSampler(
             data.group,

@@ -9,6 +9,7 @@ from groupvae.nn.segment import (
     sample_other_member,
     segment_count,
     segment_logsumexp,
+    segment_max,
     segment_mean,
     segment_sum,
 )
@@ -22,6 +23,7 @@ __all__ = [
     "sample_other_member",
     "segment_count",
     "segment_logsumexp",
+    "segment_max",
     "segment_mean",
     "segment_sum",
 ]

@@ -118,19 +118,30 @@ def segment_mean(values: Tensor, group: Tensor, n_groups: int) -> Tensor:
     return total / _nonempty_counts(group, n_groups, total)
 
 
+def segment_max(values: Tensor, group: Tensor, n_groups: int) -> Tensor:
+    """Largest row of each group, per feature (no gradient: a shift for stable sums).
+
+    Returns:
+        ``(n_groups, *feature_shape)``, detached; ``-inf`` for empty groups.
+    """
+    _check(values, group, n_groups)
+    index = group.view(-1, *([1] * (values.dim() - 1))).expand_as(values)
+    shape = (n_groups, *values.shape[1:])
+    return (
+        values.detach()
+        .new_full(shape, -torch.inf)
+        .scatter_reduce_(0, index, values.detach(), reduce="amax", include_self=True)
+    )
+
+
 def segment_logsumexp(values: Tensor, group: Tensor, n_groups: int) -> Tensor:
     """Numerically stable ``log sum_k exp(values[k])`` within each group.
 
     Returns:
         ``(n_groups, *feature_shape)``; ``-inf`` for empty groups.
     """
-    _check(values, group, n_groups)
-    index = group.view(-1, *([1] * (values.dim() - 1))).expand_as(values)
-    shape = (n_groups, *values.shape[1:])
-    top = values.new_full(shape, -torch.inf).scatter_reduce(
-        0, index, values, reduce="amax", include_self=True
-    )
-    top = torch.where(torch.isfinite(top), top, torch.zeros_like(top)).detach()
+    top = segment_max(values, group, n_groups)
+    top = torch.where(torch.isfinite(top), top, torch.zeros_like(top))
     total = segment_sum(torch.exp(values - top[group]), group, n_groups)
     return torch.log(total) + top
 
@@ -142,8 +153,10 @@ def product_of_normals(
 
     Implements ML-VAE eq. 6-7 (Bouchacourt et al., 2018), which UG-VAE eq. 9 repeats:
     ``Sigma_G^-1 = sum_k Sigma_k^-1`` and ``mu_G = Sigma_G sum_k Sigma_k^-1 mu_k``, for
-    diagonal covariances. The log-variance is computed as a segment log-sum-exp of
-    ``-logvar``, which stays finite for very small or very large variances.
+    diagonal covariances. The precisions are summed relative to each group's largest
+    (``e_k = exp(-logvar_k - max_l(-logvar_l))`` in ``(0, 1]``, a log-sum-exp), so the
+    result stays finite for very small or very large variances; one segment sum gives
+    both ``sum_k e_k`` and ``sum_k e_k mu_k``.
 
     Args:
         mean: ``(n_obs, d)`` member means.
@@ -159,10 +172,11 @@ def product_of_normals(
     """
     if checks_group_sizes():
         _nonempty_counts(group, n_groups, mean)
-    logvar_g = -segment_logsumexp(-logvar, group, n_groups)
-    weight = torch.exp(logvar_g[group] - logvar)  # Sigma_G Sigma_k^-1, in (0, 1]
-    mean_g = segment_sum(weight * mean, group, n_groups)
-    return mean_g, logvar_g
+    log_precision = -logvar
+    shift = segment_max(log_precision, group, n_groups)
+    e = torch.exp(log_precision - shift[group])  # Sigma_k^-1 / max_l Sigma_l^-1
+    total, weighted = segment_sum(torch.cat([e, e * mean], -1), group, n_groups).chunk(2, -1)
+    return weighted / total, -(torch.log(total) + shift)
 
 
 def average_of_normals(
@@ -170,15 +184,17 @@ def average_of_normals(
 ) -> tuple[Tensor, Tensor]:
     """Average of the members' means and variances (Hosoya, 2019; CxVAE section 2.2).
 
-    ``mu_G = mean_k mu_k`` and ``Sigma_G = mean_k Sigma_k``.
+    ``mu_G = mean_k mu_k`` and ``Sigma_G = mean_k Sigma_k``; the variances are summed
+    relative to each group's largest (a log-sum-exp), in the same segment sum as the
+    means.
 
     Args and returns as :func:`product_of_normals`.
     """
-    mean_g = segment_mean(mean, group, n_groups)
-    logvar_g = segment_logsumexp(logvar, group, n_groups) - torch.log(
-        _nonempty_counts(group, n_groups, logvar)
-    )
-    return mean_g, logvar_g
+    count = _nonempty_counts(group, n_groups, mean)
+    shift = segment_max(logvar, group, n_groups)
+    e = torch.exp(logvar - shift[group])
+    means, variances = segment_sum(torch.cat([mean, e], -1), group, n_groups).chunk(2, -1)
+    return means / count, torch.log(variances / count) + shift
 
 
 def leave_one_out_mean(values: Tensor, group: Tensor, n_groups: int) -> Tensor:

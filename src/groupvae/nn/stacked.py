@@ -22,6 +22,7 @@ import torch
 from torch import Tensor, nn
 
 from groupvae.errors import DataError
+from groupvae.nn.segment import checks_group_sizes
 
 
 class StackedLinear(nn.Module):
@@ -103,17 +104,19 @@ class StackedMLP(nn.Module):
         ``(K, n, out_dim)``."""
         return self.layers(x.unsqueeze(0).expand(self.n_stack, *x.shape))
 
-    def forward_own(self, x: Tensor, population: Tensor) -> Tensor:
+    def forward_own(self, x: Tensor, population: Tensor, largest: int | None = None) -> Tensor:
         """Each row through the network of its population.
 
         Args:
             x: ``(n, in_dim)``.
             population: ``(n,) int64 in [0, K)``.
+            largest: rows of the most frequent population, if known on the host (see
+                :func:`to_padded`).
 
         Returns:
             ``(n, out_dim)``.
         """
-        padded, rank = to_padded(x, population, self.n_stack)
+        padded, rank = to_padded(x, population, self.n_stack, largest)
         return self.layers(padded)[population, rank]
 
     @torch.no_grad()
@@ -154,13 +157,20 @@ def population_rank(population: Tensor, n_populations: int) -> Tensor:
     return rank
 
 
-def to_padded(x: Tensor, population: Tensor, n_populations: int) -> tuple[Tensor, Tensor]:
+def to_padded(
+    x: Tensor, population: Tensor, n_populations: int, largest: int | None = None
+) -> tuple[Tensor, Tensor]:
     """Scatter rows into a population-major block padded with zeros.
 
     Args:
         x: ``(n, *feature_shape)``.
         population: ``(n,) int64 in [0, K)``.
         n_populations: ``K``.
+        largest: ``m``, the rows of the most frequent population, when the caller knows
+            it on the host (a training batch: :class:`~groupvae.data.populations.
+            PopulationBatch`); ``None`` counts it here, one read back from the device.
+            Inside :func:`~groupvae.nn.segment.trusted_groups` the ids are not checked
+            either (the training plan checked the batch on the host).
 
     Returns:
         ``(padded, rank)``: ``padded: (K, m, *feature_shape)`` with ``m`` the largest
@@ -173,10 +183,11 @@ def to_padded(x: Tensor, population: Tensor, n_populations: int) -> tuple[Tensor
         raise DataError(
             f"population must have shape ({x.shape[0]},), got {tuple(population.shape)}"
         )
-    if population.numel() and (int(population.min()) < 0 or int(population.max()) >= n_populations):
+    checked = checks_group_sizes() and population.numel()
+    if checked and (int(population.min()) < 0 or int(population.max()) >= n_populations):
         raise DataError(f"population ids must lie in [0, {n_populations})")
     rank = population_rank(population, n_populations)
-    m = int(rank.max()) + 1 if rank.numel() else 0
+    m = largest if largest is not None else (int(rank.max()) + 1 if rank.numel() else 0)
     padded = x.new_zeros((n_populations, m, *x.shape[1:]))
     padded[population, rank] = x
     return padded, rank

@@ -77,17 +77,29 @@ class LossOutput:
         """Batch means of every term, named with their units, for logging (tensors; no
         host sync): ``loss``, ``elbo_per_obs``, ``elbo_per_group`` (group VAEs),
         ``reconstruction_loss_per_obs``, ``<kl>_per_obs``, ``<kl>_per_group``,
-        ``objective`` and ``mutual_information`` where present, and the extras."""
-        elbo = self.elbo
-        out = {
-            "loss": self.loss,
-            "elbo_per_obs": elbo.sum() / max(self.n_obs, 1),
-            "reconstruction_loss_per_obs": self.reconstruction_loss.mean(),
-        }
-        if self.group is not None:
-            out["elbo_per_group"] = elbo.mean()
-        out.update({f"{k}_per_obs": v.mean() for k, v in self.kl_local.items()})
-        out.update({f"{k}_per_group": v.mean() for k, v in self.kl_global.items()})
+        ``objective`` and ``mutual_information`` where present, and the extras.
+
+        Computed without autograd from one sum per term (the batch's ELBO is the sum of
+        its terms: no per-group reduction is needed for its mean), so logging adds a
+        handful of operations to a training step and no graph.
+        """
+        with torch.no_grad():
+            rec = self.reconstruction_loss.sum()
+            local = {k: v.sum() for k, v in self.kl_local.items()}
+            glob = {k: v.sum() for k, v in self.kl_global.items()}
+            elbo = -rec
+            for kl in (*local.values(), *glob.values()):
+                elbo = elbo - kl
+            n_obs, n_groups = max(self.n_obs, 1), max(int(self.n_groups), 1)
+            out = {
+                "loss": self.loss.detach(),
+                "elbo_per_obs": elbo / n_obs,
+                "reconstruction_loss_per_obs": rec / n_obs,
+            }
+            if self.group is not None:
+                out["elbo_per_group"] = elbo / n_groups
+            out.update({f"{k}_per_obs": v / n_obs for k, v in local.items()})
+            out.update({f"{k}_per_group": v / n_groups for k, v in glob.items()})
         if self.objective is not None:
             out["objective"] = self.objective
         if self.regulariser is not None:

@@ -149,6 +149,15 @@ class CPVAEModule(BaseModule):
         """Raise :class:`DataError` if ``batch.x`` or ``batch.population`` do not fit."""
         self.check_input(batch.x, batch.population)
 
+    def check_step_batch(self, batch: PopulationBatch, *, with_regulariser: bool = True) -> None:
+        """Check a training or validation batch once, on the host (the step then runs
+        under :func:`~groupvae.nn.segment.trusted_groups`, without device reads).
+
+        Raises:
+            DataError: as :meth:`check_input`.
+        """
+        self.check_input(batch.x, batch.population)
+
     def check_input(self, x: Tensor, population: Tensor) -> None:
         """Raise :class:`DataError` if ``x`` or ``population`` do not fit this model."""
         if tuple(x.shape[1:]) != self.config.obs_shape:
@@ -191,7 +200,9 @@ class CPVAEModule(BaseModule):
             rows = torch.arange(x.shape[0], device=x.device)
             t_mean, t_logvar = t_mean_all[population, rows], t_logvar_all[population, rows]
         else:
-            t_mean, t_logvar = self._split(self.private_encoders.forward_own(h, population))
+            t_mean, t_logvar = self._split(
+                self.private_encoders.forward_own(h, population, batch.largest)
+            )
         z = _sample(z_mean, z_logvar) if sample else z_mean
         t = _sample(t_mean, t_logvar) if sample else t_mean
         return CPVAEInference(z_mean, z_logvar, z, t_mean, t_logvar, t, t_mean_all, t_logvar_all)
@@ -199,10 +210,14 @@ class CPVAEModule(BaseModule):
     def generative(self, inference: CPVAEInference, batch: PopulationBatch) -> Tensor:
         """Likelihood parameters ``g(f_s(z), f_k(t))`` (CPVAE eq. 1) of the inferred codes,
         each row decoded by its own population's private decoder."""
-        return self.decode(inference.z, inference.t, batch.population)
+        return self.decode(inference.z, inference.t, batch.population, batch.largest)
 
     def decode(
-        self, z: Tensor | None, t: Tensor | None, population: Tensor | None = None
+        self,
+        z: Tensor | None,
+        t: Tensor | None,
+        population: Tensor | None = None,
+        largest: int | None = None,
     ) -> Tensor:
         """Likelihood parameters ``g(f_s(z), f_k(t))`` (eq. 1), ``(n, *obs_shape)``.
 
@@ -211,6 +226,7 @@ class CPVAEModule(BaseModule):
             t: ``(n, private_dim)``, or ``None`` to leave the private part out.
             population: ``(n,) int64``: whose private decoder ``f_k`` decodes each ``t``
                 (any population, e.g. another one for cross-population reconstruction).
+            largest: rows of ``population``'s most frequent value, if known on the host.
 
         Returns:
             Means (Gaussian) or logits (Bernoulli).
@@ -220,7 +236,7 @@ class CPVAEModule(BaseModule):
         if t is not None:
             if population is None:
                 raise ValueError("decoding t needs the population of each row")
-            b = self.decoder.private.forward_own(t, population)
+            b = self.decoder.private.forward_own(t, population, largest)
         params = self.decoder.combine(a, b)
         return params.view(params.shape[0], *self.config.obs_shape)
 
