@@ -85,6 +85,23 @@ def test_an_interrupted_fit_resumes_to_bit_identical_weights(preset, signum, tmp
     assert resumed.history.equals(full.history)
 
 
+def test_a_run_with_a_cosine_lr_schedule_resumes_to_bit_identical_weights(tmp_path):
+    """The schedule's position is the restored model-update count: the resumed run
+    continues the same learning-rate curve (critic included)."""
+    train, hold = CASES["cxvae"]().split(0.25, seed=0)
+    options = {"holdout": hold, "epochs": 4, "lr": 1e-3, "groups_per_batch": 8,
+               "progress": False, "lr_schedule": "cosine"}  # fmt: skip
+    full = create("cxvae", dataset="exam-scores", hidden=8, seed=3).fit(train, **options)
+    with pytest.raises(TrainingInterrupted):
+        create("cxvae", dataset="exam-scores", hidden=8, seed=3).fit(
+            train, checkpoint_dir=tmp_path, callbacks=[SignalAfter(1)], **options
+        )
+    resumed = create("cxvae", dataset="exam-scores", hidden=8, seed=3)
+    resumed.fit(train, checkpoint_dir=tmp_path, resume=True, **options)
+    a, b = weights(full), weights(resumed)
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
 def test_a_cpvae_run_resumes_to_bit_identical_weights(tmp_path):
     data = _cpvae_data()
     model_options = {"hidden": 8, "shared_dim": 2, "private_dim": 2, "obs_shape": (1, 4, 4)}

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import math
+
 import lightning as L
 import pytest
 import torch
 
+from groupvae.config import TrainConfig
 from groupvae.data import make_exam_scores
+from groupvae.errors import ConfigError
 from groupvae.models import create
 from groupvae.objectives import REGULARISERS, group_elbo
 from helpers import FAST, GROUP_PRESETS, flat_batch
@@ -39,6 +43,45 @@ def test_kl_warmup_rises_linearly_per_model_update(regulariser, small):
     options = {**FAST, "epochs": 3, "groups_per_batch": 8, "kl_warmup_epochs": 2}
     model.fit(small, callbacks=[recorder], **options)
     assert recorder.kl_weights == pytest.approx([i / 8 for i in range(8)] + [1.0] * 4)
+
+
+class LrRecorder(L.Callback):
+    """Records every optimiser's learning rate as each optimiser step starts."""
+
+    def __init__(self) -> None:
+        self.lrs: dict[int, list[float]] = {}
+
+    def on_before_optimizer_step(self, trainer, pl_module, optimizer) -> None:
+        index = [o.optimizer if hasattr(o, "optimizer") else o for o in trainer.optimizers]
+        key = index.index(getattr(optimizer, "optimizer", optimizer))
+        self.lrs.setdefault(key, []).append(optimizer.param_groups[0]["lr"])
+
+
+@pytest.mark.parametrize("regulariser", ["none", "group-adversarial"])
+def test_cosine_lr_schedule_anneals_every_optimiser_per_model_update(regulariser, small):
+    """lr_t = lr (1 + cos(pi t / T)) / 2 over the T = 12 model updates, for the model's
+    and the critic's optimisers alike (the critic's steps do not advance t)."""
+    recorder = LrRecorder()
+    model = create("gvae", dataset="exam-scores", hidden=8, regulariser=regulariser)
+    options = {**FAST, "epochs": 3, "groups_per_batch": 8, "lr": 1e-3, "critic_lr": 2e-3}
+    model.fit(small, callbacks=[recorder], lr_schedule="cosine", **options)
+    expected = [0.5 * (1 + math.cos(math.pi * t / 12)) for t in range(12)]
+    bases = [1e-3, 2e-3] if regulariser != "none" else [1e-3]
+    assert sorted(recorder.lrs) == list(range(len(bases)))
+    for key, base in enumerate(bases):
+        assert recorder.lrs[key] == pytest.approx([base * f for f in expected], rel=1e-12)
+
+
+def test_constant_lr_schedule_keeps_the_rate(small):
+    recorder = LrRecorder()
+    model = create("mlvae", dataset="exam-scores", hidden=8)
+    model.fit(small, callbacks=[recorder], **{**FAST, "epochs": 2, "groups_per_batch": 8})
+    assert recorder.lrs[0] == [FAST.get("lr", 1e-3)] * 8
+
+
+def test_an_unknown_lr_schedule_is_refused():
+    with pytest.raises(ConfigError, match="lr_schedule must be one of constant, cosine"):
+        TrainConfig(lr_schedule="linear")
 
 
 @pytest.mark.parametrize("regulariser", list(REGULARISERS))

@@ -127,6 +127,10 @@ class ModelConfig:
         return self.n_hidden if self.encoder_n_hidden is None else self.encoder_n_hidden
 
 
+LR_SCHEDULES = ("constant", "cosine")
+"""Learning-rate schedules of :class:`TrainConfig` (``groupvae.training.plan`` applies them)."""
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     """How a model of any family is fitted.
@@ -168,6 +172,11 @@ class TrainConfig:
             (``groupvae.training.early_stopping``). ``None``: off.
         early_stopping_min_delta: the smallest rise of the holdout ELBO per observation
             (nats) that counts as an improvement.
+        lr_schedule: ``"constant"``, or ``"cosine"``: every optimiser's learning rate
+            (the model's and a critic's) follows ``lr * (1 + cos(pi t / T)) / 2`` over
+            the ``T`` model updates of ``epochs`` (cosine annealing, Loshchilov & Hutter
+            2017, without restarts); ``t`` counts model updates, so a resumed run
+            continues the same curve.
     """
 
     epochs: int = 64
@@ -189,9 +198,14 @@ class TrainConfig:
     min_steps: int | None = None
     early_stopping_patience: int | None = None
     early_stopping_min_delta: float = 0.0
+    lr_schedule: str = "constant"
 
     def __post_init__(self) -> None:
         check_field_types(self)
+        if self.lr_schedule not in LR_SCHEDULES:
+            raise ConfigError(
+                f"lr_schedule must be one of {', '.join(LR_SCHEDULES)}, got {self.lr_schedule!r}"
+            )
         at_least(self, epochs=1, groups_per_batch=1, batch_per_population=1, num_nodes=1)
         at_least(self, seed=0, kl_warmup_epochs=0)
         at_least(self, random_groups=1, max_group_size=1, num_threads=1)  # or None
