@@ -199,6 +199,9 @@ def breakdown(args) -> None:
         f"{'bare obs/s':>11} {'loop obs/s':>11}"
     )
     for name in args.models:
+        if name == "cpvae":  # its batches are populations, not the group loader's
+            print(f"{'cpvae':<10} (skipped: its batches are populations, not groups)")
+            continue
         load = loader_seconds(data) / steps
         bare = bare_step_seconds(name, data, args.threads) / steps
         full = fit_seconds(name, data, args.epochs, args.threads, args.accelerator) / steps

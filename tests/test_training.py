@@ -164,3 +164,19 @@ def test_critic_and_model_parameters_are_disjoint_and_complete():
     critic_params = {id(p) for p in module.regulariser.parameters()}
     assert critic_params and not model_params & critic_params
     assert model_params | critic_params == {id(p) for p in module.parameters()}
+
+
+def test_loaders_pin_memory_only_for_a_cuda_gpu():
+    assert TrainConfig(accelerator="cpu").pins_memory is False
+    assert TrainConfig(accelerator="auto").pins_memory is torch.cuda.is_available()
+    model = create("mlvae", dataset="exam-scores", hidden=8)
+    loader, _ = model._loaders(make_exam_scores(8, seed=0), None, TrainConfig())
+    assert loader.pin_memory is False
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_a_pinned_batch_moves_to_the_gpu_asynchronously():
+    batch = flat_batch(torch.randn(6, 1), torch.tensor([0, 0, 1, 1, 2, 2]), 3).pin_memory()
+    assert batch.x.is_pinned() and batch.group.is_pinned()
+    moved = batch.to("cuda", non_blocking=True)
+    torch.testing.assert_close(moved.x.cpu(), batch.x)

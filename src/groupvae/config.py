@@ -217,6 +217,17 @@ class TrainConfig:
             raise ConfigError(f"devices must be >= 1 or 'auto', got {self.devices}")
         at_least(self, min_steps=1, early_stopping_patience=1)  # or None
 
+    @property
+    def pins_memory(self) -> bool:
+        """Whether the loaders build batches in page-locked memory, for asynchronous
+        copies: when training on a CUDA GPU (``accelerator`` ``"gpu"`` or ``"cuda"``, or
+        ``"auto"`` where torch sees one)."""
+        if self.accelerator not in ("gpu", "cuda", "auto"):
+            return False
+        import torch
+
+        return torch.cuda.is_available()
+
 
 C = TypeVar("C")
 

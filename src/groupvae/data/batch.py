@@ -26,13 +26,26 @@ class GroupBatch:
     index: Tensor
     group_index: Tensor
 
-    def to(self, device: torch.device | str) -> GroupBatch:
+    def to(self, device: torch.device | str, *, non_blocking: bool = False) -> GroupBatch:
+        """The batch on ``device``; ``non_blocking`` copies from pinned host memory to a
+        GPU asynchronously (a host-to-device copy only)."""
         return GroupBatch(
-            self.x.to(device),
-            self.group.to(device),
+            self.x.to(device, non_blocking=non_blocking),
+            self.group.to(device, non_blocking=non_blocking),
             self.n_groups,
-            self.index.to(device),
-            self.group_index.to(device),
+            self.index.to(device, non_blocking=non_blocking),
+            self.group_index.to(device, non_blocking=non_blocking),
+        )
+
+    def pin_memory(self) -> GroupBatch:
+        """The batch in page-locked host memory (``DataLoader(pin_memory=True)`` calls
+        this), so that its copy to a GPU need not wait for the host."""
+        return GroupBatch(
+            self.x.pin_memory(),
+            self.group.pin_memory(),
+            self.n_groups,
+            self.index.pin_memory(),
+            self.group_index.pin_memory(),
         )
 
     def __len__(self) -> int:

@@ -186,10 +186,18 @@ class PopulationBatch:
     index: Tensor
     largest: int | None = None
 
-    def to(self, device: torch.device | str) -> PopulationBatch:
-        return PopulationBatch(
-            self.x.to(device), self.population.to(device), self.index.to(device), self.largest
+    def to(self, device: torch.device | str, *, non_blocking: bool = False) -> PopulationBatch:
+        """The batch on ``device`` (``non_blocking``: as :meth:`GroupBatch.to
+        <groupvae.data.batch.GroupBatch.to>`)."""
+        x, population, index = (
+            t.to(device, non_blocking=non_blocking) for t in (self.x, self.population, self.index)
         )
+        return PopulationBatch(x, population, index, self.largest)
+
+    def pin_memory(self) -> PopulationBatch:
+        """The batch in page-locked host memory (``DataLoader(pin_memory=True)``)."""
+        x, population, index = (t.pin_memory() for t in (self.x, self.population, self.index))
+        return PopulationBatch(x, population, index, self.largest)
 
     def __len__(self) -> int:
         return int(self.x.shape[0])
@@ -228,6 +236,7 @@ def population_loader(
     seed: int = 0,
     balanced: bool = True,
     batch_size: int = 1024,
+    pin_memory: bool = False,
 ) -> DataLoader:
     """A ``DataLoader`` of :class:`PopulationBatch` es.
 
@@ -240,6 +249,7 @@ def population_loader(
         balanced: Algorithm 1's batches (:class:`PopulationBatchSampler`); ``False``
             reads the data once in order, ``batch_size`` rows at a time (evaluation).
         batch_size: rows per batch when not balanced.
+        pin_memory: build batches in page-locked memory (training on a CUDA GPU).
     """
     dataset = _PopulationDataset(x, population)
     if balanced:
@@ -249,7 +259,7 @@ def population_loader(
     else:
         n = len(population)
         sampler = [list(range(s, min(s + batch_size, n))) for s in range(0, n, batch_size)]  # type: ignore[assignment]
-    return DataLoader(dataset, batch_sampler=sampler, collate_fn=_identity)
+    return DataLoader(dataset, batch_sampler=sampler, collate_fn=_identity, pin_memory=pin_memory)
 
 
 def stratified_split(

@@ -332,6 +332,7 @@ def group_loader(
     random_groups: int | None = None,
     balance_by: str | None = None,
     min_groups_per_batch: int = 1,
+    pin_memory: bool = False,
 ) -> DataLoader:
     """A ``DataLoader`` of :class:`GroupBatch` es of whole groups from ``data``.
 
@@ -341,7 +342,8 @@ def group_loader(
     (:class:`RandomGroupBatchSampler`; ``max_group_size`` and ``drop_last`` then do not
     apply). Every sampler here is seeded by ``(seed, epoch)`` and splits its batches over
     DDP ranks itself (Lightning must not inject a ``DistributedSampler``:
-    ``use_distributed_sampler=False``).
+    ``use_distributed_sampler=False``). ``pin_memory`` builds the batches in page-locked
+    memory, for asynchronous copies to a CUDA GPU.
 
     Raises:
         DataError: if ``balance_by`` names no ``aux`` array of ``data``.
@@ -374,4 +376,5 @@ def group_loader(
         batch_sampler=sampler,
         collate_fn=_identity,
         num_workers=num_workers,
+        pin_memory=pin_memory,
     )

@@ -126,13 +126,15 @@ class GroupVAE(BaseModel):
             max_group_size=subsample_size(train.group_sizes, config),
             seed=config.seed,
             min_groups_per_batch=2 if self.module.regulariser is not None else 1,
+            pin_memory=config.pins_memory,
             **grouping,
         )
         val_loader = None
         if holdout is not None:
             val_loader = group_loader(
-                holdout, config.groups_per_batch, shuffle=False, seed=config.seed, **grouping
-            )
+                holdout, config.groups_per_batch, shuffle=False, seed=config.seed,
+                pin_memory=config.pins_memory, **grouping,
+            )  # fmt: skip
         return loader, val_loader
 
     def eval_loader(self, data: GroupedDataset, batch_size: int = 1024) -> Any:

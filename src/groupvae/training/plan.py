@@ -235,7 +235,9 @@ class TrainingPlan(L.LightningModule):
     def transfer_batch_to_device(
         self, batch: Any, device: torch.device, dataloader_idx: int
     ) -> Any:
-        return batch.to(device)
+        # Asynchronous from pinned memory (the loaders pin on a CUDA device): the host
+        # does not wait for each batch's copy.
+        return batch.to(device, non_blocking=True)
 
     def rank_weight(self, batch: Any) -> Tensor | None:
         """Under DDP, ``world_size * n_local / n_total`` (groups of this rank's batch over

@@ -156,11 +156,16 @@ class CPVAE(BaseModel):
         self, train: GroupedDataset, holdout: GroupedDataset | None, config: TrainConfig
     ) -> tuple[Any, Any]:
         m, k = config.batch_per_population, self.module.n_populations
-        loader = population_loader(*self._arrays(train, None), m, n_populations=k, seed=config.seed)
+        pin = config.pins_memory
+        loader = population_loader(
+            *self._arrays(train, None), m, n_populations=k, seed=config.seed, pin_memory=pin
+        )
         val_loader = None
         if holdout is not None:
             x, pop = self._arrays(holdout, None)
-            val_loader = population_loader(x, pop, m, n_populations=k, balanced=False)
+            val_loader = population_loader(
+                x, pop, m, n_populations=k, balanced=False, pin_memory=pin
+            )
         return loader, val_loader
 
     def eval_loader(self, data: GroupedDataset, batch_size: int = 1024) -> Any:
