@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
+import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -12,6 +15,7 @@ import pandas as pd
 import pytest
 
 from groupvae.benchmarks.machine import machine_info
+from groupvae.benchmarks.parallel import run_tasks
 from groupvae.benchmarks.runner import Protocol, Run, mean_std, run_protocol, summarise
 
 
@@ -122,3 +126,65 @@ def test_summarise_is_mean_and_sample_std_in_run_order():
     assert np.isnan(summary.loc["a", ("accuracy", "std")])
     assert mean_std(0.5, float("nan"), 1, scale=100) == "50.0 ± 0.0"
     assert mean_std(float("nan"), 0.1, 2) == "—"
+
+
+# ------------------------------------------------------------ parallel workers
+def _pid_then_sleep(folder: str, name: str, seconds: float) -> dict[str, Any]:
+    """A worker task: write this process's id to ``folder/name``, then sleep."""
+    Path(folder, name).write_text(str(os.getpid()))
+    time.sleep(seconds)
+    return {"name": name}
+
+
+def _wait_for(predicate, timeout: float = 60.0) -> bool:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+@pytest.mark.parametrize("stop", ["caller", "sigterm"])
+def test_a_stopped_parallel_benchmark_leaves_no_worker_running(stop, tmp_path):
+    """The caller stops after the first result, or SIGTERM reaches the benchmark: the
+    worker still busy with a long task is terminated, not left training."""
+    tasks = [(str(tmp_path), "quick", 0.0), (str(tmp_path), "slow", 120.0)]
+    results = run_tasks(_pid_then_sleep, tasks, jobs=2)
+    assert next(results)["name"] == "quick"
+    assert _wait_for(lambda: (tmp_path / "slow").exists())
+    slow = int((tmp_path / "slow").read_text())
+    assert _alive(slow)
+    start = time.monotonic()
+    if stop == "caller":
+        results.close()
+    else:
+        with pytest.raises(KeyboardInterrupt, match="SIGTERM"):
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(5)  # the handler interrupts this
+    assert _wait_for(lambda: not _alive(slow), timeout=20.0)
+    assert time.monotonic() - start < 20.0
+    results.close()
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # the handler is gone again
+
+
+def test_an_interrupted_protocol_says_what_it_kept(tmp_path):
+    lines: list[str] = []
+
+    def echo(line: str) -> None:
+        lines.append(line)
+        if line.startswith("[1/"):
+            raise KeyboardInterrupt  # as Ctrl-C while the first result is reported
+
+    with pytest.raises(KeyboardInterrupt):
+        run_protocol(_protocol(_Bench(seeds=(0,))), tmp_path, echo=echo)
+    assert "1 finished run(s) are kept" in lines[-1]
+    assert len(json.loads((tmp_path / "results.json").read_text())["runs"]) == 1

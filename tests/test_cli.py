@@ -80,3 +80,15 @@ def test_cpvae_trains_and_evaluates_through_the_cli(tmp_path):
 def test_cpvae_benchmark_refuses_unknown_settings_before_training():
     result = invoke("benchmark", "cpvae", "--set", "nope=1")
     assert result.exit_code == 2 and "nope" in result.output
+
+
+def test_an_interrupted_benchmark_exits_130_with_one_line(monkeypatch, tmp_path):
+    import groupvae.benchmarks.exam_scores as exam
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(exam, "run_benchmark", interrupted)
+    result = invoke("benchmark", "exam-scores", "--quick", "--out", str(tmp_path / "b"))
+    assert result.exit_code == 130
+    assert "interrupted" in result.output and "Traceback" not in result.output

@@ -34,7 +34,8 @@ SetOption = Annotated[
 
 
 def friendly_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Print a groupvae error as one line and exit with status 2, instead of a traceback."""
+    """Print a groupvae error as one line and exit with status 2, instead of a traceback;
+    an interrupt (Ctrl-C, or SIGTERM during a parallel benchmark) exits with 130."""
 
     @wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -43,6 +44,9 @@ def friendly_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
         except GroupVAEError as err:
             typer.secho(f"error: {err}", fg=typer.colors.RED, err=True)
             raise typer.Exit(2) from None
+        except KeyboardInterrupt:
+            typer.secho("interrupted", fg=typer.colors.YELLOW, err=True)
+            raise typer.Exit(130) from None
 
     return wrapper
 

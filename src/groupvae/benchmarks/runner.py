@@ -27,6 +27,7 @@ import json
 import math
 import time
 from collections.abc import Callable, Sequence
+from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -259,11 +260,20 @@ def run_protocol(protocol: Protocol, out: str | Path, *, echo: Any = print) -> p
     if rows:
         echo(f"reusing {len(rows)} finished run(s) from {out / RESULTS} (same settings)")
     start = time.perf_counter()
-    for i, row in enumerate(run_tasks(_execute, todo, max(1, settings.jobs)), 1):
-        rows.append(row)
-        _write(protocol, out, rows, time.perf_counter() - start)
-        line = protocol.describe(row)
-        echo(f"[{i}/{len(todo)}] {line} ({row['seconds']:.0f}s)")
+    # closing(): a failure while a result is written still stops the other workers.
+    try:
+        with closing(run_tasks(_execute, todo, max(1, settings.jobs))) as results:
+            for i, row in enumerate(results, 1):
+                rows.append(row)
+                _write(protocol, out, rows, time.perf_counter() - start)
+                line = protocol.describe(row)
+                echo(f"[{i}/{len(todo)}] {line} ({row['seconds']:.0f}s)")
+    except KeyboardInterrupt:
+        echo(
+            f"interrupted: {len(rows)} finished run(s) are kept in {out / RESULTS}; the same "
+            "command continues from them"
+        )
+        raise
     runs = _sorted(rows, protocol)
     summary = summarise(runs, protocol.keys, protocol.metrics)
     table = protocol.tabulate(runs, summary)
