@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -26,27 +27,20 @@ class GroupBatch:
     index: Tensor
     group_index: Tensor
 
+    def _map(self, fn: Callable[[Tensor], Tensor]) -> GroupBatch:
+        """The batch with ``fn`` applied to each of its tensors."""
+        return GroupBatch(fn(self.x), fn(self.group), self.n_groups, fn(self.index),
+                          fn(self.group_index))  # fmt: skip
+
     def to(self, device: torch.device | str, *, non_blocking: bool = False) -> GroupBatch:
         """The batch on ``device``; ``non_blocking`` copies from pinned host memory to a
         GPU asynchronously (a host-to-device copy only)."""
-        return GroupBatch(
-            self.x.to(device, non_blocking=non_blocking),
-            self.group.to(device, non_blocking=non_blocking),
-            self.n_groups,
-            self.index.to(device, non_blocking=non_blocking),
-            self.group_index.to(device, non_blocking=non_blocking),
-        )
+        return self._map(lambda t: t.to(device, non_blocking=non_blocking))
 
     def pin_memory(self) -> GroupBatch:
         """The batch in page-locked host memory (``DataLoader(pin_memory=True)`` calls
         this), so that its copy to a GPU need not wait for the host."""
-        return GroupBatch(
-            self.x.pin_memory(),
-            self.group.pin_memory(),
-            self.n_groups,
-            self.index.pin_memory(),
-            self.group_index.pin_memory(),
-        )
+        return self._map(Tensor.pin_memory)
 
     def __len__(self) -> int:
         return int(self.x.shape[0])

@@ -9,7 +9,7 @@ small population is recycled within an epoch while a large one is still being re
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -186,18 +186,18 @@ class PopulationBatch:
     index: Tensor
     largest: int | None = None
 
+    def _map(self, fn: Callable[[Tensor], Tensor]) -> PopulationBatch:
+        """The batch with ``fn`` applied to each of its tensors."""
+        return PopulationBatch(fn(self.x), fn(self.population), fn(self.index), self.largest)
+
     def to(self, device: torch.device | str, *, non_blocking: bool = False) -> PopulationBatch:
         """The batch on ``device`` (``non_blocking``: as :meth:`GroupBatch.to
         <groupvae.data.batch.GroupBatch.to>`)."""
-        x, population, index = (
-            t.to(device, non_blocking=non_blocking) for t in (self.x, self.population, self.index)
-        )
-        return PopulationBatch(x, population, index, self.largest)
+        return self._map(lambda t: t.to(device, non_blocking=non_blocking))
 
     def pin_memory(self) -> PopulationBatch:
         """The batch in page-locked host memory (``DataLoader(pin_memory=True)``)."""
-        x, population, index = (t.pin_memory() for t in (self.x, self.population, self.index))
-        return PopulationBatch(x, population, index, self.largest)
+        return self._map(Tensor.pin_memory)
 
     def __len__(self) -> int:
         return int(self.x.shape[0])
