@@ -136,3 +136,26 @@ def test_the_cli_runs_the_paper_protocol_on_noise_free_data_and_refuses_bad_choi
     for bad, message in (("--table", "table must be"), ("--protocol", "--protocol must be")):
         result = runner.invoke(app, [*args, bad, "nope", "--out", str(tmp_path / "x")])
         assert result.exit_code == 2 and message in result.output
+
+
+def test_the_fast_protocol_trains_fewer_epochs_at_an_annealed_rate_and_takes_set(tmp_path):
+    from typer.testing import CliRunner
+
+    from groupvae.cli import app
+
+    fast = ExamScoresBenchmark.fast()
+    assert (fast.epochs, fast.protocol, fast.seeds) == (10, "fast", (0, 1, 2))
+    assert fast.overrides == {"lr": 5e-3, "lr_schedule": "cosine"}
+    out = tmp_path / "fast"
+    result = CliRunner().invoke(
+        app, ["benchmark", "exam-scores", "--protocol", "fast", "--models", "mlvae",
+              "--seeds", "1", "--groups", "60", "--epochs", "1", "--jobs", "1",
+              "--set", "lr=2e-3", "--out", str(out)],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    settings = json.loads((out / "results.json").read_text())["settings"]
+    assert settings["protocol"] == "fast" and settings["epochs"] == 1
+    assert settings["overrides"]["lr_schedule"] == "cosine"  # yours on top of the protocol's
+    run = out / "runs" / "mlvae-seed0"
+    trained = json.loads((run / "metadata.json").read_text())["train_config"]
+    assert (trained["lr"], trained["lr_schedule"], trained["epochs"]) == (2e-3, "cosine", 1)

@@ -62,6 +62,19 @@ def test_finite_guard_flags_non_finite_gradients_of_a_finite_loss():
         guard.check(epoch=0)
 
 
+def test_finite_guard_leaves_gradients_bit_for_bit_and_flags_float64_infinity():
+    guard = FiniteGuard("training loss")
+    grads = [torch.randn(4, 3), torch.randn(5, dtype=torch.float64) * 1e300]
+    before = [g.clone() for g in grads]
+    assert float(guard.record(torch.tensor(1.0), 0, grads)) == 0.0
+    assert all(torch.equal(g, b) for g, b in zip(grads, before, strict=True))
+    grads[1][2] = float("-inf")
+    flag = guard.record(torch.tensor(1.0), 1, grads)
+    assert flag.shape == () and flag.dtype == torch.float32 and float(flag) == 1.0
+    with pytest.raises(NonFiniteLossError, match="step 1"):
+        guard.check(epoch=0)
+
+
 def test_epoch_means_refuse_a_change_of_terms_within_an_epoch():
     means = EpochMeans()
     means.add({"a": torch.tensor(1.0)}, 1)

@@ -111,25 +111,34 @@ class FiniteGuard:
         self.losses: list[Tensor] = []
         self.flags: list[Tensor] = []
         self.first_step = 0
+        self._ones: dict[torch.device, Tensor] = {}
 
     def record(self, loss: Tensor, step: int, grads: list[Tensor] | None = None) -> Tensor:
         """Keep ``loss`` (0-dim) of model step ``step``; return its ``found_inf`` flag,
-        a 0-dim float32 tensor: 1 if ``loss`` or one of ``grads`` is NaN or infinite.
+        a 0-dim float32 tensor: 1 if ``loss`` or an element of ``grads`` is NaN or
+        infinite.
 
-        The test is that ``loss + sum(g.sum() for g in grads)`` is not finite: a NaN or
-        infinite element makes every sum over it NaN or infinite (a sum of finite
-        gradients that overflows float32 counts as non-finite too). One sum per gradient
-        tensor and a few scalar operations, fewer than a total norm on the CPU, where
-        ``torch._foreach_norm`` is a loop of per-tensor kernels.
+        On the CPU and CUDA the gradients are tested by one fused kernel over all of
+        them, the one ``torch.amp.GradScaler`` uses (``_amp_foreach_non_finite_check_and_
+        unscale_``, with a scale of exactly 1, which leaves every gradient bit for bit
+        as it was). Elsewhere by ``isfinite`` of the sum of per-tensor sums, where a sum
+        of finite gradients that overflows float32 counts as non-finite too.
         """
         if not self.losses:
             self.first_step = step
         loss = loss.detach()
-        total = loss if not grads else loss + torch.stack([g.sum() for g in grads]).sum()
-        bad = torch.isfinite(total).logical_not()
+        bad = torch.isfinite(loss).logical_not().to(torch.float32)
+        if grads and all(g.device.type in FUSED_DEVICES for g in grads):
+            one = self._ones.get(bad.device)
+            if one is None:
+                one = self._ones[bad.device] = torch.ones((), device=bad.device)
+            torch._amp_foreach_non_finite_check_and_unscale_(grads, bad, one)
+        elif grads:
+            total = torch.stack([g.sum() for g in grads]).sum()
+            bad = torch.maximum(bad, torch.isfinite(total).logical_not().to(torch.float32))
         self.losses.append(loss)
         self.flags.append(bad)
-        return bad.to(torch.float32)
+        return bad
 
     def check(self, epoch: int) -> None:
         """Forget the recorded steps, after raising if one was not finite.
@@ -142,7 +151,7 @@ class FiniteGuard:
         losses, bad = torch.stack(self.losses), torch.stack(self.flags)
         self.losses, self.flags = [], []
         if bool(bad.any()):
-            first = int(bad.to(torch.int64).argmax())
+            first = int((bad > 0).to(torch.int64).argmax())
             value = float(losses[first])
             what = self.what if not math.isfinite(value) else f"gradient of the {self.what}"
             shown = value if not math.isfinite(value) else "non-finite"
