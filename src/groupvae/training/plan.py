@@ -111,7 +111,6 @@ class FiniteGuard:
         self.losses: list[Tensor] = []
         self.flags: list[Tensor] = []
         self.first_step = 0
-        self._ones: dict[torch.device, Tensor] = {}
 
     def record(self, loss: Tensor, step: int, grads: list[Tensor] | None = None) -> Tensor:
         """Keep ``loss`` (0-dim) of model step ``step``; return its ``found_inf`` flag,
@@ -129,10 +128,7 @@ class FiniteGuard:
         loss = loss.detach()
         bad = torch.isfinite(loss).logical_not().to(torch.float32)
         if grads and all(g.device.type in FUSED_DEVICES for g in grads):
-            one = self._ones.get(bad.device)
-            if one is None:
-                one = self._ones[bad.device] = torch.ones((), device=bad.device)
-            torch._amp_foreach_non_finite_check_and_unscale_(grads, bad, one)
+            torch._amp_foreach_non_finite_check_and_unscale_(grads, bad, bad.new_ones(()))
         elif grads:
             total = torch.stack([g.sum() for g in grads]).sum()
             bad = torch.maximum(bad, torch.isfinite(total).logical_not().to(torch.float32))
