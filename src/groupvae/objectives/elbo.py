@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from torch import Tensor
 
-from groupvae.nn.segment import segment_sum
 from groupvae.objectives.loss_output import LossOutput
 
 
@@ -36,9 +35,10 @@ def group_elbo(
         A :class:`LossOutput`.
     """
     n_groups = kl_group.shape[0]
-    per_group_rec = segment_sum(log_likelihood, group, n_groups)
-    per_group_kl = segment_sum(kl_instance, group, n_groups) + kl_group
-    loss = -(per_group_rec - kl_weight * per_group_kl).mean()
+    # The mean over groups of ELBO_G is the batch's total over n_groups: every
+    # observation belongs to one group, so no per-group (segment) sum is needed.
+    kl = kl_instance.sum() + kl_group.sum()
+    loss = -(log_likelihood.sum() - kl_weight * kl) / n_groups
     if regulariser is not None:
         loss = loss + regulariser_weight * regulariser
     return LossOutput(
