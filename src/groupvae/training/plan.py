@@ -147,7 +147,7 @@ class FiniteGuard:
         losses, bad = torch.stack(self.losses), torch.stack(self.flags)
         self.losses, self.flags = [], []
         if bool(bad.any()):
-            first = int((bad > 0).to(torch.int64).argmax())
+            first = int(bad.to(torch.int64).argmax())
             value = float(losses[first])
             what = self.what if not math.isfinite(value) else f"gradient of the {self.what}"
             shown = value if not math.isfinite(value) else "non-finite"
