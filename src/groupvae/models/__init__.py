@@ -84,6 +84,14 @@ def create(name: str, *, seed: int = 0, dataset: str | None = None, **overrides:
     return FAMILIES[MODELS[name].family](config, seed=seed, dataset=dataset)
 
 
+def resolved_train_config(model: BaseModel, **options: Any) -> Any:
+    """The :class:`~groupvae.config.TrainConfig` that ``model.fit(data, **options)`` would
+    train with (before ``min_steps`` sizes the epochs)."""
+    from groupvae.settings import resolve_train_config
+
+    return resolve_train_config(model, {"seed": model.seed, **options})
+
+
 __all__ = [
     "BACKBONES",
     "CPVAE",
@@ -108,4 +116,5 @@ __all__ = [
     "Preset",
     "build_config",
     "create",
+    "resolved_train_config",
 ]
