@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from groupvae.io import write_json
+from groupvae.store.atomic import write_json
 
 FIXTURE = Path(__file__).parent / "fixtures" / "cpvae-grassy"
 EXPECTED = "expected.json"

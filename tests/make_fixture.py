@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 import groupvae
-from groupvae.io import write_json
+from groupvae.store.atomic import write_json
 
 FIXTURE = Path(__file__).parent / "fixtures" / "mlvae-exam-scores"
 EXPECTED = "expected.json"

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from groupvae.benchmarks.machine import machine_info
+from groupvae.store.machine import machine_info
 from groupvae.benchmarks.parallel import run_tasks
 from groupvae.benchmarks.runner import Protocol, Run, mean_std, run_protocol, summarise
 

@@ -15,7 +15,7 @@ from groupvae.config import (
     split_overrides,
     to_dict,
 )
-from groupvae.data.registry import DATASETS, DatasetSpec
+from groupvae.data.datasets import DATASETS, DatasetSpec
 from groupvae.errors import ConfigError, GroupVAEError, UnknownNameError
 from groupvae.models import FAMILY_PARTS, MODELS, PARTS, build_config, create
 

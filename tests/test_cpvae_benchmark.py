@@ -177,7 +177,7 @@ def test_runs_made_with_other_settings_are_not_reused(tmp_path):
 
 
 def test_mnist_classes_are_the_clean_digits_of_grassy_mnist():
-    from groupvae.data.registry import DATASETS
+    from groupvae.data.datasets import DATASETS
 
     options = {"n": 60, "scale": 0.25, "digit_weight": 0.25}
     grassy = DATASETS["grassy-mnist-classes"].build(seed=3, **options)
@@ -189,9 +189,9 @@ def test_mnist_classes_are_the_clean_digits_of_grassy_mnist():
 
 
 def test_cpvae_data_sets_default_to_a_fixed_observation_scale():
-    from groupvae.data.registry import CPVAE_OBS_STD
+    from groupvae.data.datasets import CPVAE_OBS_STD
     from groupvae.models import create
-    from groupvae.models.cpvae import CPVAEConfig
+    from groupvae.modules.cpvae import CPVAEConfig
 
     for dataset in ("grassy-mnist", "grassy-mnist-classes", "mnist-classes"):
         model = create("cpvae", dataset=dataset, objective="elbo")

@@ -14,7 +14,7 @@ import torch
 from groupvae.config import TrainConfig
 from groupvae.data.populations import PopulationBatch
 from groupvae.errors import ConfigError, DataError, GroupVAEError, UnknownNameError
-from groupvae.models.cpvae import CPVAEConfig, CPVAEModule
+from groupvae.modules.cpvae import CPVAEConfig, CPVAEModule
 from groupvae.nn.mlp import MLP
 from groupvae.nn.stacked import StackedLinear, StackedMLP, to_padded
 from groupvae.objectives.cpvae import (

@@ -21,7 +21,7 @@ from groupvae.config import TrainConfig
 from groupvae.data import GroupBatchSampler, make_exam_scores
 from groupvae.data.sampler import _GroupBatchDataset
 from groupvae.models import create
-from groupvae.training.checkpointing import position_seed
+from groupvae.training.epoch_checkpoints import position_seed
 from groupvae.training.fit import run_trainer
 from groupvae.training.plan import TrainingPlan
 

@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from groupvae.cli import app
 from groupvae.data.readers import FeatureTransform, read_table
-from groupvae.export import translated_rows
+from groupvae.runs.export import translated_rows
 from groupvae.models import create
 
 runner = CliRunner()

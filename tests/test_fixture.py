@@ -1,7 +1,7 @@
 """The checkpoint kept in ``tests/fixtures`` must go on loading and giving its outputs.
 
 If this fails after a deliberate change of the checkpoint format, add a migration in
-``groupvae.checkpoint`` rather than regenerating the fixture with ``make_fixture.py``.
+``groupvae.store.checkpoint_files`` rather than regenerating the fixture with ``make_fixture.py``.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import json
 import numpy as np
 
 import groupvae
-from groupvae.checkpoint import SCHEMA_VERSION
+from groupvae.store.checkpoint_files import SCHEMA_VERSION
 from make_fixture import EXPECTED, FIXTURE, outputs
 
 

@@ -11,7 +11,7 @@ import torch
 from groupvae.errors import DataError
 from groupvae.evaluation import group_log_likelihoods, holdout_log_likelihood
 from groupvae.models import create
-from groupvae.runs import METRICS, evaluate_run, train_run
+from groupvae.runs.train import METRICS, evaluate_run, train_run
 from helpers import flat_batch
 
 
@@ -84,7 +84,7 @@ def test_obs_scale_variance_reads_sigma_x_as_the_authors_variance():
 
     from groupvae.config import ModelConfig
     from groupvae.errors import ConfigError
-    from groupvae.models.likelihoods import GaussianLikelihood, observation_std
+    from groupvae.modules.likelihoods import GaussianLikelihood, observation_std
 
     as_std = ModelConfig(obs_std=0.2)
     as_var = ModelConfig(obs_std=0.2, obs_scale="variance")

@@ -11,7 +11,7 @@ import groupvae
 from groupvae.config import ModelConfig
 from groupvae.errors import CheckpointError, ConfigError, DataError
 from groupvae.models import GROUP_ENCODERS, INSTANCE_ENCODERS, MODELS, GroupVAE, create
-from groupvae.models.module import GroupVAEModule
+from groupvae.modules.group_vae.module import GroupVAEModule
 from helpers import FAST, GROUP_PRESETS, flat_batch, random_groups, upsample
 
 # Every model on Exam-Scores (its known decoder; an MLP for the VAE) and on tiny binary

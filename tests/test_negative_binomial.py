@@ -10,7 +10,7 @@ from scipy.stats import nbinom
 
 from groupvae.config import ModelConfig
 from groupvae.errors import DataError
-from groupvae.models.likelihoods import LIKELIHOODS, NegativeBinomialLikelihood
+from groupvae.modules.likelihoods import LIKELIHOODS, NegativeBinomialLikelihood
 
 
 def test_log_prob_is_scipys_nbinom_with_mean_library_times_proportions():

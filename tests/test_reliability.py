@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 
 import groupvae
-from groupvae.checkpoint import CONFIG, METADATA, WEIGHTS
+from groupvae.store.checkpoint_files import CONFIG, METADATA, WEIGHTS
 from groupvae.data import GroupedDataset, make_exam_scores
 from groupvae.errors import CheckpointError, ConfigError, DataError, NonFiniteLossError
-from groupvae.io import atomic_path, write_json, write_text, write_with
+from groupvae.store.atomic import atomic_path, write_json, write_text, write_with
 from groupvae.models import REGULARISERS, create
 from helpers import FAST, make_images
 
@@ -180,7 +180,7 @@ def test_the_intact_copy_loads(copy):
 def test_a_save_that_crashes_leaves_a_directory_marked_unfinished(copy, monkeypatch):
     """Replacing a checkpoint file by file: a crash in the middle leaves the UNFINISHED
     marker, which load refuses, rather than a mix of two models; nothing else is left."""
-    import groupvae.checkpoint as checkpoint
+    import groupvae.store.checkpoint_files as checkpoint
 
     real = checkpoint.save_file
 

@@ -23,9 +23,9 @@ from groupvae.cli import app
 from groupvae.data import GroupedDataset, make_exam_scores, with_population
 from groupvae.errors import CheckpointError, ConfigError, DataError, NonFiniteLossError
 from groupvae.models import create
-from groupvae.run_directory import MARKER
-from groupvae.runs import train_run
-from groupvae.training.checkpointing import TrainingInterrupted
+from groupvae.store.run_directory import MARKER
+from groupvae.runs.train import train_run
+from groupvae.training.epoch_checkpoints import TrainingInterrupted
 
 runner = CliRunner()
 TINY = ["--data", "n_groups=40", "--epochs", "2", "--set", "hidden=8", "--set", "progress=false"]
@@ -240,7 +240,7 @@ def test_a_run_that_becomes_non_finite_is_not_finished(tmp_path, monkeypatch):
 
 
 def test_non_finite_validation_terms_raise():
-    from groupvae.training.checkpointing import RunCheckpoint
+    from groupvae.training.epoch_checkpoints import RunCheckpoint
 
     class Trainer:
         current_epoch = 0

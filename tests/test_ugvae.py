@@ -13,8 +13,8 @@ from groupvae.config import ModelConfig, TrainConfig
 from groupvae.data import GroupedDataset, RandomGroupBatchSampler, group_loader
 from groupvae.errors import ConfigError, DataError
 from groupvae.models import create
-from groupvae.models.module import GroupVAEModule
-from groupvae.models.priors import MixturePrior
+from groupvae.modules.group_vae.module import GroupVAEModule
+from groupvae.modules.group_vae.priors import MixturePrior
 from groupvae.nn.segment import product_of_normals
 from helpers import flat_batch, random_groups
 
@@ -308,7 +308,7 @@ def test_regrouping_at_random_keeps_every_observation_in_groups_of_the_size():
 
 
 def test_a_random_group_model_is_scored_on_random_groups(images):
-    from groupvae.runs import scoring_groups
+    from groupvae.runs.train import scoring_groups
 
     model = create("ugvae", obs_shape=(1, 4, 4), likelihood="bernoulli", hidden=8)
     model.fit(images, epochs=1, random_groups=16, groups_per_batch=1, progress=False)

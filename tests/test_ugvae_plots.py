@@ -14,7 +14,7 @@ import torch
 
 from groupvae.errors import ConfigError, DataError
 from groupvae.models import create
-from groupvae.models.model import GroupVAE
+from groupvae.models.group_vae import GroupVAE
 from groupvae.plots import PLOTS
 from groupvae.plots.ugvae import (
     domain_interpolation_grid,

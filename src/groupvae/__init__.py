@@ -12,26 +12,10 @@ Quick use::
 
 from __future__ import annotations
 
-from pathlib import Path
-
-__version__ = "0.1.0"
-
 from groupvae import data, models
+from groupvae._version import __version__
 from groupvae.config import ModelConfig, TrainConfig
-from groupvae.models.base import BaseModel
-from groupvae.models.cpvae import CPVAE
-from groupvae.models.model import GroupVAE
-
-
-def load(directory: str | Path) -> BaseModel:
-    """Load a model saved with ``save`` (or by ``groupvae train``), of any family: a
-    :class:`GroupVAE` or a :class:`CPVAE`, as its checkpoint records.
-
-    Raises:
-        CheckpointError: if the directory is missing, corrupt or does not match its config.
-    """
-    return BaseModel.load(directory)
-
+from groupvae.models import CPVAE, BaseModel, GroupVAE, load
 
 __all__ = [
     "CPVAE",

@@ -122,6 +122,12 @@ class ModelConfig:
             )
 
     @property
+    def has_group_latent(self) -> bool:
+        """Whether the model has a group latent ``u`` (``group_dim`` > 0): the one place
+        this is decided (data-set defaults, encoders, figures and metrics ask it)."""
+        return self.group_dim > 0
+
+    @property
     def encoder_layers(self) -> int:
         """Hidden layers of each encoder head: ``encoder_n_hidden``, else ``n_hidden``."""
         return self.n_hidden if self.encoder_n_hidden is None else self.encoder_n_hidden

@@ -10,7 +10,7 @@ contrastive PCA's data set did.
   over :data:`~groupvae.evaluation.cpvae.KMEANS_RESTARTS` k-means seeds (with their
   standard deviation), and each latent's active units (Burda et al. 2016) stand beside
   it, an ARI on a code without any marked collapsed. The CPVAEs use the data sets' fixed
-  observation scale (:data:`groupvae.data.registry.CPVAE_OBS_STD`): with a learned one the
+  observation scale (:data:`groupvae.data.datasets.CPVAE_OBS_STD`): with a learned one the
   shared latent collapses.
 * **Table 2** (section 4.3, one population per digit): maximum-marginal-likelihood
   classification accuracy (eq. 7-8, ``is_samples`` importance samples) on MNIST and
@@ -137,8 +137,8 @@ def _data_options(bench: CPVAEBenchmark) -> dict[str, Any]:
 
 def _split(bench: CPVAEBenchmark, dataset: str, seed: int) -> tuple[Any, Any]:
     """``(train, holdout)`` of the registered ``dataset``, ``holdout`` of each population."""
+    from groupvae.data.datasets import DATASETS
     from groupvae.data.populations import stratified_split, subset_rows
-    from groupvae.data.registry import DATASETS
 
     data = DATASETS[dataset].build(seed=seed, **_data_options(bench))
     train, hold = stratified_split(data.aux["population"], bench.holdout, seed=seed)
@@ -433,7 +433,7 @@ def draw_figures(out: Path, bench: CPVAEBenchmark, *, n_images: int = 12) -> lis
     """Fig. 2-4 from the saved Table 1 runs of the first seed (no training); none if
     those runs are not on disk."""
     from groupvae.models.cpvae import CPVAE
-    from groupvae.models.model import GroupVAE
+    from groupvae.models.group_vae import GroupVAE
     from groupvae.plots.cpvae import draw_cross_population, draw_denoising, draw_latent_tsne
 
     seed = bench.seeds[0]

@@ -18,7 +18,7 @@ Protocol, per data set and split ``s`` (``s = 0, 1, 2``):
   fitted by maximum likelihood on all training schools (validation ones included) and
   scored by its exact marginal log-likelihood;
 * **ours**, every group preset and the VAE with the ``table`` data set's defaults
-  (:data:`groupvae.data.registry.OWN_DATA_TRAIN`), scored by importance-sampled
+  (:data:`groupvae.data.datasets.OWN_DATA_TRAIN`), scored by importance-sampled
   ``log p(x_G)`` with the Jacobian of the standardisation, so in the same units: nats
   per student of the (dequantised) raw scores.
 """
@@ -39,7 +39,7 @@ import pandas as pd
 from groupvae.data.grouped import GroupedDataset
 from groupvae.data.readers import read_table
 from groupvae.errors import DataError
-from groupvae.io import write_json, write_text
+from groupvae.store.atomic import write_json, write_text
 
 SOURCES: dict[str, tuple[str, str, str, tuple[str, ...]]] = {
     "ScotsSec": ("mlmRev", "ScotsSec", "primary", ("attain", "verbal")),
@@ -172,7 +172,7 @@ def _ours(
     ``log p(x_G)`` plus the Jacobian of the standardisation (nats per raw student)."""
     from groupvae.evaluation.likelihood import group_log_likelihoods
     from groupvae.models import create
-    from groupvae.settings import split_settings
+    from groupvae.models.resolve import split_settings
 
     settings = {**MODEL_OVERRIDES.get(name, {}), **overrides}
     model_over, train_over = split_settings(name, settings)
@@ -283,7 +283,7 @@ def run_benchmark(
         frames: data set name -> ``(frame, group column, features)`` to use instead of
             :data:`SOURCES` (tests use a tiny synthetic table).
     """
-    from groupvae.benchmarks.machine import machine_info
+    from groupvae.store.machine import machine_info
 
     out = Path(out)
     rows, notes = [], {}
@@ -302,7 +302,7 @@ def run_benchmark(
     frame_rows = pd.DataFrame(rows)
     summary = summarise(frame_rows)
     settings = dataclasses.asdict(bench)
-    from groupvae.data.registry import OWN_DATA_TRAIN
+    from groupvae.data.datasets import OWN_DATA_TRAIN
 
     write_json(out / "results.json", {
         "settings": settings, "training_defaults": OWN_DATA_TRAIN, "notes": notes,

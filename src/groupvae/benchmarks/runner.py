@@ -36,9 +36,9 @@ import numpy as np
 import pandas as pd
 from pandas.api.types import is_numeric_dtype
 
-from groupvae.benchmarks.machine import machine_info
 from groupvae.benchmarks.parallel import one_thread, run_tasks
-from groupvae.io import write_json, write_text
+from groupvae.store.atomic import write_json, write_text
+from groupvae.store.machine import machine_info
 
 SELECTION = ("seeds", "models", "domain_models", "jobs")
 """Settings that choose which runs to make, not what a run computes: ignored when
@@ -122,7 +122,7 @@ def _execute(run: Run, seed: int, directory: Path) -> dict[str, Any]:
     groupvae writes); any other folder is the task's own business.
     """
     from groupvae.errors import ConfigError
-    from groupvae.run_directory import clear_run, run_state
+    from groupvae.store.run_directory import clear_run, run_state
 
     try:
         if run_state(directory) != "new":

@@ -53,7 +53,7 @@ import pandas as pd
 from groupvae.benchmarks.runner import Protocol, Run, mean_std, run_dir, run_protocol
 from groupvae.data.domains import DOMAIN_NAMES
 from groupvae.evaluation.global_factors import CLASSIFIERS, TASKS
-from groupvae.io import write_json
+from groupvae.store.atomic import write_json
 
 # UG-VAE (Peis et al.) Table 1: batch classification from samples of beta, CelebA,
 # batches of 128 test images; (train, test) accuracy.
@@ -81,7 +81,7 @@ def model_spec(name: str) -> tuple[str, dict[str, Any]]:
     Normal prior) with UG-VAE's architecture and random-batch training: UG-VAE without
     the mixture, the paper's Fig. 4 ablation.
     """
-    from groupvae.data.registry import ugvae_model_defaults
+    from groupvae.data.datasets import ugvae_model_defaults
     from groupvae.models.presets import UGVAE_TRAINING
 
     if name == "mlvae-random":
@@ -132,8 +132,14 @@ def _batches_task(
         domain_transfer,
         structured_batch_classification,
     )
-    from groupvae.io import write_with
-    from groupvae.runs import group_vae_activity, holdout_elbo, load_run, scoring_groups, train_run
+    from groupvae.runs.train import (
+        group_vae_activity,
+        holdout_elbo,
+        load_run,
+        scoring_groups,
+        train_run,
+    )
+    from groupvae.store.atomic import write_with
 
     preset, overrides = model_spec(name)
     train_run(
@@ -277,7 +283,7 @@ def _paper_table() -> str:
 
 def draw_figures(bench: UGVAEBenchmark, out: Path) -> list[Path]:
     """The paper's figures from the saved runs of the first seed."""
-    from groupvae.models.model import GroupVAE
+    from groupvae.models.group_vae import GroupVAE
     from groupvae.plots.ugvae import draw_global_local_grid
 
     seed = bench.seeds[0]
@@ -305,7 +311,7 @@ def draw_figures(bench: UGVAEBenchmark, out: Path) -> list[Path]:
 def _domain_figures(bench: UGVAEBenchmark, out: Path, run: Any) -> list[Path]:
     """Fig. 5a (and A.2's ML-VAE version) and Fig. 5b from the domain runs."""
     from groupvae.plots.ugvae import draw_domain_interpolation
-    from groupvae.runs import load_run
+    from groupvae.runs.train import load_run
 
     paths = []
     files = {"ugvae": "fig5a_domain_interpolation.png"}

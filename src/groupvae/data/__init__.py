@@ -1,6 +1,12 @@
 """Grouped data: the data set, whole-group batches, grouping policies and the data sets."""
 
 from groupvae.data.batch import GroupBatch
+from groupvae.data.datasets import (
+    DATASETS,
+    DatasetSpec,
+    load_dataset,
+    make_population_dataset,
+)
 from groupvae.data.domains import DOMAIN_NAMES, make_digit_domains
 from groupvae.data.exam_scores import make_exam_scores
 from groupvae.data.grassy_mnist import load_grass, make_grassy_mnist
@@ -30,13 +36,6 @@ from groupvae.data.populations import (
     subset_rows,
     with_population,
 )
-from groupvae.data.registry import (
-    DATASETS,
-    DatasetSpec,
-    ModelTraits,
-    load_dataset,
-    make_population_dataset,
-)
 from groupvae.data.sampler import GroupBatchSampler, RandomGroupBatchSampler, group_loader
 from groupvae.data.shapes import make_shapes, render_shapes, shapes_factor_columns
 from groupvae.data.uci_digits import load_uci_digits, make_uci_digits_groups
@@ -48,7 +47,6 @@ __all__ = [
     "make_digit_domains",
     "DATASETS",
     "DatasetSpec",
-    "ModelTraits",
     "GroupBatch",
     "GroupBatchSampler",
     "GroupedDataset",

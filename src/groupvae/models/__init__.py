@@ -1,103 +1,51 @@
-"""The model families, their presets and parts, and :func:`create`.
+"""The user-facing models: the two families, their presets, the data sets' defaults and
+the factory (:func:`create`, :func:`load`).
 
 Every preset of :data:`MODELS` belongs to a family of :data:`FAMILIES`: the group VAEs
 (:class:`GroupVAE`: ``vae``, ``beta-vae``, ``mlvae``, ``gvae``, ``gvae-adv``, ``cxvae``,
 ``gmvae``, ``ugvae``) and CPVAE (:class:`CPVAE`: ``cpvae``). Each family meets one
-contract (:mod:`groupvae.models.base`).
+contract (:class:`~groupvae.models.base.BaseModel`); its mathematics is a module of
+:mod:`groupvae.modules`. The settings a data set gives a model are one table,
+:data:`~groupvae.models.defaults.DEFAULTS`.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
-from groupvae.models.backbones import BACKBONES
-from groupvae.models.base import BaseModel, BaseModule, Posterior
-from groupvae.models.cpvae import AGGREGATIONS, CPVAE, CPVAECodes, CPVAEConfig, CPVAEModule
-from groupvae.models.decoders import DECODERS
-from groupvae.models.families import FAMILIES
-from groupvae.models.group_encoders import GROUP_ENCODERS
-from groupvae.models.instance_encoders import INSTANCE_ENCODERS
-from groupvae.models.likelihoods import LIKELIHOODS
-from groupvae.models.model import GroupVAE
-from groupvae.models.module import GroupVAEModule
+from groupvae.models.base import FAMILIES, BaseModel, Posterior
+from groupvae.models.cpvae import CPVAE, CPVAE_PARTS, CPVAECodes
+from groupvae.models.defaults import DEFAULTS
+from groupvae.models.factory import (
+    FAMILY_PARTS,
+    build_config,
+    create,
+    load,
+    resolved_train_config,
+    split_settings,
+)
+from groupvae.models.group_vae import PARTS, GroupVAE
 from groupvae.models.presets import MODELS, Preset
-from groupvae.models.priors import PRIORS
-from groupvae.objectives.cpvae import ALPHA_SCHEDULES
+from groupvae.modules.backbones import BACKBONES
+from groupvae.modules.base import BaseModule
+from groupvae.modules.cpvae import AGGREGATIONS, CPVAEConfig, CPVAEModule
+from groupvae.modules.group_vae import (
+    DECODERS,
+    GROUP_ENCODERS,
+    INSTANCE_ENCODERS,
+    PRIORS,
+    GroupVAEModule,
+)
+from groupvae.modules.likelihoods import LIKELIHOODS
 from groupvae.objectives.regularisers import REGULARISERS
 
-PARTS = {
-    "backbone": BACKBONES,
-    "group_encoder": GROUP_ENCODERS,
-    "instance_encoder": INSTANCE_ENCODERS,
-    "regulariser": REGULARISERS,
-    "prior": PRIORS,
-    "decoder": DECODERS,
-    "likelihood": LIKELIHOODS,
-}
-"""The group-VAE parts: config field -> registry of its values."""
-
-CPVAE_PARTS = {
-    "backbone": BACKBONES,
-    "likelihood": LIKELIHOODS,
-    "aggregation": AGGREGATIONS,
-    "alpha_schedule": ALPHA_SCHEDULES,
-}
-"""The CPVAE parts: config field -> registry of its values."""
-
-FAMILY_PARTS = {"group-vae": PARTS, "cpvae": CPVAE_PARTS}
-
-
-def build_config(name: str, *, dataset: str | None = None, **overrides: Any) -> Any:
-    """Resolve a preset into its family's config (:func:`groupvae.settings.resolve_model_config`:
-    defaults < the data set's < the preset's parts < ``overrides``), with every part
-    name checked.
-
-    Raises:
-        UnknownNameError: for an unknown preset, data set or part name.
-        ConfigError: for an unknown field or a bad value.
-    """
-    from groupvae.settings import resolve_model_config
-
-    config = resolve_model_config(name, dataset=dataset, overrides=overrides)
-    for part, registry in FAMILY_PARTS[MODELS[name].family].items():
-        registry[getattr(config, part)]  # raises UnknownNameError with the known names
-    return config
-
-
-def create(name: str, *, seed: int = 0, dataset: str | None = None, **overrides: Any) -> BaseModel:
-    """Create the model preset ``name`` (``vae``, ``beta-vae``, ``mlvae``, ``gvae``,
-    ``gvae-adv``, ``cxvae``, ``gmvae``, ``ugvae``, ``cpvae``).
-
-    Args:
-        name: a key of :data:`MODELS`.
-        seed: seed of the weight initialisation, and the default seed of ``fit``.
-        dataset: a key of ``DATASETS`` whose defaults apply: model defaults (likelihood,
-            decoder, latent sizes) here, training defaults in ``fit``.
-        **overrides: any field of the family's config, e.g. ``obs_shape=(1, 28, 28)``,
-            ``group_encoder="poe"``, ``regulariser_weight=10.0``, ``objective="elbo"``.
-
-    Raises:
-        UnknownNameError: for an unknown model, data set or part name.
-        ConfigError: for an unknown field, a bad value or parts that do not fit.
-    """
-    config = build_config(name, dataset=dataset, **overrides)
-    return FAMILIES[MODELS[name].family](config, seed=seed, dataset=dataset)
-
-
-def resolved_train_config(model: BaseModel, **options: Any) -> Any:
-    """The :class:`~groupvae.config.TrainConfig` that ``model.fit(data, **options)`` would
-    train with (before ``min_steps`` sizes the epochs)."""
-    from groupvae.settings import resolve_train_config
-
-    return resolve_train_config(model, {"seed": model.seed, **options})
-
-
 __all__ = [
+    "AGGREGATIONS",
     "BACKBONES",
     "CPVAE",
     "CPVAE_PARTS",
     "DECODERS",
+    "DEFAULTS",
     "FAMILIES",
+    "FAMILY_PARTS",
     "GROUP_ENCODERS",
     "INSTANCE_ENCODERS",
     "LIKELIHOODS",
@@ -116,5 +64,7 @@ __all__ = [
     "Preset",
     "build_config",
     "create",
+    "load",
     "resolved_train_config",
+    "split_settings",
 ]

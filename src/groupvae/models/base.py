@@ -1,11 +1,7 @@
-"""The contract every model family meets: a module (the mathematics) and a user model.
+"""The contract every model family's user-facing class meets (its module, the
+mathematics, meets :class:`groupvae.modules.base.BaseModule`).
 
-* :class:`BaseModule` is scvi-tools' three-part module: ``inference(batch)`` returns a
-  typed record of posteriors and samples, ``generative(inference, batch)`` the
-  likelihood parameters, ``loss(batch, inference, params)`` the one
-  :class:`~groupvae.objectives.loss_output.LossOutput`; the module also owns its
-  importance-sampled ``log_marginal_likelihood`` and, where it has one, its critic.
-* :class:`BaseModel` is what users touch, with the same verbs in every family: ``fit``,
+:class:`BaseModel` is what users touch, with the same verbs in every family: ``fit``,
   ``encode_*`` returning :class:`Posterior`, ``decode``, ``save``, ``load`` and
   ``history``. Training goes through the one training plan
   (:class:`groupvae.training.plan.TrainingPlan`) with the family's hooks: its loaders,
@@ -14,6 +10,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar, NamedTuple
@@ -21,13 +18,25 @@ from typing import Any, ClassVar, NamedTuple
 import numpy as np
 import pandas as pd
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
-from groupvae.config import TrainConfig, fits_type
+from groupvae.config import TrainConfig, fits_type, replace, to_dict
+from groupvae.data.datasets import DatasetSpec
 from groupvae.data.grouped import GroupedDataset
-from groupvae.errors import ConfigError, DataError
-from groupvae.models.common import seeded_module
-from groupvae.objectives.loss_output import LossOutput
+from groupvae.data.subsample import subsample_size
+from groupvae.errors import CheckpointError, ConfigError, DataError, GroupVAEError
+from groupvae.models.resolve import resolve_train_config
+from groupvae.modules.base import BaseModule, seeded_module
+from groupvae.registry import Registry
+from groupvae.store.checkpoint_files import (
+    load_state,
+    read_checkpoint,
+    read_history,
+    save_checkpoint,
+)
+from groupvae.training.early_stopping import BestHoldoutELBO
+from groupvae.training.fit import FitPlan, check_accelerator, fit
+from groupvae.training.steps import describe, epochs_for_steps
 
 Schedule = Callable[[float], float]
 """``schedule(progress) -> weight``; ``progress`` runs from 0 to 1 over training."""
@@ -45,64 +54,24 @@ class Posterior(NamedTuple):
         return np.exp(0.5 * self.logvar)
 
 
-class BaseModule(nn.Module):
-    """``inference`` / ``generative`` / ``loss`` of one model family.
+FAMILIES: Registry[type[BaseModel]] = Registry("model family")
+"""Family name -> its user-model class; a class joins when it is defined with a ``family``
+(:meth:`BaseModel.__init_subclass__`). A checkpoint records its family, so
+:meth:`BaseModel.load` dispatches through this map with no branch on a model's name."""
 
-    Subclasses implement the three parts, :meth:`check_batch` and
-    :meth:`log_marginal_likelihood`; ``forward`` chains them. A family with an
-    adversarial critic overrides :meth:`critic_loss` and :meth:`critic_parameters`.
-    """
+OWN_METADATA = (
+    "seed", "train_config", "schema_version", "versions", "family", "model_class", "dataset",
+    "sha256",
+)  # fmt: skip
+"""Metadata fields :meth:`BaseModel.save` writes itself (the rest is ``extra_metadata``)."""
 
-    def check_batch(self, batch: Any) -> None:
-        """Raise :class:`~groupvae.errors.DataError` if ``batch`` does not fit the module."""
-        raise NotImplementedError
 
-    def inference(self, batch: Any, *, sample: bool = True) -> Any:
-        """The posteriors of ``batch`` and (``sample``) reparameterised samples, else means."""
-        raise NotImplementedError
-
-    def generative(self, inference: Any, batch: Any) -> Tensor:
-        """Likelihood parameters ``(n_obs, *obs_shape)`` of ``batch`` given ``inference``."""
-        raise NotImplementedError
-
-    def loss(
-        self, batch: Any, inference: Any, params: Tensor, *, with_regulariser: bool = True,
-        **weights: float,
-    ) -> LossOutput:  # fmt: skip
-        """The objective's terms; ``weights`` are the training plan's schedules."""
-        raise NotImplementedError
-
-    def log_marginal_likelihood(self, batch: Any, *, n_samples: int = 100) -> Tensor:
-        """Importance-sampled ``log p(x_G)`` of every group of ``batch`` (nats), ``(n_groups,)``."""
-        raise NotImplementedError
-
-    def forward(
-        self,
-        batch: Any,
-        *,
-        inference: Any = None,
-        with_regulariser: bool = True,
-        **weights: float,
-    ) -> LossOutput:
-        """``loss(inference(batch), generative(...))`` of one batch, with sampling; a
-        given ``inference`` of ``batch`` (the one the critic's update saw) is reused."""
-        inf = self.inference(batch) if inference is None else inference
-        params = self.generative(inf, batch)
-        return self.loss(batch, inf, params, with_regulariser=with_regulariser, **weights)
-
-    def critic_loss(self, batch: Any, inference: Any = None) -> Tensor | None:
-        """The critic's loss on detached codes (of ``inference`` if given, else of a new
-        inference of ``batch``), or ``None`` without a critic."""
-        return None
-
-    def critic_parameters(self) -> list[nn.Parameter]:
-        """Parameters updated by the critic's optimiser (none by default)."""
-        return []
-
-    def model_parameters(self) -> list[nn.Parameter]:
-        """Parameters of the encoders, decoders and likelihood (not of the critic)."""
-        critic = {id(p) for p in self.critic_parameters()}
-        return [p for p in self.parameters() if id(p) not in critic]
+def family_of(metadata: dict[str, Any]) -> str:
+    """The family a checkpoint's metadata records (checkpoints written before families
+    were recorded: ``model_class`` ``"CPVAE"``, else a group VAE)."""
+    if "family" in metadata:
+        return str(metadata["family"])
+    return "cpvae" if metadata.get("model_class") == "CPVAE" else "group-vae"
 
 
 class BaseModel:
@@ -122,8 +91,12 @@ class BaseModel:
     family: ClassVar[str]
     """The family's name in :data:`groupvae.models.FAMILIES`, recorded in checkpoints."""
     config_class: ClassVar[type]
-    train_defaults: ClassVar[dict[str, Any]] = {}
-    """The family's own training defaults (above ``TrainConfig``'s, below a data set's)."""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """A class that names its ``family`` joins :data:`FAMILIES`."""
+        super().__init_subclass__(**kwargs)
+        if "family" in cls.__dict__:
+            FAMILIES.add(cls.family, cls)
 
     def __init__(self, config: Any, *, seed: int = 0, dataset: str | None = None) -> None:
         if not fits_type(seed, int) or seed < 0:
@@ -162,6 +135,11 @@ class BaseModel:
         """Loss weights by training progress (keyword -> schedule), for the plan."""
         return {}
 
+    def adapt_data(self, data: GroupedDataset, spec: DatasetSpec) -> GroupedDataset:
+        """``data``, a build of the registered data set ``spec``, as this family trains
+        on it (a population-based family records each row's population)."""
+        return data
+
     def split(
         self,
         data: GroupedDataset,
@@ -185,10 +163,10 @@ class BaseModel:
         resume: bool = False,
         **train_options: Any,
     ) -> BaseModel:
-        """Train on ``data`` with Lightning.
+        """Train on ``data`` with Lightning: :meth:`plan_fit`, then :meth:`fit_planned`.
 
         The settings are resolved once, for the API, ``groupvae train``, the demo and the
-        benchmarks alike (:func:`groupvae.settings.resolve_train_config`):
+        benchmarks alike (:func:`groupvae.models.resolve.resolve_train_config`):
         ``TrainConfig`` defaults < the family's < the data set's (``self.dataset``) < the
         preset's < ``train_options``; the training seed defaults to ``self.seed``.
 
@@ -211,63 +189,61 @@ class BaseModel:
             ConfigError: for an unknown or bad training setting.
             NonFiniteLossError: if a loss, a validation term or a parameter becomes NaN
                 or infinite.
-            KeyboardInterrupt: (:class:`~groupvae.training.checkpointing.TrainingInterrupted`)
+            KeyboardInterrupt: (:class:`~groupvae.training.epoch_checkpoints.TrainingInterrupted`)
                 on SIGINT or SIGTERM; the last epoch checkpoint is kept.
         """
-        from groupvae.training.fit import fit_plan
-
-        config = self.preflight(data, holdout=holdout, **train_options)
         if resume and checkpoint_dir is None:
             raise ConfigError("resume=True needs the checkpoint_dir of the interrupted fit")
-        config, callbacks, stopper = self._training_plan(data, holdout, config, callbacks)
-        self.history = fit_plan(
-            self, data, holdout, config, log_dir=log_dir, callbacks=callbacks,
-            checkpoint_dir=checkpoint_dir, resume=resume,
-        )  # fmt: skip
-        self.train_config = config
-        if stopper is not None:
-            self.extra_metadata["early_stopping"] = stopper.summary()
+        plan = self.plan_fit(data, holdout=holdout, callbacks=callbacks, **train_options)
+        return self.fit_planned(
+            plan, log_dir=log_dir, checkpoint_dir=checkpoint_dir, resume=resume
+        )
+
+    def fit_planned(
+        self,
+        plan: FitPlan,
+        *,
+        log_dir: str | Path | None = None,
+        checkpoint_dir: str | Path | None = None,
+        resume: bool = False,
+    ) -> BaseModel:
+        """Train as ``plan`` (from :meth:`plan_fit`) says; see :meth:`fit`.
+
+        Returns:
+            ``self``; ``self.history`` holds one row per epoch.
+        """
+        if resume and checkpoint_dir is None:
+            raise ConfigError("resume=True needs the checkpoint_dir of the interrupted fit")
+        self.history = fit(
+            self.module, plan, log_dir=log_dir, checkpoint_dir=checkpoint_dir, resume=resume
+        )
+        self.train_config = plan.config
+        if plan.stopper is not None:
+            self.extra_metadata["early_stopping"] = plan.stopper.summary()
         return self
 
-    def preflight(
-        self, data: GroupedDataset, *, holdout: GroupedDataset | None = None, **train_options: Any
-    ) -> TrainConfig:
-        """Resolve the training settings and check ``data`` and ``holdout`` as :meth:`fit`
-        would, without training; returns the resolved :class:`TrainConfig`.
+    def plan_fit(
+        self,
+        data: GroupedDataset,
+        *,
+        holdout: GroupedDataset | None = None,
+        callbacks: list[Any] | None = None,
+        **train_options: Any,
+    ) -> FitPlan:
+        """Resolve the training settings once, check ``data`` and ``holdout``, and build
+        what a fit consumes (:class:`~groupvae.training.fit.FitPlan`): the loaders, the
+        epochs sized by ``min_steps``, the loss-weight schedules and early stopping (with
+        holdout data and ``early_stopping_patience``). Prints the chosen settings with
+        ``progress``. Nothing is trained.
 
         Raises:
             DataError: if the data or the holdout does not fit the model (shape, value
                 range, groups too small for the regulariser in some batch).
             ConfigError: for an unknown or bad training setting.
         """
-        from groupvae.settings import resolve_train_config
-        from groupvae.training.fit import check_accelerator
-
-        config = resolve_train_config(self, {"seed": self.seed, **train_options})
-        check_accelerator(config)
-        for name, part in (("data", data), ("holdout", holdout)):
-            if part is not None and not isinstance(part, GroupedDataset):
-                raise DataError(f"fit needs a GroupedDataset as {name}")
-        self._prepare(data, config)
-        if holdout is not None:
-            self._check_holdout(holdout, config)
-        return config
-
-    def _training_plan(
-        self,
-        data: GroupedDataset,
-        holdout: GroupedDataset | None,
-        config: TrainConfig,
-        callbacks: list[Any] | None,
-    ) -> tuple[TrainConfig, list[Any], Any]:
-        """Epochs sized by ``min_steps``, the early-stopping callback (with holdout
-        data and ``early_stopping_patience``), and the chosen settings printed (with
-        ``progress``)."""
-        from groupvae.data.subsample import subsample_size
-        from groupvae.training.early_stopping import BestHoldoutELBO
-        from groupvae.training.steps import describe, epochs_for_steps
-
-        steps = len(self._loaders(data, None, config)[0])
+        config = self.preflight(data, holdout=holdout, **train_options)
+        loader, val_loader = self._loaders(data, holdout, config)
+        steps = len(loader)
         config = epochs_for_steps(config, steps)
         stopper = None
         if config.early_stopping_patience is not None and holdout is not None:
@@ -278,7 +254,36 @@ class BaseModel:
             )
         if config.progress:
             print(describe(config, steps, subsample_size(data.group_sizes, config)), flush=True)
-        return config, [*(callbacks or []), *([stopper] if stopper else [])], stopper
+        return FitPlan(
+            config=config,
+            loader=loader,
+            val_loader=val_loader,
+            schedules=self._schedules(config),
+            callbacks=(*(callbacks or []), *([stopper] if stopper else [])),
+            stopper=stopper,
+        )
+
+    def preflight(
+        self, data: GroupedDataset, *, holdout: GroupedDataset | None = None, **train_options: Any
+    ) -> TrainConfig:
+        """Resolve the training settings and check ``data`` and ``holdout`` as :meth:`fit`
+        would, without building loaders or training; returns the resolved
+        :class:`TrainConfig` (before ``min_steps`` sizes the epochs).
+
+        Raises:
+            DataError: if the data or the holdout does not fit the model (shape, value
+                range, groups too small for the regulariser in some batch).
+            ConfigError: for an unknown or bad training setting.
+        """
+        config = resolve_train_config(self, {"seed": self.seed, **train_options})
+        check_accelerator(config)
+        for name, part in (("data", data), ("holdout", holdout)):
+            if part is not None and not isinstance(part, GroupedDataset):
+                raise DataError(f"fit needs a GroupedDataset as {name}")
+        self._prepare(data, config)
+        if holdout is not None:
+            self._check_holdout(holdout, config)
+        return config
 
     # ----------------------------------------------------------------- latents
     def get_latent_representation(
@@ -311,8 +316,6 @@ class BaseModel:
         Raises:
             ConfigError: for another ``level``, or a family without these encoders.
         """
-        from groupvae.errors import ConfigError
-
         if level not in ("group", "instance"):
             raise ConfigError(f"level must be 'group' or 'instance', got {level!r}")
         encode = getattr(self, "encode_groups" if level == "group" else "encode_instances", None)
@@ -336,6 +339,24 @@ class BaseModel:
         frame.index = pd.Index(rows, name="row_id")
         return frame
 
+    def get_elbo(self, data: GroupedDataset) -> dict[str, float]:
+        """Single-sample ELBO on ``data`` (scvi-tools' ``get_elbo``), with torch's global
+        RNG seeded by 0 and restored: ``elbo_per_observation`` (nats), and
+        ``elbo_per_group`` where groups have a latent of their own (group VAEs)."""
+        total, n_groups, grouped = 0.0, 0, False
+        self.module.eval()
+        with torch.no_grad(), torch.random.fork_rng(devices=[]):
+            torch.manual_seed(0)
+            for batch in self.eval_loader(data):
+                out = self.module(batch)
+                total += float(out.elbo.sum())
+                n_groups += int(out.n_groups)
+                grouped = out.group is not None  # CPVAE: every observation its own group
+        metrics = {"elbo_per_observation": total / data.n_obs}
+        if grouped:
+            metrics["elbo_per_group"] = total / n_groups
+        return metrics
+
     # --------------------------------------------------------------- save / load
     def save(
         self,
@@ -348,26 +369,81 @@ class BaseModel:
 
         Contents: ``config.json``, ``weights.safetensors``, ``metadata.json`` (family,
         schema and library versions, seed, data set, training config, extras, the files'
-        SHA-256) and ``history.csv`` when fitted.
+        SHA-256) and ``history.csv`` when fitted
+        (:func:`groupvae.store.checkpoint_files.save_checkpoint`).
 
         Raises:
             CheckpointError: if ``directory`` is a file, holds files groupvae did not
                 write, or already holds a model and ``overwrite`` is false.
         """
-        from groupvae.checkpoint import save_model
-
-        return save_model(self, directory, metadata=metadata, overwrite=overwrite)
+        train = self.train_config
+        meta = {
+            "family": self.family,
+            "seed": self.seed,
+            "dataset": self.dataset,
+            "train_config": None if train is None else dataclasses.asdict(train),
+            **self.extra_metadata,
+            **(metadata or {}),
+        }
+        return save_checkpoint(
+            directory,
+            config=to_dict(self.config),
+            state_dict=self.module.state_dict(),
+            metadata=meta,
+            history=self.history,
+            overwrite=overwrite,
+        )
 
     @classmethod
     def load(cls, directory: str | Path) -> BaseModel:
-        """Restore a model saved by :meth:`save`, of whichever family it records.
+        """Restore a model saved by :meth:`save`, of whichever family it records
+        (:data:`FAMILIES`; ``GroupVAE.load`` of a CPVAE's directory gives a CPVAE).
 
         Raises:
             CheckpointError: if the directory is missing, corrupt or mismatched.
         """
-        from groupvae.checkpoint import load_model
+        config_dict, state, metadata = read_checkpoint(directory)
+        try:
+            family = FAMILIES[family_of(metadata)]
+        except GroupVAEError as err:
+            raise CheckpointError(f"{directory}/metadata.json: {err}") from None
+        return family._restore(directory, config_dict, state, metadata)
 
-        return load_model(directory)
+    @classmethod
+    def _restore(
+        cls,
+        directory: str | Path,
+        config_dict: dict[str, Any],
+        state: dict[str, Tensor],
+        metadata: dict[str, Any],
+    ) -> BaseModel:
+        """Rebuild a model of this family from a checkpoint's files.
+
+        Raises:
+            CheckpointError: if the config, the weights or the metadata do not fit.
+        """
+        try:
+            config = replace(cls.config_class(), **config_dict)
+        except GroupVAEError as err:
+            raise CheckpointError(
+                f"{directory}/config.json does not describe a model: {err}"
+            ) from None
+        seed = metadata.get("seed", 0)
+        if not isinstance(seed, int):
+            raise CheckpointError(f"{directory}/metadata.json is corrupt: seed {seed!r}")
+        try:
+            model = cls(config, seed=seed, dataset=metadata.get("dataset"))
+        except Exception as err:  # an unknown part name, say
+            raise CheckpointError(f"cannot rebuild the model of {directory}: {err}") from None
+        load_state(model.module, state, str(directory))
+        train = metadata.get("train_config")
+        try:
+            model.train_config = None if train is None else replace(TrainConfig(), **train)
+        except GroupVAEError as err:
+            raise CheckpointError(f"{directory}/metadata.json train_config: {err}") from None
+        model.history = read_history(directory)
+        model.extra_metadata = {k: v for k, v in metadata.items() if k not in OWN_METADATA}
+        return model
 
     # --------------------------------------------------------------- helpers
     def _decode_tensor(self, codes: Any, width: int, name: str, n: int | None = None) -> Tensor:
@@ -389,4 +465,4 @@ class BaseModel:
             )
 
 
-__all__ = ["BaseModel", "BaseModule", "Posterior", "Schedule"]
+__all__ = ["FAMILIES", "BaseModel", "Posterior", "Schedule", "family_of"]

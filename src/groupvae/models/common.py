@@ -1,5 +1,5 @@
 """What the user-facing models (:class:`~groupvae.models.GroupVAE`,
-:class:`~groupvae.models.cpvae.CPVAE`) share: seeded construction and batched inference."""
+:class:`~groupvae.models.cpvae.CPVAE`) share: batched inference."""
 
 from __future__ import annotations
 
@@ -11,14 +11,6 @@ import torch
 from torch import Tensor
 
 B = TypeVar("B")
-T = TypeVar("T", bound=torch.nn.Module)
-
-
-def seeded_module(build: Callable[[], T], seed: int) -> T:
-    """``build()`` with torch's global RNG seeded by ``seed``, and restored afterwards."""
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        return build()
 
 
 @torch.no_grad()
@@ -49,4 +41,4 @@ def map_batches(
     return outs
 
 
-__all__ = ["map_batches", "seeded_module"]
+__all__ = ["map_batches"]

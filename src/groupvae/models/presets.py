@@ -26,11 +26,6 @@ class Preset:
     training: dict[str, Any] = field(default_factory=dict)
     architecture: str | None = None
 
-    @property
-    def group_latent(self) -> bool:
-        """Whether the preset has a group latent (``group_dim`` is not 0)."""
-        return self.parts.get("group_dim", 1) != 0
-
 
 MODELS: Registry[Preset] = Registry("model")
 

@@ -20,7 +20,6 @@ import numpy as np
 
 from groupvae.errors import ConfigError
 from groupvae.evaluation.tsne import tsne_embedding
-from groupvae.io import write_with
 from groupvae.plots.tiles import (
     DECODED_RGB,
     ORIGINAL_RGB,
@@ -30,6 +29,7 @@ from groupvae.plots.tiles import (
     channel_last,
     save_mosaic,
 )
+from groupvae.store.atomic import write_with
 
 
 def image_rows(

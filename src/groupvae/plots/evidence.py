@@ -33,7 +33,7 @@ from groupvae.plots.tiles import (
 )
 
 if TYPE_CHECKING:
-    from groupvae.models.model import GroupVAE
+    from groupvae.models.group_vae import GroupVAE
 
 ROW_LABELS = (
     "test images of one group",

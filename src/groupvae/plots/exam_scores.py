@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from groupvae.io import write_with
+from groupvae.store.atomic import write_with
 
 PANELS = {
     "reconstruction_error": "REC ERR",

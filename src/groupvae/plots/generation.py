@@ -32,7 +32,7 @@ from groupvae.plots.tiles import (
 )
 
 if TYPE_CHECKING:
-    from groupvae.models.model import GroupVAE
+    from groupvae.models.group_vae import GroupVAE
 
 
 class GenerationGrid(NamedTuple):

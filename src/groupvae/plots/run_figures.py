@@ -1,6 +1,6 @@
 """``PLOTS``: each figure drawn from a saved run directory, without training again.
 
-``PLOTS[kind](run_dir, out, seed=seed)`` loads the run (:func:`groupvae.runs.load_run`),
+``PLOTS[kind](run_dir, out, seed=seed)`` loads the run (:func:`groupvae.runs.train.load_run`),
 draws the figure on the run's held-out groups and writes ``out`` (default
 ``run_dir/<kind>.png``) atomically:
 
@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Protocol
 import numpy as np
 
 from groupvae.errors import ConfigError, DataError
+from groupvae.models.saved import load_run
 from groupvae.plots.evidence import draw_evidence
 from groupvae.plots.generation import draw_generation
 from groupvae.plots.interpolation import draw_interpolation
@@ -35,12 +36,11 @@ from groupvae.plots.swap_grid import draw_swap_grid
 from groupvae.plots.tiles import require_group_latent
 from groupvae.plots.ugvae import DEFAULT_COMPONENTS, draw_global_local_grid
 from groupvae.registry import Registry
-from groupvae.runs import load_run
 
 if TYPE_CHECKING:
     from groupvae.data.grouped import GroupedDataset
     from groupvae.models.base import BaseModel
-    from groupvae.models.model import GroupVAE
+    from groupvae.models.group_vae import GroupVAE
 
 EXAM_SCORES = "exam-scores"
 IMAGE_PLOTS = ("swap", "interpolation", "generation", "evidence")

@@ -19,10 +19,10 @@ import numpy as np
 
 from groupvae.data.grouped import GroupedDataset
 from groupvae.errors import ConfigError, DataError
-from groupvae.io import write_with
+from groupvae.store.atomic import write_with
 
 if TYPE_CHECKING:
-    from groupvae.models.model import GroupVAE
+    from groupvae.models.group_vae import GroupVAE
 
 # Frame colours of ML-VAE Fig. 4: green for test images, red for swapped decodes.
 ORIGINAL_RGB = (0.18, 0.63, 0.17)

@@ -19,11 +19,11 @@ import numpy as np
 
 from groupvae.data.grouped import GroupedDataset
 from groupvae.errors import ConfigError
-from groupvae.io import write_with
 from groupvae.plots.swap_grid import ORIGINAL_RGB, SWAPPED_RGB, _as_images
+from groupvae.store.atomic import write_with
 
 if TYPE_CHECKING:
-    from groupvae.models.model import GroupVAE
+    from groupvae.models.group_vae import GroupVAE
 
 DECODED_RGB = SWAPPED_RGB  # red: decodes of codes no test image had together
 RECONSTRUCTED_RGB = (0.12, 0.40, 0.80)  # the blue boxes of ML-VAE's Fig. 4

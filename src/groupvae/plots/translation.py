@@ -10,7 +10,7 @@ from matplotlib.figure import Figure
 
 from groupvae.data.exam_scores import exam_scores_mean
 from groupvae.data.grouped import GroupedDataset
-from groupvae.io import write_with
+from groupvae.store.atomic import write_with
 
 
 def translation_example(

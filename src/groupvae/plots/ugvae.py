@@ -28,7 +28,6 @@ import numpy as np
 
 from groupvae.errors import DataError
 from groupvae.evaluation.tsne import tsne_embedding
-from groupvae.io import write_with
 from groupvae.plots.interpolation import lerp
 from groupvae.plots.tiles import (
     DECODED_RGB,
@@ -39,9 +38,10 @@ from groupvae.plots.tiles import (
     require_group_latent,
     save_mosaic,
 )
+from groupvae.store.atomic import write_with
 
 if TYPE_CHECKING:
-    from groupvae.models.model import GroupVAE
+    from groupvae.models.group_vae import GroupVAE
 
 RANDOM_KIND = "random"  # a batch kind drawn grey, under the others (UG-VAE Fig. 5b)
 RANDOM_RGB = (0.62, 0.62, 0.62)

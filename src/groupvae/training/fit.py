@@ -1,9 +1,11 @@
-"""Run a Lightning ``Trainer`` on a grouped data set."""
+"""Fit a module as a resolved :class:`FitPlan` says, with a quiet Lightning ``Trainer``."""
 
 from __future__ import annotations
 
 import logging
 import warnings
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -17,9 +19,9 @@ from lightning.pytorch.strategies import DDPStrategy
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 
 from groupvae.config import TrainConfig
-from groupvae.data.grouped import GroupedDataset
 from groupvae.errors import CheckpointError, ConfigError
-from groupvae.training.checkpointing import (
+from groupvae.modules.base import BaseModule
+from groupvae.training.epoch_checkpoints import (
     LAST,
     AtomicCheckpointIO,
     RunCheckpoint,
@@ -49,33 +51,53 @@ def history_frame(rows: list[dict[str, float]]) -> pd.DataFrame:
     return frame
 
 
-def fit_plan(
-    model: Any,
-    train: GroupedDataset,
-    holdout: GroupedDataset | None,
-    config: TrainConfig,
+@dataclass(frozen=True)
+class FitPlan:
+    """Everything a fit needs, resolved once before training starts.
+
+    The user-facing model (:meth:`groupvae.models.base.BaseModel.plan_fit`) resolves the
+    settings, checks the data and builds this; :func:`fit` consumes it and never calls
+    back into the model.
+
+    Attributes:
+        config: the resolved training settings (epochs already sized by ``min_steps``).
+        loader: the training batches (one epoch), built once.
+        val_loader: the holdout batches, or ``None``.
+        schedules: loss keyword -> ``schedule(progress in [0, 1])`` (KL warm-up, CPVAE's
+            alpha).
+        callbacks: Lightning callbacks (the caller's, then early stopping).
+        stopper: the early-stopping callback among ``callbacks``, or ``None``.
+    """
+
+    config: TrainConfig
+    loader: Any
+    val_loader: Any
+    schedules: Mapping[str, Callable[[float], float]] = field(default_factory=dict)
+    callbacks: tuple[Callback, ...] = ()
+    stopper: Any = None
+
+    @property
+    def steps_per_epoch(self) -> int:
+        """Training batches per epoch (on one device)."""
+        return len(self.loader)
+
+
+def fit(
+    module: BaseModule,
+    plan: FitPlan,
     *,
     log_dir: str | Path | None = None,
-    callbacks: list[Callback] | None = None,
     checkpoint_dir: str | Path | None = None,
     resume: bool = False,
 ) -> pd.DataFrame:
-    """Train ``model`` (a :class:`~groupvae.models.base.BaseModel`, already checked by
-    its ``preflight``) on ``train`` with the one :class:`TrainingPlan`; return the
-    per-epoch history.
-
-    The family's hooks give the loaders
-    (``model._loaders``) and the loss-weight schedules (``model._schedules``).
+    """Train ``module`` (in place) as ``plan`` says, with the one :class:`TrainingPlan`;
+    return the per-epoch history.
 
     Args:
-        model: the user model; its module is trained in place.
-        train: training data.
-        holdout: data for ``val_*`` terms each epoch, or ``None``.
-        config: training settings; ``config.seed`` seeds the batch sampler and, by
-            position in the run, the sampling noise.
+        module: the model's module.
+        plan: the resolved settings, loaders, schedules and callbacks.
         log_dir: where Lightning's CSV log goes (none if ``None``; a run's
             ``training/log``).
-        callbacks: extra Lightning callbacks (timers, early stopping, ...).
         checkpoint_dir: folder of the epoch checkpoint ``last.ckpt`` (``None``: none).
         resume: continue from ``checkpoint_dir/last.ckpt`` if it exists (bit-identical
             to an uninterrupted run on the same machine); start afresh otherwise.
@@ -90,16 +112,16 @@ def fit_plan(
             infinite.
         ConfigError: for an accelerator or device count this machine does not have.
     """
+    config = plan.config
     _quiet_lightning()
     if config.num_threads is not None:
         torch.set_num_threads(config.num_threads)
-    model.module.train()  # inference (encode_*) leaves the module in eval mode
+    module.train()  # inference (encode_*) leaves the module in eval mode
     L.seed_everything(config.seed, workers=True, verbose=False)
-    loader, val_loader = model._loaders(train, holdout, config)
-    plan = TrainingPlan(model.module, config, len(loader), model._schedules(config))
+    training = TrainingPlan(module, config, plan.steps_per_epoch, plan.schedules)
     return run_trainer(
-        plan, loader, val_loader, config, log_dir=log_dir, callbacks=callbacks,
-        checkpoint_dir=checkpoint_dir, resume=resume,
+        training, plan.loader, plan.val_loader, config, log_dir=log_dir,
+        callbacks=list(plan.callbacks), checkpoint_dir=checkpoint_dir, resume=resume,
     )  # fmt: skip
 
 
@@ -178,7 +200,7 @@ def run_trainer(
 ) -> pd.DataFrame:
     """Fit ``plan`` with a quiet Lightning ``Trainer``; return the history.
 
-    See :func:`fit_plan` for the arguments. The module is moved back to the CPU
+    See :func:`fit` for the arguments. The module is moved back to the CPU
     afterwards.
     """
     state = RunCheckpoint(config.seed, checkpoint_dir)

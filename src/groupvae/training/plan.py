@@ -28,7 +28,7 @@ from torch import Tensor, nn
 
 from groupvae.config import TrainConfig
 from groupvae.errors import GroupVAEError, NonFiniteLossError
-from groupvae.models.base import BaseModule
+from groupvae.modules.base import BaseModule
 from groupvae.nn.segment import trusted_groups
 
 NAN_HINT = (

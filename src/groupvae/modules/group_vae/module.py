@@ -17,13 +17,13 @@ from torch import Tensor, nn
 from groupvae.config import ModelConfig
 from groupvae.data.batch import GroupBatch
 from groupvae.errors import ConfigError, DataError
-from groupvae.models.backbones import BACKBONES
-from groupvae.models.base import BaseModule
-from groupvae.models.decoders import DECODERS
-from groupvae.models.group_encoders import GROUP_ENCODERS, READS_CLUSTERS
-from groupvae.models.instance_encoders import INSTANCE_ENCODERS
-from groupvae.models.likelihoods import LIKELIHOODS
-from groupvae.models.priors import PRIORS
+from groupvae.modules.backbones import BACKBONES
+from groupvae.modules.base import BaseModule
+from groupvae.modules.group_vae.decoders import DECODERS
+from groupvae.modules.group_vae.group_encoders import GROUP_ENCODERS, READS_CLUSTERS
+from groupvae.modules.group_vae.instance_encoders import INSTANCE_ENCODERS
+from groupvae.modules.group_vae.priors import PRIORS
+from groupvae.modules.likelihoods import LIKELIHOODS
 from groupvae.nn.segment import check_group_sizes, product_of_normals, segment_sum
 from groupvae.objectives.elbo import group_elbo
 from groupvae.objectives.kl import (
@@ -101,7 +101,8 @@ class GroupVAEModule(BaseModule):
 
     @property
     def has_group_latent(self) -> bool:
-        return self.group_encoder is not None
+        """Whether the model has a group latent (:attr:`ModelConfig.has_group_latent`)."""
+        return self.config.has_group_latent
 
     @property
     def uses_clusters(self) -> bool:

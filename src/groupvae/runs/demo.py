@@ -29,15 +29,15 @@ from typing import Any
 import numpy as np
 import torch
 
-from groupvae.benchmarks.machine import machine_info
+from groupvae.store.machine import machine_info
 from groupvae.config import to_dict
 from groupvae.data.grouped import GroupedDataset
-from groupvae.data.registry import DATASETS
+from groupvae.data.datasets import DATASETS
 from groupvae.errors import DataError
 from groupvae.evaluation.probes import chance_accuracy, probe_accuracy
-from groupvae.io import write_json
+from groupvae.store.atomic import write_json
 from groupvae.models import create
-from groupvae.models.model import GroupVAE
+from groupvae.models.group_vae import GroupVAE
 from groupvae.plots.swap_grid import draw_swap_grid
 
 DATASET, MODEL = "mnist", "mlvae"
@@ -98,16 +98,14 @@ def latent_probe_scores(
 
 def holdout_elbo(model: GroupVAE, data: GroupedDataset) -> dict[str, float]:
     """The held-out ELBO after training, in nats: a one-sample Monte Carlo estimate
-    (:func:`groupvae.runs.holdout_elbo`, seeded), computed once rather than after every
+    (:meth:`~groupvae.models.base.BaseModel.get_elbo`, seeded), computed once rather than after every
     epoch.
 
     Returns:
         ``holdout_elbo_per_group`` (mean over groups, ML-VAE eq. 3-5) and
         ``holdout_elbo_per_image`` (the same total over the number of images).
     """
-    from groupvae.runs import holdout_elbo as elbo_of
-
-    elbo = elbo_of(model, data)
+    elbo = model.get_elbo(data)
     return {
         "holdout_elbo_per_group": elbo["elbo_per_group"],
         "holdout_elbo_per_image": elbo["elbo_per_observation"],

@@ -16,7 +16,7 @@ def machine_info() -> dict[str, Any]:
     """
     import torch
 
-    from groupvae.checkpoint import library_versions
+    from groupvae.store.checkpoint_files import library_versions
 
     return {
         "processor": platform.processor() or platform.machine(),

@@ -18,7 +18,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from groupvae.benchmarks.machine import machine_info
+from groupvae.store.machine import machine_info
 from groupvae.data import make_exam_scores
 
 

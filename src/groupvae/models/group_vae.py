@@ -18,7 +18,28 @@ from groupvae.data.subsample import subsample_size
 from groupvae.errors import ConfigError, DataError, GroupVAEError
 from groupvae.models.base import BaseModel, Posterior, Schedule
 from groupvae.models.common import map_batches
-from groupvae.models.module import GroupVAEModule
+from groupvae.modules.backbones import BACKBONES
+from groupvae.modules.group_vae import (
+    DECODERS,
+    GROUP_ENCODERS,
+    INSTANCE_ENCODERS,
+    PRIORS,
+    GroupVAEModule,
+)
+from groupvae.modules.likelihoods import LIKELIHOODS
+from groupvae.objectives.regularisers import REGULARISERS
+from groupvae.registry import Registry
+
+PARTS: dict[str, Registry[Any]] = {
+    "backbone": BACKBONES,
+    "group_encoder": GROUP_ENCODERS,
+    "instance_encoder": INSTANCE_ENCODERS,
+    "regulariser": REGULARISERS,
+    "prior": PRIORS,
+    "decoder": DECODERS,
+    "likelihood": LIKELIHOODS,
+}
+"""The group-VAE parts: config field -> registry of its values."""
 
 
 def _as_tensors(x: Any, group: Any) -> tuple[Tensor, Tensor]:
@@ -289,4 +310,4 @@ class GroupVAE(BaseModel):
         return self.decode(target_u, v)
 
 
-__all__ = ["GroupVAE", "Posterior"]
+__all__ = ["PARTS", "GroupVAE", "Posterior"]

@@ -12,7 +12,7 @@ import pandas as pd
 from groupvae.data.grouped import GroupedDataset
 from groupvae.data.readers.transform import FeatureTransform
 from groupvae.errors import DataError
-from groupvae.io import write_with
+from groupvae.store.atomic import write_with
 from groupvae.models.base import BaseModel
 
 FRAME_SUFFIXES = (".csv", ".parquet")
@@ -33,30 +33,6 @@ def write_frame(frame: pd.DataFrame, path: str | Path) -> Path:
     else:
         write_with(path, lambda tmp: frame.to_parquet(tmp, index=False))
     return path
-
-
-def run_data(run_dir: str | Path, options: dict[str, Any] | None = None) -> tuple[BaseModel, Any]:
-    """A run's model and all of its data (not split), rebuilt from the options it records,
-    updated by ``options`` (e.g. ``path`` of new rows). A table is read with the run's
-    recorded feature transform, so new rows are in the run's units and categories.
-
-    Raises:
-        CheckpointError: if the run does not record its data.
-    """
-    from groupvae.data.registry import DATASETS
-    from groupvae.runs import data_record
-    from groupvae.settings import traits
-
-    model = BaseModel.load(run_dir)
-    record = data_record(model.extra_metadata, run_dir)
-    merged = {**dict(record.get("options", {})), **(options or {})}
-    recorded = model.extra_metadata.get("feature_transform")
-    if recorded is not None and record["name"] == "table":
-        merged.setdefault("transform", recorded)
-    spec = DATASETS[record["name"]]
-    data = spec.build_for(traits(model.config.model, model), seed=int(record.get("seed", 0)),
-                          **merged)  # fmt: skip
-    return model, data
 
 
 def latent_table(model: BaseModel, data: GroupedDataset) -> pd.DataFrame:

@@ -35,7 +35,7 @@ import torch
 from lightning.pytorch.callbacks import Callback
 
 import groupvae
-from groupvae.benchmarks.machine import machine_info
+from groupvae.store.machine import machine_info
 from groupvae.config import to_dict
 from groupvae.data.sampler import group_loader
 from groupvae.models import MODELS

@@ -48,7 +48,7 @@ from throughput import EpochTimer, bare_step_seconds, fit_seconds
 from torch import Tensor, nn
 
 import groupvae
-from groupvae.benchmarks.machine import machine_info
+from groupvae.store.machine import machine_info
 from groupvae.data.sampler import group_loader
 from groupvae.training.plan import _adam, frozen
 

@@ -25,7 +25,7 @@ from lightning.fabric.plugins.io.torch_io import TorchCheckpointIO
 from lightning.pytorch.callbacks import Checkpoint
 
 from groupvae.errors import CheckpointError, NonFiniteLossError
-from groupvae.io import write_with
+from groupvae.store.atomic import write_with
 from groupvae.training.plan import NAN_HINT
 
 LAST = "last.ckpt"

@@ -128,7 +128,7 @@ def main() -> None:
     sys.path.insert(0, str(args.after.resolve()))
     import torch
 
-    from groupvae.benchmarks.machine import machine_info
+    from groupvae.store.machine import machine_info
 
     torch.set_num_threads(1)  # as in the workers
     print("machine:", json.dumps(machine_info()))

@@ -9,7 +9,7 @@ A run directory is, while training runs (or after it was interrupted)::
     training/log/         Lightning's CSV log
 
 and once finished, a checkpoint (``config.json``, ``weights.safetensors``,
-``metadata.json``, ``history.csv``; see :mod:`groupvae.checkpoint`) plus what
+``metadata.json``, ``history.csv``; see :mod:`groupvae.store.checkpoint_files`) plus what
 ``evaluate`` and ``plot`` add (``metrics.json``, ``*.png``). The marker is removed only
 after the checkpoint is complete, so a crash never leaves a half-written finished run.
 
@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from groupvae.errors import ConfigError
-from groupvae.io import write_json, write_text
+from groupvae.store.atomic import write_json, write_text
 
 MARKER = "UNFINISHED"
 REQUEST = "run.json"

@@ -30,7 +30,7 @@ from pathlib import Path
 import torch
 
 import groupvae
-from groupvae.benchmarks.machine import machine_info
+from groupvae.store.machine import machine_info
 
 sys.path.insert(0, str(Path(__file__).parent))
 from throughput import EpochTimer

@@ -18,10 +18,10 @@ from torch import Tensor, nn
 
 from groupvae.data.populations import PopulationBatch
 from groupvae.errors import DataError
-from groupvae.models.backbones import BACKBONES
-from groupvae.models.base import BaseModule
-from groupvae.models.cpvae.config import CPVAEConfig
-from groupvae.models.likelihoods import LIKELIHOODS
+from groupvae.modules.backbones import BACKBONES
+from groupvae.modules.base import BaseModule
+from groupvae.modules.cpvae.config import CPVAEConfig
+from groupvae.modules.likelihoods import LIKELIHOODS
 from groupvae.nn.mlp import MLP
 from groupvae.nn.stacked import StackedMLP
 from groupvae.objectives.cpvae import cpvae_objective

@@ -62,6 +62,11 @@ class CPVAEConfig:
     alpha_schedule: str = "constant"
     min_logvar: float = -10.0
 
+    @property
+    def has_group_latent(self) -> bool:
+        """CPVAE has no group latent: its shared and private latents are per observation."""
+        return False
+
     def __post_init__(self) -> None:
         object.__setattr__(self, "obs_shape", shape_tuple(self.obs_shape))
         check_field_types(self)

@@ -138,8 +138,8 @@ def train(
     finished when its checkpoint is complete."""
     from groupvae.config import parse_overrides
     from groupvae.errors import ConfigError
-    from groupvae.runs import train_run
-    from groupvae.training.checkpointing import TrainingInterrupted
+    from groupvae.runs.train import train_run
+    from groupvae.training.epoch_checkpoints import TrainingInterrupted
 
     if seed < 0:
         raise ConfigError(f"--seed must be >= 0, got {seed}")
@@ -161,7 +161,7 @@ def train(
             resume_command=command,
         )
     except TrainingInterrupted as stop:
-        from groupvae.run_directory import is_global_zero
+        from groupvae.store.run_directory import is_global_zero
 
         if not is_global_zero():  # another device's process of a DDP run
             raise typer.Exit(130) from None
@@ -172,7 +172,7 @@ def train(
             err=True,
         )
         raise typer.Exit(130) from None
-    from groupvae.run_directory import is_global_zero
+    from groupvae.store.run_directory import is_global_zero
 
     if not is_global_zero():  # another device's process of a DDP run
         return
@@ -191,7 +191,7 @@ def evaluate(
     seed: Annotated[int, typer.Option(help="Seed of the evaluation's random choices.")] = 0,
 ) -> None:
     """Compute the data set's metrics on the run's holdout groups; write metrics.json."""
-    from groupvae.runs import evaluate_run
+    from groupvae.runs.evaluate import evaluate_run
 
     metrics = evaluate_run(run_dir, seed=seed)
     if json_:
@@ -210,7 +210,8 @@ def encode(
     data: RunDataOption = None,
 ) -> None:
     """Write the codes of the run's data: one row per observation, one per group."""
-    from groupvae.export import latent_table, run_data, write_frame
+    from groupvae.models.saved import run_data
+    from groupvae.runs.export import latent_table, write_frame
 
     model, rows = run_data(run_dir, _parse_data_options(data))
     frame = latent_table(model, rows)
@@ -228,7 +229,8 @@ def translate(
     data: RunDataOption = None,
 ) -> None:
     """Decode the SOURCE group's rows with the TARGET group's code, in your units."""
-    from groupvae.export import run_data, translated_rows, write_frame
+    from groupvae.models.saved import run_data
+    from groupvae.runs.export import translated_rows, write_frame
 
     model, rows = run_data(run_dir, _parse_data_options(data))
     frame = translated_rows(model, rows, source, target)
@@ -461,7 +463,7 @@ def demo(
     seed: Annotated[int, typer.Option(help="Seed.")] = 0,
 ) -> None:
     """Train ML-VAE on the 5,000 bundled MNIST digits; write a swap grid and metrics.json."""
-    from groupvae.demo import run_demo
+    from groupvae.runs.demo import run_demo
 
     metrics = run_demo(out, epochs=epochs, seed=seed)
     typer.echo(json.dumps(metrics, indent=2, default=str))

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, ClassVar, Literal, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 import numpy as np
 import torch
 from torch import Tensor
 
 from groupvae.config import TrainConfig
+from groupvae.data.datasets import DatasetSpec
 from groupvae.data.grouped import GroupedDataset
 from groupvae.data.populations import (
     PopulationBatch,
@@ -23,9 +24,19 @@ from groupvae.data.populations import (
 from groupvae.errors import ConfigError, DataError
 from groupvae.models.base import BaseModel, Posterior, Schedule
 from groupvae.models.common import map_batches
-from groupvae.models.cpvae.config import CPVAEConfig
-from groupvae.models.cpvae.module import CPVAEModule
-from groupvae.objectives.cpvae import AlphaSchedule, make_alpha_schedule
+from groupvae.modules.backbones import BACKBONES
+from groupvae.modules.cpvae import AGGREGATIONS, CPVAEConfig, CPVAEModule
+from groupvae.modules.likelihoods import LIKELIHOODS
+from groupvae.objectives.cpvae import ALPHA_SCHEDULES, AlphaSchedule, make_alpha_schedule
+from groupvae.registry import Registry
+
+CPVAE_PARTS: dict[str, Registry[Any]] = {
+    "backbone": BACKBONES,
+    "likelihood": LIKELIHOODS,
+    "aggregation": AGGREGATIONS,
+    "alpha_schedule": ALPHA_SCHEDULES,
+}
+"""The CPVAE parts: config field -> registry of its values."""
 
 POPULATION = "population"
 """The ``aux`` array of a :class:`GroupedDataset` that holds each row's population."""
@@ -63,11 +74,6 @@ class CPVAE(BaseModel):
 
     family = "cpvae"
     config_class = CPVAEConfig
-    train_defaults: ClassVar[dict[str, Any]] = {
-        "epochs": 50,
-        "batch_per_population": 64,
-        "lr": 1e-3,
-    }
 
     def __init__(self, config: CPVAEConfig, *, seed: int = 0, dataset: str | None = None) -> None:
         super().__init__(config, seed=seed, dataset=dataset)
@@ -111,6 +117,15 @@ class CPVAE(BaseModel):
         xt, pt = torch.from_numpy(np.ascontiguousarray(x)), torch.from_numpy(pop)
         self.module.check_input(xt, pt)
         return xt, pt
+
+    def adapt_data(self, data: GroupedDataset, spec: DatasetSpec) -> GroupedDataset:
+        """Record each row's population once, in ``aux["population"]``, from where the
+        data set keeps it (``spec.population``).
+
+        Raises:
+            DataError: for a data set without populations.
+        """
+        return spec.with_population(data)
 
     # ---------------------------------------------------------- training hooks
     def fit(

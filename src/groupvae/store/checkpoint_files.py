@@ -2,16 +2,17 @@
 (and ``history.csv`` for a fitted model).
 
 No code is pickled: the config rebuilds the module and the weights are plain tensors.
+This module knows files, not model families: :meth:`groupvae.models.base.BaseModel.save`
+and :func:`groupvae.models.factory.load` turn a model into these files and back.
 Each file is written atomically (a temporary file, then a rename) under the
-``UNFINISHED`` marker of :mod:`groupvae.run_directory`, which goes last; a directory that
-still has the marker is refused by :func:`load_model`. ``metadata.json`` records the
+``UNFINISHED`` marker of :mod:`groupvae.store.run_directory`, which goes last; a directory that
+still has the marker is refused by :func:`read_checkpoint`. ``metadata.json`` records the
 SHA-256 of ``config.json`` and ``weights.safetensors``, so a config of another model
 beside these weights is refused too.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
 import platform
@@ -24,9 +25,10 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
-from groupvae.config import TrainConfig, replace, to_dict
-from groupvae.errors import CheckpointError
-from groupvae.io import default_permissions, write_text, write_with
+from groupvae._version import __version__
+from groupvae.errors import CheckpointError, ConfigError
+from groupvae.store.atomic import default_permissions, write_text, write_with
+from groupvae.store.run_directory import MARKER, clear_run, run_state
 
 SCHEMA_VERSION = 1
 CONFIG, WEIGHTS, METADATA = "config.json", "weights.safetensors", "metadata.json"
@@ -36,9 +38,7 @@ HISTORY = "history.csv"
 def library_versions() -> dict[str, str]:
     """Versions of groupvae and the libraries that shape its numbers."""
     import numpy
-    import sklearn
-
-    from groupvae import __version__
+    import sklearn  # deferred: scikit-learn takes about a second to import
 
     return {
         "groupvae": __version__,
@@ -106,8 +106,6 @@ def read_checkpoint(
         CheckpointError: if the directory or a file is missing or corrupt, or the schema
             version is newer than this groupvae understands.
     """
-    from groupvae.run_directory import MARKER
-
     directory = Path(directory)
     if not directory.is_dir():
         raise CheckpointError(f"checkpoint directory {directory} does not exist")
@@ -175,34 +173,26 @@ def load_state(module: torch.nn.Module, state: dict[str, torch.Tensor], where: s
     module.load_state_dict(state)
 
 
-_OWN_METADATA = (
-    "seed", "train_config", "schema_version", "versions", "family", "model_class", "dataset",
-    "sha256",
-)  # fmt: skip
-
-
-def save_model(
-    model: Any,
+def save_checkpoint(
     directory: str | Path,
     *,
-    metadata: dict[str, Any] | None = None,
+    config: dict[str, Any],
+    state_dict: dict[str, torch.Tensor],
+    metadata: dict[str, Any],
+    history: pd.DataFrame | None = None,
     overwrite: bool = False,
 ) -> Path:
-    """Write ``model``'s (a ``BaseModel``) checkpoint directory; returns its path.
+    """Write a checkpoint directory; returns its path.
 
-    Contents: ``config.json``, ``weights.safetensors``, ``metadata.json`` (the family,
-    schema and library versions, seed, data set, training config, the model's
-    ``extra_metadata``, then ``metadata``, then the files' SHA-256) and ``history.csv``
-    when the model was fitted. Each file is written atomically under the ``UNFINISHED``
+    Contents: ``config.json``, ``weights.safetensors``, ``metadata.json`` (``metadata``,
+    then the schema and library versions and the files' SHA-256) and ``history.csv`` if
+    ``history`` is given. Each file is written atomically under the ``UNFINISHED``
     marker, removed last.
 
     Raises:
         CheckpointError: if ``directory`` is a file, holds files groupvae did not write,
             or holds a run and ``overwrite`` is false.
     """
-    from groupvae.errors import ConfigError
-    from groupvae.run_directory import MARKER, clear_run, run_state
-
     directory = Path(directory)
     try:
         state = run_state(directory)
@@ -211,70 +201,26 @@ def save_model(
     if state != "new" and not overwrite:
         what = "a saved model" if state == "finished" else "an unfinished run"
         raise CheckpointError(f"{directory} holds {what}; pass overwrite=True to replace it")
-    train = model.train_config
-    meta = {
-        "family": model.family,
-        "seed": model.seed,
-        "dataset": model.dataset,
-        "train_config": None if train is None else dataclasses.asdict(train),
-        **model.extra_metadata,
-        **(metadata or {}),
-    }
     if state == "finished":
         clear_run(directory)
     directory.mkdir(parents=True, exist_ok=True)
     if not (directory / MARKER).exists():  # a training run has its marker already
         write_text(directory / MARKER, "This checkpoint is being written.\n")
-    if model.history is not None:
-        write_with(directory / HISTORY, lambda tmp: model.history.to_csv(tmp, index=False))
-    write_checkpoint(directory, to_dict(model.config), model.module.state_dict(), meta)
+    if history is not None:
+        write_with(directory / HISTORY, lambda tmp: history.to_csv(tmp, index=False))
+    write_checkpoint(directory, config, state_dict, metadata)
     (directory / MARKER).unlink()  # complete: the last step
     return directory
 
 
-def family_of(metadata: dict[str, Any]) -> str:
-    """The family a checkpoint's metadata records (checkpoints written before families
-    were recorded: ``model_class`` ``"CPVAE"``, else a group VAE)."""
-    if "family" in metadata:
-        return str(metadata["family"])
-    return "cpvae" if metadata.get("model_class") == "CPVAE" else "group-vae"
-
-
-def load_model(directory: str | Path) -> Any:
-    """Restore a model written by :func:`save_model`, of the family it records.
+def read_history(directory: str | Path) -> pd.DataFrame | None:
+    """The ``history.csv`` of a checkpoint directory, or ``None`` if it has none.
 
     Raises:
-        CheckpointError: if the directory is missing, corrupt or mismatched.
+        CheckpointError: if the file is corrupt.
     """
-    from groupvae.errors import GroupVAEError
-    from groupvae.models.families import FAMILIES
-
-    config_dict, state, metadata = read_checkpoint(directory)
-    try:
-        cls = FAMILIES[family_of(metadata)]
-    except GroupVAEError as err:
-        raise CheckpointError(f"{directory}/metadata.json: {err}") from None
-    try:
-        config = replace(cls.config_class(), **config_dict)
-    except GroupVAEError as err:
-        raise CheckpointError(f"{directory}/config.json does not describe a model: {err}") from None
-    seed = metadata.get("seed", 0)
-    if not isinstance(seed, int):
-        raise CheckpointError(f"{directory}/metadata.json is corrupt: seed {seed!r}")
-    try:
-        model = cls(config, seed=seed, dataset=metadata.get("dataset"))
-    except Exception as err:  # an unknown part name, say
-        raise CheckpointError(f"cannot rebuild the model of {directory}: {err}") from None
-    load_state(model.module, state, str(directory))
-    train = metadata.get("train_config")
-    try:
-        model.train_config = None if train is None else replace(TrainConfig(), **train)
-    except GroupVAEError as err:
-        raise CheckpointError(f"{directory}/metadata.json train_config: {err}") from None
     history = Path(directory) / HISTORY
     try:
-        model.history = pd.read_csv(history) if history.is_file() else None
+        return pd.read_csv(history) if history.is_file() else None
     except (ValueError, UnicodeDecodeError) as err:
         raise CheckpointError(f"{history} is corrupt: {err}") from None
-    model.extra_metadata = {k: v for k, v in metadata.items() if k not in _OWN_METADATA}
-    return model

@@ -1,0 +1,128 @@
+"""``groupvae train``: train a preset of any family on a named data set in a run directory.
+
+A run directory is a model checkpoint (see :mod:`groupvae.store.checkpoint_files`) whose
+``metadata.json`` also records how to rebuild its data (name, seed, options, holdout
+fraction), so that ``evaluate`` and the plots work from files alone
+(:func:`groupvae.models.saved.load_run`). The settings are resolved once, into the
+model's :class:`~groupvae.training.fit.FitPlan`, before the run directory is touched.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from groupvae.data.datasets import DATASETS
+from groupvae.data.grouped import GroupedDataset
+from groupvae.models import BaseModel, create, split_settings
+from groupvae.models.saved import build_data
+from groupvae.store.run_directory import (
+    checkpoint_dir,
+    finish_run,
+    is_global_zero,
+    run_state,
+    start_run,
+)
+
+
+def train_run(
+    model_name: str,
+    dataset: str,
+    out: str | Path,
+    *,
+    seed: int = 0,
+    epochs: int | None = None,
+    overrides: dict[str, Any] | None = None,
+    data_options: dict[str, Any] | None = None,
+    holdout: float = 0.2,
+    holdout_labels: list[int] | None = None,
+    progress: bool = True,
+    overwrite: bool = False,
+    resume: bool = False,
+    resume_command: str | None = None,
+    callbacks: Callable[[BaseModel, GroupedDataset], list[Any]] | None = None,
+) -> BaseModel:
+    """Train preset ``model_name`` on ``dataset`` in the run directory ``out``.
+
+    This is ``groupvae train``; it trains exactly what
+    ``create(model_name, dataset=dataset, seed=seed).fit(train, holdout=hold)`` trains
+    (one settings resolver, :mod:`groupvae.models.resolve`, resolved once into the
+    model's fit plan before ``out`` is touched). ``out`` is training's working
+    directory (:mod:`groupvae.store.run_directory`): marked unfinished, with an atomic
+    checkpoint after every epoch, until the finished checkpoint is written.
+
+    Args:
+        model_name: a key of ``MODELS`` (any family).
+        dataset: a key of ``DATASETS``.
+        out: run directory: new or empty, or a run (``overwrite`` / ``resume``).
+        seed: seeds the data, the split, the weights and training.
+        epochs: overrides the resolved number of epochs.
+        overrides: the family's config or ``TrainConfig`` fields (``--set key=value``).
+        data_options: keyword options of the data set's builder (e.g. ``n_groups``).
+        holdout: fraction held out for evaluation.
+        holdout_labels: hold out these classes instead (unseen groups; group VAEs).
+        progress: show a progress bar.
+        overwrite: replace a run already at ``out``.
+        resume: continue the unfinished run at ``out`` (same settings), bit-identically.
+        resume_command: the command line that resumes, written into the marker.
+        callbacks: ``callbacks(model, holdout) -> Lightning callbacks`` for ``fit``,
+            called once the model and its holdout split exist.
+
+    Raises:
+        UnknownNameError, ConfigError, DataError: on bad names, settings, data or
+            ``out``, before any training.
+        TrainingInterrupted: (a ``KeyboardInterrupt``) on SIGINT or SIGTERM; ``out``
+            keeps the last epoch checkpoint.
+    """
+    out = Path(out)
+    writer = is_global_zero()  # under DDP the other ranks only train
+    if writer:
+        run_state(out)  # a file or someone else's folder fails before any work
+    data_options = dict(data_options or {})
+    model_over, train_over = split_settings(model_name, dict(overrides or {}))
+    spec = DATASETS[dataset]
+    if spec.shape_from_data:  # a reader of the user's files: the data gives the shape
+        data = spec.load(seed=seed, **data_options)
+        model_over.setdefault("obs_shape", data.obs_shape)
+    model = create(model_name, dataset=dataset, seed=seed, **model_over)
+    if spec.shape_from_data:
+        data = model.adapt_data(data, spec)
+        train, hold = model.split(data, holdout, seed=seed, holdout_labels=holdout_labels)
+    else:
+        train, hold = build_data(
+            model, dataset, seed=seed, options=data_options, holdout=holdout,
+            holdout_labels=holdout_labels,
+        )  # fmt: skip
+    options = {"progress": progress, **train_over}
+    if epochs is not None:
+        options["epochs"] = epochs
+    extra = callbacks(model, hold) if callbacks is not None else None
+    plan = model.plan_fit(train, holdout=hold, callbacks=extra, **options)  # checks, once
+    record = {
+        "name": dataset,
+        "seed": seed,
+        "options": data_options,
+        "holdout": holdout,
+        "holdout_labels": holdout_labels,
+    }
+    request = {
+        "model": model_name, "data": record, "epochs": epochs,
+        "overrides": {k: str(v) for k, v in (overrides or {}).items() if k != "progress"},
+    }  # fmt: skip
+    command = resume_command or f"train_run({model_name!r}, {dataset!r}, {str(out)!r}, resume=True)"
+    if writer:
+        start_run(out, request, resume_command=command, overwrite=overwrite, resume=resume)
+    start = time.perf_counter()
+    model.fit_planned(
+        plan, checkpoint_dir=checkpoint_dir(out), log_dir=checkpoint_dir(out), resume=resume
+    )
+    if writer:
+        meta = {"data": record, "fit_seconds": time.perf_counter() - start}
+        model.save(out, metadata=meta, overwrite=True)
+        finish_run(out)
+    return model
+
+
+__all__ = ["train_run"]
