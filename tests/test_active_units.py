@@ -73,7 +73,7 @@ def test_bad_shapes_raise_one_clear_error():
     ("preset", "latents"), [("mlvae", {"group", "instance"}), ("vae", {"instance"})]
 )
 def test_evaluate_reports_active_units_of_each_latent(tmp_path, preset, latents):
-    from groupvae.runs.train import evaluate_run, train_run
+    from groupvae.runs import evaluate_run, train_run
 
     run = tmp_path / preset
     train_run(
@@ -89,7 +89,7 @@ def test_evaluate_reports_active_units_of_each_latent(tmp_path, preset, latents)
 
 
 def test_evaluate_reports_cpvae_shared_and_private_active_units(tmp_path):
-    from groupvae.runs.train import evaluate_run, train_run
+    from groupvae.runs import evaluate_run, train_run
 
     run = tmp_path / "cp"
     train_run(

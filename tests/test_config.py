@@ -17,7 +17,8 @@ from groupvae.config import (
 )
 from groupvae.data.datasets import DATASETS, DatasetSpec
 from groupvae.errors import ConfigError, GroupVAEError, UnknownNameError
-from groupvae.models import FAMILY_PARTS, MODELS, PARTS, build_config, create
+from groupvae.models import FAMILY_PARTS, MODELS, PARTS, build_config, create, defaults
+from groupvae.models.defaults import Defaults
 
 
 # ------------------------------------------------------------------ replace
@@ -136,12 +137,11 @@ def test_every_preset_resolves_to_its_parts(name):
 
 def test_build_config_precedence(monkeypatch):
     """ModelConfig defaults < data set defaults < preset parts < explicit overrides."""
-    spec = DatasetSpec(
-        build=lambda seed=0: None,
-        description="test",
-        model_defaults=lambda traits: {"hidden": 7, "group_encoder": "deepsets", "beta": 2.0},
-    )
+    spec = DatasetSpec(build=lambda seed=0: None, description="test")
     monkeypatch.setitem(DATASETS._items, "test-set", spec)
+    fields = {"hidden": 7, "group_encoder": "deepsets", "beta": 2.0}
+    row = Defaults("test-set", "group-vae", model=fields)
+    monkeypatch.setattr(defaults, "DEFAULTS", (*defaults.DEFAULTS, row))
     config = build_config("mlvae", dataset="test-set")
     assert config.hidden == 7  # data set default beats the ModelConfig default
     assert config.group_encoder == "poe"  # the preset beats the data set

@@ -13,7 +13,7 @@ import groupvae
 from groupvae.cli import app
 from groupvae.data import GroupedDataset, with_population
 from groupvae.models import MODELS, BaseModel, Posterior, create
-from groupvae.runs.train import evaluate_run, load_run
+from groupvae.runs import evaluate_run, load_run
 from helpers import make_images
 
 FAST = {"epochs": 1, "groups_per_batch": 8, "batch_per_population": 8, "progress": False}

@@ -189,7 +189,7 @@ def test_mnist_classes_are_the_clean_digits_of_grassy_mnist():
 
 
 def test_cpvae_data_sets_default_to_a_fixed_observation_scale():
-    from groupvae.data.datasets import CPVAE_OBS_STD
+    from groupvae.models.defaults import CPVAE_OBS_STD
     from groupvae.models import create
     from groupvae.modules.cpvae import CPVAEConfig
 

@@ -228,7 +228,7 @@ def test_wrong_shapes_and_populations_fail_clearly():
 def test_run_directory_train_load_evaluate(tmp_path):
     from groupvae.evaluation.cpvae import cpvae_metrics
     from groupvae.plots import PLOTS
-    from groupvae.runs.train import evaluate_run, load_run, train_run
+    from groupvae.runs import evaluate_run, load_run, train_run
 
     run = tmp_path / "run"
     train_run(

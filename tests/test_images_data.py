@@ -10,7 +10,6 @@ import pytest
 
 from groupvae.data import (
     DATASETS,
-    ModelTraits,
     load_dataset,
     load_mnist,
     load_uci_digits,
@@ -22,6 +21,7 @@ from groupvae.data.mnist import IDX_IMAGES_MAGIC, IDX_LABELS_MAGIC, MNIST_FILES
 from groupvae.data.uci_digits import resize_images
 from groupvae.errors import DataError
 from groupvae.models import build_config, create
+from groupvae.models.defaults import lookup
 
 N_TRAIN, N_TEST = 30, 12
 
@@ -271,8 +271,10 @@ def test_uci_digit_groups_hold_one_digit():
 # ------------------------------------------------------------------ registry
 def test_existing_registry_entries_are_unchanged():
     assert list(DATASETS)[:2] == ["exam-scores", "mnist"]
-    assert DATASETS["mnist"].model_defaults(ModelTraits()) == {
+    model, training = lookup("mnist", "group-vae", "mlvae", group_latent=True)
+    assert model == {
         "obs_shape": (1, 28, 28),
+        "backbone": "mlp",
         "likelihood": "bernoulli",
         "decoder": "mlp",
         "group_dim": 10,
@@ -280,8 +282,8 @@ def test_existing_registry_entries_are_unchanged():
         "hidden": 512,
         "n_hidden": 1,
     }
-    assert DATASETS["mnist"].model_defaults(ModelTraits(group_latent=False))["instance_dim"] == 13
-    assert DATASETS["mnist"].train_defaults == {
+    assert lookup("mnist", "group-vae", "vae", group_latent=False)[0]["instance_dim"] == 13
+    assert training == {
         "groups_per_batch": 32,
         "lr": 1e-3,
         "epochs": 80,

@@ -11,7 +11,7 @@ import torch
 from groupvae.errors import DataError
 from groupvae.evaluation import group_log_likelihoods, holdout_log_likelihood
 from groupvae.models import create
-from groupvae.runs.train import METRICS, evaluate_run, train_run
+from groupvae.runs import METRICS, evaluate_run, train_run
 from helpers import flat_batch
 
 

@@ -10,7 +10,7 @@ import torch
 import groupvae
 from groupvae.config import ModelConfig
 from groupvae.errors import CheckpointError, ConfigError, DataError
-from groupvae.models import GROUP_ENCODERS, INSTANCE_ENCODERS, MODELS, GroupVAE, create
+from groupvae.models import GROUP_ENCODERS, INSTANCE_ENCODERS, MODELS, GroupVAE, build_config, create
 from groupvae.modules.group_vae.module import GroupVAEModule
 from helpers import FAST, GROUP_PRESETS, flat_batch, random_groups, upsample
 
@@ -33,7 +33,7 @@ CONV_OPTIONS = {
 }
 
 
-NO_GROUP_LATENT = {name for name, preset in MODELS.items() if not preset.group_latent}
+NO_GROUP_LATENT = {name for name in MODELS if not build_config(name).has_group_latent}
 
 
 def build(name: str, kind: str, seed: int = 0) -> GroupVAE:

@@ -30,7 +30,7 @@ from groupvae.plots.interpolation import (
     pick_interpolation_endpoints,
 )
 from groupvae.plots.tiles import Cells, as_rgb, channel_last, tile_cells
-from groupvae.runs.train import load_run, train_run
+from groupvae.runs import load_run, train_run
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 IMAGE_KINDS = ("swap", "interpolation", "generation", "evidence")

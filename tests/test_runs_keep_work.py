@@ -24,7 +24,7 @@ from groupvae.data import GroupedDataset, make_exam_scores, with_population
 from groupvae.errors import CheckpointError, ConfigError, DataError, NonFiniteLossError
 from groupvae.models import create
 from groupvae.store.run_directory import MARKER
-from groupvae.runs.train import train_run
+from groupvae.runs import train_run
 from groupvae.training.epoch_checkpoints import TrainingInterrupted
 
 runner = CliRunner()

@@ -308,7 +308,7 @@ def test_regrouping_at_random_keeps_every_observation_in_groups_of_the_size():
 
 
 def test_a_random_group_model_is_scored_on_random_groups(images):
-    from groupvae.runs.train import scoring_groups
+    from groupvae.runs import scoring_groups
 
     model = create("ugvae", obs_shape=(1, 4, 4), likelihood="bernoulli", hidden=8)
     model.fit(images, epochs=1, random_groups=16, groups_per_batch=1, progress=False)

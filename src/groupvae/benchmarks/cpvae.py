@@ -10,7 +10,7 @@ contrastive PCA's data set did.
   over :data:`~groupvae.evaluation.cpvae.KMEANS_RESTARTS` k-means seeds (with their
   standard deviation), and each latent's active units (Burda et al. 2016) stand beside
   it, an ARI on a code without any marked collapsed. The CPVAEs use the data sets' fixed
-  observation scale (:data:`groupvae.data.datasets.CPVAE_OBS_STD`): with a learned one the
+  observation scale (:data:`groupvae.models.defaults.CPVAE_OBS_STD`): with a learned one the
   shared latent collapses.
 * **Table 2** (section 4.3, one population per digit): maximum-marginal-likelihood
   classification accuracy (eq. 7-8, ``is_samples`` importance samples) on MNIST and

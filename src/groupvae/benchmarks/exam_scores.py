@@ -218,7 +218,7 @@ def _table_1_task(
 ) -> dict[str, Any]:
     """Train and evaluate one model for one seed; with ``curve_every``, also score a
     sample of the holdout after the epochs and write ``run_dir/epoch_errors.csv``."""
-    from groupvae.runs.train import evaluate_run, train_run
+    from groupvae.runs import evaluate_run, train_run
     from groupvae.training.callbacks import EpochEvaluation
 
     recorders: list[EpochEvaluation] = []
@@ -258,7 +258,7 @@ def _bayes_task(bench: ExamScoresBenchmark, *, seed: int, run_dir: Path) -> dict
     """The exact posterior's errors on the holdout schools the models of ``seed`` get."""
     from groupvae.evaluation.exam_scores import bayes_optimal_metrics
     from groupvae.models import create
-    from groupvae.runs.train import build_data
+    from groupvae.runs import build_data
 
     probe = create("mlvae", dataset="exam-scores", seed=seed)  # only for its split
     _, hold = build_data(
@@ -320,7 +320,7 @@ def draw_figure(out: Path, bench: ExamScoresBenchmark) -> list[Path]:
     """Fig. 3, translation between two schools, from the saved runs of the first seed."""
     from groupvae.models import MODELS
     from groupvae.plots.translation import draw_translation, translation_example
-    from groupvae.runs.train import load_run
+    from groupvae.runs import load_run
 
     seed = bench.seeds[0]
     examples = {}

@@ -113,7 +113,7 @@ def _evidence_task(
     of a run); the benchmark's metrics are also written to ``run_dir/metrics.json``."""
     from groupvae.evaluation.evidence import accumulating_evidence
     from groupvae.evaluation.likelihood import holdout_log_likelihood
-    from groupvae.runs.train import holdout_elbo, load_run, train_run
+    from groupvae.runs import holdout_elbo, load_run, train_run
 
     train_run(
         model,

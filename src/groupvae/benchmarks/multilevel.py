@@ -18,7 +18,7 @@ Protocol, per data set and split ``s`` (``s = 0, 1, 2``):
   fitted by maximum likelihood on all training schools (validation ones included) and
   scored by its exact marginal log-likelihood;
 * **ours**, every group preset and the VAE with the ``table`` data set's defaults
-  (:data:`groupvae.data.datasets.OWN_DATA_TRAIN`), scored by importance-sampled
+  (:data:`groupvae.models.defaults.OWN_DATA_TRAIN`), scored by importance-sampled
   ``log p(x_G)`` with the Jacobian of the standardisation, so in the same units: nats
   per student of the (dequantised) raw scores.
 """
@@ -172,7 +172,7 @@ def _ours(
     ``log p(x_G)`` plus the Jacobian of the standardisation (nats per raw student)."""
     from groupvae.evaluation.likelihood import group_log_likelihoods
     from groupvae.models import create
-    from groupvae.models.resolve import split_settings
+    from groupvae.models import split_settings
 
     settings = {**MODEL_OVERRIDES.get(name, {}), **overrides}
     model_over, train_over = split_settings(name, settings)
@@ -302,7 +302,7 @@ def run_benchmark(
     frame_rows = pd.DataFrame(rows)
     summary = summarise(frame_rows)
     settings = dataclasses.asdict(bench)
-    from groupvae.data.datasets import OWN_DATA_TRAIN
+    from groupvae.models.defaults import OWN_DATA_TRAIN
 
     write_json(out / "results.json", {
         "settings": settings, "training_defaults": OWN_DATA_TRAIN, "notes": notes,

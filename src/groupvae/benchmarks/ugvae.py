@@ -81,7 +81,7 @@ def model_spec(name: str) -> tuple[str, dict[str, Any]]:
     Normal prior) with UG-VAE's architecture and random-batch training: UG-VAE without
     the mixture, the paper's Fig. 4 ablation.
     """
-    from groupvae.data.datasets import ugvae_model_defaults
+    from groupvae.models.defaults import ugvae_model_defaults
     from groupvae.models.presets import UGVAE_TRAINING
 
     if name == "mlvae-random":
@@ -132,7 +132,7 @@ def _batches_task(
         domain_transfer,
         structured_batch_classification,
     )
-    from groupvae.runs.train import (
+    from groupvae.runs import (
         group_vae_activity,
         holdout_elbo,
         load_run,
@@ -311,7 +311,7 @@ def draw_figures(bench: UGVAEBenchmark, out: Path) -> list[Path]:
 def _domain_figures(bench: UGVAEBenchmark, out: Path, run: Any) -> list[Path]:
     """Fig. 5a (and A.2's ML-VAE version) and Fig. 5b from the domain runs."""
     from groupvae.plots.ugvae import draw_domain_interpolation
-    from groupvae.runs.train import load_run
+    from groupvae.runs import load_run
 
     paths = []
     files = {"ugvae": "fig5a_domain_interpolation.png"}

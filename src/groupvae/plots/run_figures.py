@@ -1,6 +1,6 @@
 """``PLOTS``: each figure drawn from a saved run directory, without training again.
 
-``PLOTS[kind](run_dir, out, seed=seed)`` loads the run (:func:`groupvae.runs.train.load_run`),
+``PLOTS[kind](run_dir, out, seed=seed)`` loads the run (:func:`groupvae.models.saved.load_run`),
 draws the figure on the run's held-out groups and writes ``out`` (default
 ``run_dir/<kind>.png``) atomically:
 
