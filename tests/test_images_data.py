@@ -298,7 +298,8 @@ def test_image_data_sets_fit_their_model_defaults(tmp_path, arrays, name, option
     if name == "mnist-full":
         options = {"path": str(write_idx_folder(tmp_path, arrays)), "n_validation": 5}
     spec = DATASETS[name]
-    assert spec.description and {"groups_per_batch", "lr", "epochs"} <= set(spec.train_defaults)
+    training = lookup(name, "group-vae", "mlvae", group_latent=True)[1]
+    assert spec.description and {"groups_per_batch", "lr", "epochs"} <= set(training)
     data = load_dataset(name, seed=0, **options).subset_groups(np.arange(3))
     for preset in ("vae", "mlvae"):
         config = build_config(preset, dataset=name)

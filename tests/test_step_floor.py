@@ -1,4 +1,4 @@
-"""benchmarks/step_floor.py records the dense layers a real training step calls.
+"""perf/step_floor.py records the dense layers a real training step calls.
 
 The floor it reports is only as good as that record: every linear layer and activation
 of the step, at the shapes the step gives them, with the gradients the step computes (a
@@ -17,7 +17,7 @@ from torch import nn
 
 import groupvae
 
-BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+BENCHMARKS = Path(__file__).resolve().parents[1] / "perf"
 
 
 @pytest.fixture(scope="module")

@@ -318,16 +318,15 @@ def format_table(summary: pd.DataFrame, paper: dict[str, dict[str, str]] | None 
 
 def draw_figure(out: Path, bench: ExamScoresBenchmark) -> list[Path]:
     """Fig. 3, translation between two schools, from the saved runs of the first seed."""
-    from groupvae.models import MODELS
     from groupvae.plots.translation import draw_translation, translation_example
     from groupvae.runs import load_run
 
     seed = bench.seeds[0]
     examples = {}
-    for name, (preset, _) in bench.variants().items():
-        if not MODELS[preset].group_latent:  # no group latent, nothing to translate
-            continue
+    for name in bench.variants():
         loaded, _, hold = load_run(run_dir(out, run_name(name), seed))
+        if not loaded.config.has_group_latent:  # no group latent, nothing to translate
+            continue
         examples[name] = translation_example(loaded, hold, source=0, target=1)
     if not examples:
         return []
