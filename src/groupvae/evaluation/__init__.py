@@ -16,9 +16,23 @@ from groupvae.evaluation.evidence import (
 )
 from groupvae.evaluation.likelihood import group_log_likelihoods, holdout_log_likelihood
 from groupvae.evaluation.probes import chance_accuracy, probe_accuracy, split_groups_in_half
+from groupvae.evaluation.protocols import (
+    CPVAEModel,
+    DiagonalNormal,
+    GroupEncoder,
+    GroupEncoderModel,
+    LikelihoodModel,
+    LikelihoodModule,
+)
 
 __all__ = [
+    "CPVAEModel",
+    "DiagonalNormal",
     "Factors",
+    "GroupEncoder",
+    "GroupEncoderModel",
+    "LikelihoodModel",
+    "LikelihoodModule",
     "accumulating_evidence",
     "chance_accuracy",
     "classifier_scores",

@@ -17,7 +17,9 @@ from typing import Any
 
 import numpy as np
 
+from groupvae.data.grouped import GroupedDataset
 from groupvae.errors import DataError
+from groupvae.evaluation.protocols import CPVAEModel
 
 
 def kmeans_ari(codes: np.ndarray, labels: np.ndarray, *, seed: int = 0) -> float:
@@ -178,8 +180,8 @@ IS_SAMPLES = 32
 
 
 def cpvae_metrics(
-    model: Any,
-    hold: Any,
+    model: CPVAEModel,
+    hold: GroupedDataset,
     *,
     seed: int = 0,
     is_samples: int = IS_SAMPLES,

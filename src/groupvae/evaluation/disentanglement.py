@@ -38,7 +38,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
@@ -47,6 +46,7 @@ from threadpoolctl import threadpool_limits
 from groupvae.data.grouped import GroupedDataset
 from groupvae.errors import DataError
 from groupvae.evaluation.probes import chance_accuracy, split_groups_in_half
+from groupvae.evaluation.protocols import GroupEncoder
 
 MAX_TREES = 100
 """Boosting iterations of each factor predictor (fewer with early stopping)."""
@@ -209,7 +209,11 @@ def disentanglement_scores(
 
 
 def shapes_disentanglement(
-    model: Any, data: GroupedDataset, *, seed: int = 0, names: Sequence[str] | None = None
+    model: GroupEncoder,
+    data: GroupedDataset,
+    *,
+    seed: int = 0,
+    names: Sequence[str] | None = None,
 ) -> dict[str, float]:
     """:func:`disentanglement_scores` of a model's codes of Shapes holdout groups.
 

@@ -38,7 +38,6 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from typing import Any
 
 import numpy as np
 from sklearn.neural_network import MLPClassifier
@@ -48,6 +47,7 @@ from threadpoolctl import threadpool_limits
 from groupvae.data.grouped import GroupedDataset
 from groupvae.errors import DataError
 from groupvae.evaluation.probes import chance_accuracy, split_groups_in_half
+from groupvae.evaluation.protocols import GroupEncoder
 
 KS = (1, 2, 5, 10)
 """The numbers of accumulated images of ML-VAE's Fig. 6c."""
@@ -103,7 +103,7 @@ def k_groups_by_label(labels: np.ndarray, k: int, *, rng: np.random.Generator) -
 
 
 def encode_k_groups(
-    model: Any, x: np.ndarray, members: np.ndarray, *, batch_groups: int = 1024
+    model: GroupEncoder, x: np.ndarray, members: np.ndarray, *, batch_groups: int = 1024
 ) -> tuple[np.ndarray, np.ndarray]:
     """Content and style codes of the anchors of groups given by ``members``.
 
@@ -308,7 +308,7 @@ def _classifier_parts(
 
 
 def _k_group_codes(
-    model: Any,
+    model: GroupEncoder,
     data: GroupedDataset,
     rows: np.ndarray,
     k: int,
@@ -335,7 +335,7 @@ def _k_group_codes(
 
 
 def accumulating_evidence(
-    model: Any,
+    model: GroupEncoder,
     data: GroupedDataset,
     *,
     ks: Sequence[int] = KS,

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable
-from typing import Any
 
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
@@ -20,6 +19,7 @@ from sklearn.preprocessing import StandardScaler
 from groupvae.data.exam_scores import exam_scores_mean
 from groupvae.data.grouped import GroupedDataset
 from groupvae.errors import DataError
+from groupvae.evaluation.protocols import GroupEncoderModel
 
 SCALE = 100.0
 
@@ -144,13 +144,18 @@ def score_codes(
 
 
 def exam_scores_metrics(
-    model: Any, holdout: GroupedDataset, *, seed: int = 0, max_train: int = 20_000
+    model: GroupEncoderModel,
+    holdout: GroupedDataset,
+    *,
+    seed: int = 0,
+    max_train: int = 20_000,
 ) -> dict[str, float]:
     """Reconstruction, translation, u-prediction and v-prediction errors (x 100) of a
     model's posterior means (:func:`score_codes`).
 
     Args:
-        model: a fitted :class:`~groupvae.models.GroupVAE`.
+        model: a fitted :class:`~groupvae.models.GroupVAE` (a
+            :class:`~groupvae.evaluation.protocols.GroupEncoderModel`).
         holdout: Exam-Scores groups with ``u``, ``v`` and ``aux["eps"]``.
         seed: seed of the target choice, the group halves and the regressors.
         max_train: most rows each regressor is fitted on.
@@ -163,7 +168,7 @@ def exam_scores_metrics(
     v_code = model.encode_instances(holdout).mean
     return score_codes(
         u_code, v_code, model.decode, holdout,
-        translates=model.module.has_group_latent, seed=seed, max_train=max_train,
+        translates=model.has_group_latent, seed=seed, max_train=max_train,
     )  # fmt: skip
 
 

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from groupvae.errors import DataError
+from groupvae.evaluation.protocols import GroupEncoder, GroupEncoderModel
 
 DIGIT_SETS: dict[str, tuple[int, ...]] = {
     "even": (0, 2, 4, 6, 8),
@@ -88,7 +89,12 @@ def label_pools(labels: np.ndarray, kinds: Sequence[str]) -> list[np.ndarray]:
 
 
 def global_samples(
-    model: Any, x: np.ndarray, rows: np.ndarray, group: np.ndarray, *, seed: int = 0
+    model: GroupEncoder,
+    x: np.ndarray,
+    rows: np.ndarray,
+    group: np.ndarray,
+    *,
+    seed: int = 0,
 ) -> tuple[np.ndarray, np.ndarray]:
     """One sample of each batch's global posterior, and its mean.
 
@@ -155,7 +161,7 @@ def classify_batches(
 
 
 def structured_batch_classification(
-    model: Any,
+    model: GroupEncoder,
     x: np.ndarray,
     labels: np.ndarray,
     *,
@@ -215,7 +221,7 @@ def mixed_batches(
 
 
 def domain_batch_classification(
-    model: Any,
+    model: GroupEncoder,
     x: np.ndarray,
     domain: np.ndarray,
     *,
@@ -258,7 +264,7 @@ def domain_batch_classification(
 
 
 def domain_transfer(
-    model: Any,
+    model: GroupEncoderModel,
     x: np.ndarray,
     domain: np.ndarray,
     *,
@@ -298,8 +304,8 @@ def domain_transfer(
 
     from groupvae.errors import ConfigError
 
-    if not model.module.has_group_latent:
-        raise ConfigError(f"{model.config.model} has no group latent to swap")
+    if not model.has_group_latent:
+        raise ConfigError(f"{model.preset} has no group latent to swap")
     domain = np.asarray(domain)
     if set(np.unique(domain).tolist()) != {0, 1}:
         raise DataError("domain_transfer needs exactly two domains, 0 and 1")

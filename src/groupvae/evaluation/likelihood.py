@@ -1,7 +1,7 @@
 """Holdout log-likelihood ``log p(x_G)`` by importance sampling, over whole-group batches.
 
-A thin wrapper of the module's own ``log_marginal_likelihood`` (Burda et al. 2016, eq.
-8, applied to a group, with the encoders as proposals): it batches whole
+A thin wrapper of the model's own ``group_log_marginal_likelihood`` (Burda et al.
+2016, eq. 8, applied to a group, with the encoders as proposals): it batches whole
 groups with :func:`groupvae.data.group_loader`, seeds the sampling, and averages. It
 applies to every model, with a group latent or not (for the VAE, ``log p(x_G)`` is the
 sum of its members' ``log p(x_k)``). The estimate is a stochastic lower bound that
@@ -11,14 +11,18 @@ tightens as the number of samples ``K`` grows (``K = 1`` is the ELBO).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import torch
+from torch.nn.modules.module import register_module_forward_hook
 
+from groupvae.data.batch import GroupBatch
 from groupvae.data.grouped import GroupedDataset
 from groupvae.data.sampler import group_loader
 from groupvae.errors import DataError
+from groupvae.evaluation.protocols import LikelihoodModel, LikelihoodModule
 
 MAX_ELEMENTS = 2**25
 """Bound on ``K * n_obs * width`` per forward pass, ``width`` the widest per-row
@@ -35,32 +39,55 @@ def _row_width(output: Any) -> int:
     return 0
 
 
-def activation_width(module: torch.nn.Module, data: GroupedDataset) -> int:
+def _sampler(
+    source: LikelihoodModel | LikelihoodModule,
+) -> Callable[[GroupBatch, int], np.ndarray]:
+    """``log_p(batch, n_samples)``: importance-sampled ``log p(x_G)`` of a batch's groups,
+    ``(n_groups,)`` float64 nats, from a model or from a bare torch module (put in eval
+    mode)."""
+    if isinstance(source, LikelihoodModel):
+        model = source
+        return lambda batch, n: model.group_log_marginal_likelihood(batch, n_samples=n)
+    module = source
+    module.eval()
+    device = next(module.parameters()).device
+
+    def log_p(batch: GroupBatch, n: int) -> np.ndarray:
+        module.check_batch(batch)
+        out = module.log_marginal_likelihood(batch.to(device), n_samples=n)
+        return out.double().cpu().numpy()
+
+    return log_p
+
+
+def activation_width(source: LikelihoodModel | LikelihoodModule, data: GroupedDataset) -> int:
     """The widest per-row activation of an importance-sampling pass, in elements.
 
-    Runs ``log_marginal_likelihood`` once on the first group of ``data`` (one sample,
-    the global generator left as it was) with a forward hook on every submodule, and
+    Estimates ``log p(x_G)`` of the first group of ``data`` once (one sample, the global
+    generator left as it was) with a global forward hook on every torch module, and
     returns the largest ``numel / rows`` of their outputs, at least ``obs_dim``: e.g.
     ``hidden`` for MLPs, ``channels x H/2 x W/2`` for a convolutional decoder.
+
+    Args:
+        source: a :class:`~groupvae.evaluation.protocols.LikelihoodModel` (a
+            :class:`~groupvae.models.GroupVAE`) or its torch module
+            (:class:`~groupvae.evaluation.protocols.LikelihoodModule`).
+        data: the groups to be scored.
     """
     widths = [math.prod(data.obs_shape)]
-    hooks = [
-        m.register_forward_hook(lambda _m, _i, out: widths.append(_row_width(out)))
-        for m in module.modules()
-    ]
-    device = next(module.parameters()).device
+    log_p = _sampler(source)
+    hook = register_module_forward_hook(lambda _m, _i, out: widths.append(_row_width(out)))
     try:
         with torch.random.fork_rng(devices=[]), torch.no_grad():
-            probe = next(iter(group_loader(data, 1, shuffle=False))).to(device)
-            module.log_marginal_likelihood(probe, n_samples=1)
+            probe = next(iter(group_loader(data, 1, shuffle=False)))
+            log_p(probe, 1)
     finally:
-        for hook in hooks:
-            hook.remove()
+        hook.remove()
     return max(widths)
 
 
 def group_log_likelihoods(
-    model: Any,
+    model: LikelihoodModel | LikelihoodModule,
     data: GroupedDataset,
     *,
     n_samples: int = 100,
@@ -70,7 +97,8 @@ def group_log_likelihoods(
     """Importance-sampled ``log p(x_G)`` of every group of ``data``, in nats.
 
     Args:
-        model: a :class:`~groupvae.models.GroupVAE` (or its ``GroupVAEModule``).
+        model: a :class:`~groupvae.evaluation.protocols.LikelihoodModel` (a
+            :class:`~groupvae.models.GroupVAE`), or its ``GroupVAEModule``.
         data: the groups, e.g. a run's holdout.
         n_samples: importance samples ``K`` per group.
         seed: seed of the torch generator of the samples (the global torch RNG state is
@@ -88,31 +116,31 @@ def group_log_likelihoods(
     """
     if n_samples < 1:
         raise DataError(f"n_samples must be >= 1, got {n_samples}")
-    module = getattr(model, "module", model)
-    module.eval()
+    log_p = _sampler(model)
     if groups_per_batch is None:
-        rows = max(1, MAX_ELEMENTS // (n_samples * activation_width(module, data)))
+        rows = max(1, MAX_ELEMENTS // (n_samples * activation_width(model, data)))
         groups_per_batch = max(1, rows // int(data.group_sizes.max()))
-    device = next(module.parameters()).device
     out = np.empty(data.n_groups, dtype=np.float64)
     with torch.random.fork_rng(devices=[]):
         batches = iter(group_loader(data, groups_per_batch, shuffle=False))  # draws a seed
         torch.manual_seed(seed)  # so the samples are those of one direct call per batch
         for batch in batches:
-            module.check_batch(batch)
-            batch = batch.to(device)
-            log_p = module.log_marginal_likelihood(batch, n_samples=n_samples)
-            out[batch.group_index.cpu().numpy()] = log_p.double().cpu().numpy()
+            out[batch.group_index.cpu().numpy()] = log_p(batch, n_samples)
     return out
 
 
 def holdout_log_likelihood(
-    model: Any, data: GroupedDataset, *, n_samples: int = 100, seed: int = 0
+    model: LikelihoodModel | LikelihoodModule,
+    data: GroupedDataset,
+    *,
+    n_samples: int = 100,
+    seed: int = 0,
 ) -> dict[str, float]:
     """Mean importance-sampled log-likelihood per group and per observation (nats).
 
     Args:
-        model: a fitted :class:`~groupvae.models.GroupVAE`.
+        model: a fitted :class:`~groupvae.models.GroupVAE` (a
+            :class:`~groupvae.evaluation.protocols.LikelihoodModel`), or its module.
         data: holdout groups.
         n_samples: importance samples ``K`` (see :func:`group_log_likelihoods`).
         seed: seed of the samples.

@@ -464,5 +464,13 @@ class BaseModel:
                 f"built for {self.config.obs_shape}; set obs_shape to match"
             )
 
+    # ---------------------------------------------- evaluation interface (issue 20)
+    # Public attributes groupvae.evaluation reads (groupvae.evaluation.protocols) in
+    # every family, instead of the config's fields.
+    @property
+    def preset(self) -> str:
+        """The preset's name, ``config.model`` (e.g. ``"mlvae"``, ``"cpvae"``)."""
+        return self.config.model
+
 
 __all__ = ["FAMILIES", "BaseModel", "Posterior", "Schedule", "family_of"]

@@ -309,5 +309,43 @@ class GroupVAE(BaseModel):
         v = self.encode_instances(data, group).mean
         return self.decode(target_u, v)
 
+    # ---------------------------------------------- evaluation interface (issue 20)
+    # The public methods groupvae.evaluation calls (declared by the Protocols of
+    # groupvae.evaluation.protocols), so that it needs no reach into ``self.module``.
+    # Kept together for the move of this file to models/group_vae.py.
+    @property
+    def has_group_latent(self) -> bool:
+        """Whether the model has a group latent ``u`` (``False`` for ``vae``,
+        ``beta-vae`` and ``gmvae``: their group code is the product of Normals of the
+        members' instance posteriors, see :meth:`encode_groups`)."""
+        return self.module.has_group_latent
+
+    def group_log_marginal_likelihood(
+        self, batch: GroupBatch, *, n_samples: int = 100
+    ) -> np.ndarray:
+        """Importance-sampled ``log p(x_G)`` of every group of one batch of whole groups
+        (Burda et al. 2016, eq. 8, applied to a group, with the encoders as proposals;
+        :meth:`GroupVAEModule.log_marginal_likelihood`), in eval mode on the model's
+        device. The samples come from the global torch generator: seed it for a
+        reproducible estimate (:func:`groupvae.evaluation.group_log_likelihoods` does).
+
+        Args:
+            batch: a :class:`GroupBatch` (e.g. from :func:`groupvae.data.group_loader`).
+            n_samples: importance samples ``K`` per group (``K = 1`` is the ELBO).
+
+        Returns:
+            ``(batch.n_groups,)`` float64 log-densities in nats (a log-probability mass
+            for Bernoulli pixels), in the batch's group order.
+
+        Raises:
+            DataError: if ``batch`` does not fit the model.
+        """
+        module = self.module
+        module.eval()
+        module.check_batch(batch)
+        device = next(module.parameters()).device
+        log_p = module.log_marginal_likelihood(batch.to(device), n_samples=n_samples)
+        return log_p.double().cpu().numpy()
+
 
 __all__ = ["PARTS", "GroupVAE", "Posterior"]
