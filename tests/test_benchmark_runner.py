@@ -14,9 +14,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from groupvae.store.machine import machine_info
 from groupvae.benchmarks.parallel import run_tasks
 from groupvae.benchmarks.runner import Protocol, Run, mean_std, run_protocol, summarise
+from groupvae.store.machine import machine_info
 
 
 def _fake_task(model: str, scale: float, *, seed: int, run_dir: Path) -> dict[str, Any]:

@@ -189,8 +189,8 @@ def test_mnist_classes_are_the_clean_digits_of_grassy_mnist():
 
 
 def test_cpvae_data_sets_default_to_a_fixed_observation_scale():
-    from groupvae.models.defaults import CPVAE_OBS_STD
     from groupvae.models import create
+    from groupvae.models.defaults import CPVAE_OBS_STD
     from groupvae.modules.cpvae import CPVAEConfig
 
     for dataset in ("grassy-mnist", "grassy-mnist-classes", "mnist-classes"):

@@ -10,8 +10,8 @@ from typer.testing import CliRunner
 
 from groupvae.cli import app
 from groupvae.data.readers import FeatureTransform, read_table
-from groupvae.runs.export import translated_rows
 from groupvae.models import create
+from groupvae.runs.export import translated_rows
 
 runner = CliRunner()
 

@@ -10,7 +10,14 @@ import torch
 import groupvae
 from groupvae.config import ModelConfig
 from groupvae.errors import CheckpointError, ConfigError, DataError
-from groupvae.models import GROUP_ENCODERS, INSTANCE_ENCODERS, MODELS, GroupVAE, build_config, create
+from groupvae.models import (
+    GROUP_ENCODERS,
+    INSTANCE_ENCODERS,
+    MODELS,
+    GroupVAE,
+    build_config,
+    create,
+)
 from groupvae.modules.group_vae.module import GroupVAEModule
 from helpers import FAST, GROUP_PRESETS, flat_batch, random_groups, upsample
 

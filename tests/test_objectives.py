@@ -11,8 +11,8 @@ from torch.distributions import Bernoulli, MultivariateNormal, Normal, kl_diverg
 
 from groupvae.config import ModelConfig
 from groupvae.errors import DataError
-from groupvae.modules.likelihoods import BernoulliLikelihood, GaussianLikelihood
 from groupvae.modules.group_vae.module import GroupVAEModule
+from groupvae.modules.likelihoods import BernoulliLikelihood, GaussianLikelihood
 from groupvae.objectives import (
     REGULARISERS,
     donsker_varadhan,

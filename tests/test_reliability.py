@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 
 import groupvae
-from groupvae.store.checkpoint_files import CONFIG, METADATA, WEIGHTS
 from groupvae.data import GroupedDataset, make_exam_scores
 from groupvae.errors import CheckpointError, ConfigError, DataError, NonFiniteLossError
-from groupvae.store.atomic import atomic_path, write_json, write_text, write_with
 from groupvae.models import REGULARISERS, create
+from groupvae.store.atomic import atomic_path, write_json, write_text, write_with
+from groupvae.store.checkpoint_files import CONFIG, METADATA, WEIGHTS
 from helpers import FAST, make_images
 
 ADVERSARIAL = [name for name, cls in REGULARISERS.items() if cls is not None]

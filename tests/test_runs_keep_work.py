@@ -23,8 +23,8 @@ from groupvae.cli import app
 from groupvae.data import GroupedDataset, make_exam_scores, with_population
 from groupvae.errors import CheckpointError, ConfigError, DataError, NonFiniteLossError
 from groupvae.models import create
-from groupvae.store.run_directory import MARKER
 from groupvae.runs import train_run
+from groupvae.store.run_directory import MARKER
 from groupvae.training.epoch_checkpoints import TrainingInterrupted
 
 runner = CliRunner()

@@ -144,7 +144,7 @@ def _evidence_task(
     write_json(run_dir / "metrics.json", metrics)
     return {
         **metrics,
-        "has_group_latent": loaded.module.has_group_latent,
+        "has_group_latent": loaded.has_group_latent,
         "fit_seconds": float(loaded.extra_metadata.get("fit_seconds", float("nan"))),
         "holdout_images": hold.n_obs,
         "holdout_groups": hold.n_groups,

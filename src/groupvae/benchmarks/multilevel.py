@@ -171,8 +171,7 @@ def _ours(
     """Train preset ``name`` with the table defaults; score ``test`` by importance-sampled
     ``log p(x_G)`` plus the Jacobian of the standardisation (nats per raw student)."""
     from groupvae.evaluation.likelihood import group_log_likelihoods
-    from groupvae.models import create
-    from groupvae.models import split_settings
+    from groupvae.models import create, split_settings
 
     settings = {**MODEL_OVERRIDES.get(name, {}), **overrides}
     model_over, train_over = split_settings(name, settings)

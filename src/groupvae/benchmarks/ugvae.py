@@ -160,7 +160,7 @@ def _batches_task(
         metrics, codes = domain_batch_classification(
             model, hold.x, hold.aux["domain"], domain_names=DOMAIN_NAMES, **batches
         )
-        if model.module.has_group_latent:
+        if model.has_group_latent:
             transfer = {**batches, "n_batches": min(TRANSFER_BATCHES, bench.n_batches)}
             metrics.update(domain_transfer(model, hold.x, hold.aux["domain"], **transfer))
     groups = scoring_groups(model, hold, seed=seed)

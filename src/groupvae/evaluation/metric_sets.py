@@ -10,7 +10,7 @@ model's name.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from groupvae.data.domains import DOMAIN_NAMES
 from groupvae.data.grouped import GroupedDataset
@@ -26,18 +26,14 @@ from groupvae.evaluation.global_factors import (
     structured_batch_classification,
 )
 from groupvae.evaluation.likelihood import holdout_log_likelihood
+from groupvae.evaluation.protocols import CPVAERunModel, ElboModel, RunModel
 from groupvae.registry import Registry
-
-if TYPE_CHECKING:
-    from groupvae.models.base import BaseModel
-    from groupvae.models.group_vae import GroupVAE
-
 
 # Data set name -> metrics(model, holdout, seed) -> dict of floats, for group VAEs.
 METRICS: Registry[Callable[..., dict[str, float]]] = Registry("metric set")
 
 
-def _exam_scores(model: GroupVAE, holdout: GroupedDataset, seed: int) -> dict[str, float]:
+def _exam_scores(model: RunModel, holdout: GroupedDataset, seed: int) -> dict[str, float]:
     return exam_scores_metrics(model, holdout, seed=seed)
 
 
@@ -47,12 +43,12 @@ IS_SAMPLES = 100
 """Importance samples ``K`` of the holdout log-likelihood of ``evaluate``."""
 
 
-def _random_groups(model: GroupVAE) -> int | None:
+def _random_groups(model: RunModel) -> int | None:
     """The size of the random groups the model trained on (UG-VAE), or ``None``."""
     return None if model.train_config is None else model.train_config.random_groups
 
 
-def scoring_groups(model: GroupVAE, data: GroupedDataset, *, seed: int = 0) -> GroupedDataset:
+def scoring_groups(model: RunModel, data: GroupedDataset, *, seed: int = 0) -> GroupedDataset:
     """``data`` as a likelihood should score it: in its own groups, or, for a model
     trained on random groups (UG-VAE and its baselines), in seeded random groups of that
     size. A global posterior from a few members is far wider than from the 128 it was
@@ -61,7 +57,7 @@ def scoring_groups(model: GroupVAE, data: GroupedDataset, *, seed: int = 0) -> G
     return data if size is None else regroup_at_random(data, size, seed=seed)
 
 
-def _labelled_images(model: GroupVAE, holdout: GroupedDataset, seed: int) -> dict[str, float]:
+def _labelled_images(model: RunModel, holdout: GroupedDataset, seed: int) -> dict[str, float]:
     """ML-VAE Fig. 6c (accumulating evidence, k = 1, 2, 5, 10) and ``log p(x_G)``; for a
     model trained on random groups (UG-VAE) also the structured-batch SVMs (Table 1
     protocol, appendix A.3) on batches of that size."""
@@ -81,7 +77,7 @@ def _labelled_images(model: GroupVAE, holdout: GroupedDataset, seed: int) -> dic
     return metrics
 
 
-def _digit_domains(model: GroupVAE, holdout: GroupedDataset, seed: int) -> dict[str, float]:
+def _digit_domains(model: RunModel, holdout: GroupedDataset, seed: int) -> dict[str, float]:
     """UG-VAE section 4.2: domain SVMs on the global posterior and beta-swap transfer."""
 
     size = _random_groups(model) or 128
@@ -89,12 +85,12 @@ def _digit_domains(model: GroupVAE, holdout: GroupedDataset, seed: int) -> dict[
     metrics, _ = domain_batch_classification(
         model, holdout.x, domain, domain_names=DOMAIN_NAMES, batch_size=size, seed=seed
     )
-    if model.config.has_group_latent:
+    if model.has_group_latent:
         metrics.update(domain_transfer(model, holdout.x, domain, batch_size=size, seed=seed))
     return metrics
 
 
-def _shapes(model: GroupVAE, holdout: GroupedDataset, seed: int) -> dict[str, float]:
+def _shapes(model: RunModel, holdout: GroupedDataset, seed: int) -> dict[str, float]:
     """Disentanglement of the known Shapes factors, and ``log p(x_G)``."""
 
     return {
@@ -105,7 +101,7 @@ def _shapes(model: GroupVAE, holdout: GroupedDataset, seed: int) -> dict[str, fl
     }
 
 
-def _own_data(model: GroupVAE, holdout: GroupedDataset, seed: int) -> dict[str, float]:
+def _own_data(model: RunModel, holdout: GroupedDataset, seed: int) -> dict[str, float]:
     """``log p(x_G)`` by importance sampling; for a standardised table also in the raw
     units (``+ log_jacobian`` per observation: ``-sum(log scale)``)."""
 
@@ -127,7 +123,7 @@ METRICS.add("shapes", _shapes)
 METRICS.add("digit-domains", _digit_domains)
 
 
-def group_vae_activity(model: GroupVAE, groups: GroupedDataset) -> dict[str, Any]:
+def group_vae_activity(model: RunModel, groups: GroupedDataset) -> dict[str, Any]:
     """Active units (Burda et al. 2016) of the instance latent on every observation of
     ``groups``, and of the group latent on its groups (presets with one); the KL per
     dimension where the latent's prior is ``N(0, I)`` (the instance latent of a mixture
@@ -135,17 +131,17 @@ def group_vae_activity(model: GroupVAE, groups: GroupedDataset) -> dict[str, Any
     :func:`groupvae.evaluation.active_units.latent_summary`."""
 
     metrics: dict[str, Any] = {}
-    if model.config.has_group_latent:
+    if model.has_group_latent:
         group = model.encode_groups(groups)
         metrics.update(latent_summary("group", group.mean, group.logvar))
     instance = model.encode_instances(groups)
-    standard = not model.module.prior.has_clusters
+    standard = not model.has_mixture_prior
     metrics.update(latent_summary("instance", instance.mean, instance.logvar if standard else None))
     return metrics
 
 
 def _group_vae_metrics(
-    model: GroupVAE, holdout: GroupedDataset, dataset: str, seed: int
+    model: RunModel, holdout: GroupedDataset, dataset: str, seed: int
 ) -> dict[str, Any]:
     """The data set's metrics (``METRICS``), the latents' active units
     (:func:`group_vae_activity`) and the holdout ELBO, on the groups
@@ -159,7 +155,9 @@ def _group_vae_metrics(
     return metrics
 
 
-def _cpvae_metrics(model: Any, holdout: GroupedDataset, dataset: str, seed: int) -> dict[str, Any]:
+def _cpvae_metrics(
+    model: CPVAERunModel, holdout: GroupedDataset, dataset: str, seed: int
+) -> dict[str, Any]:
     """CPVAE section 4's metrics (:func:`groupvae.evaluation.cpvae.cpvae_metrics`, with
     the shared and private active units) and the holdout ELBO per observation."""
 
@@ -172,7 +170,7 @@ FAMILY_METRICS.add("group-vae", _group_vae_metrics)
 FAMILY_METRICS.add("cpvae", _cpvae_metrics)
 
 
-def holdout_elbo(model: BaseModel, data: GroupedDataset) -> dict[str, float]:
+def holdout_elbo(model: ElboModel, data: GroupedDataset) -> dict[str, float]:
     """Single-sample ELBO on ``data`` (:meth:`~groupvae.models.base.BaseModel.get_elbo`):
     mean per observation, and per group where groups have a latent of their own (group
     VAEs), in nats."""

@@ -202,8 +202,45 @@ class CPVAEModel(Protocol):
         ...
 
 
+@runtime_checkable
+class ElboModel(Protocol):
+    """A model of any family with a single-sample ELBO. Used by
+    :func:`~groupvae.evaluation.metric_sets.holdout_elbo`."""
+
+    def get_elbo(self, data: GroupedDataset) -> dict[str, float]:
+        """``elbo_per_observation`` (nats) on ``data``, and ``elbo_per_group`` where
+        groups have a latent of their own."""
+        ...
+
+
+@runtime_checkable
+class RunModel(GroupEncoderModel, LikelihoodModel, ElboModel, Protocol):
+    """A group VAE as ``groupvae evaluate`` scores it
+    (:data:`~groupvae.evaluation.metric_sets.FAMILY_METRICS`): the encoders, the
+    likelihood, the ELBO, the prior's kind and the settings it trained with."""
+
+    @property
+    def has_mixture_prior(self) -> bool:
+        """Whether the instance latent's prior is a Gaussian mixture (UG-VAE, GMVAE)."""
+        ...
+
+    @property
+    def train_config(self) -> Any:
+        """The :class:`~groupvae.config.TrainConfig` of the last fit, or ``None``
+        (``random_groups``: the size of the random groups it trained on)."""
+        ...
+
+
+@runtime_checkable
+class CPVAERunModel(CPVAEModel, ElboModel, Protocol):
+    """A CPVAE as ``groupvae evaluate`` scores it."""
+
+
 __all__ = [
     "CPVAEModel",
+    "CPVAERunModel",
+    "ElboModel",
+    "RunModel",
     "DiagonalNormal",
     "GroupEncoder",
     "GroupEncoderModel",

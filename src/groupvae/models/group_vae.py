@@ -263,7 +263,7 @@ class GroupVAE(BaseModel):
         """
         self.module.eval()
         vt = self._decode_tensor(v, self.config.instance_dim, "v")
-        if u is None and self.module.has_group_latent:
+        if u is None and self.has_group_latent:
             raise DataError(f"{self.config.model} has a group latent: pass u, not None")
         ut = None if u is None else self._decode_tensor(u, self.config.group_dim, "u", len(vt))
         return self.module.likelihood.mean(self.module.decode(ut, vt)).numpy()
@@ -282,7 +282,7 @@ class GroupVAE(BaseModel):
         elif group is None:
             group = np.zeros(len(data), dtype=np.int64)
         v = self.encode_instances(data, group).mean
-        if not self.module.has_group_latent:
+        if not self.has_group_latent:
             return None, v
         g = np.unique(np.asarray(group), return_inverse=True)[1]
         return self.encode_groups(data, group).mean[g], v
@@ -304,21 +304,26 @@ class GroupVAE(BaseModel):
         Raises:
             ConfigError: for a model without a group latent.
         """
-        if not self.module.has_group_latent:
+        if not self.has_group_latent:
             raise ConfigError(f"{self.config.model} has no group latent to translate")
         v = self.encode_instances(data, group).mean
         return self.decode(target_u, v)
 
-    # ---------------------------------------------- evaluation interface (issue 20)
+    # ---------------------------------------------------------- evaluation interface
     # The public methods groupvae.evaluation calls (declared by the Protocols of
     # groupvae.evaluation.protocols), so that it needs no reach into ``self.module``.
-    # Kept together for the move of this file to models/group_vae.py.
     @property
     def has_group_latent(self) -> bool:
         """Whether the model has a group latent ``u`` (``False`` for ``vae``,
         ``beta-vae`` and ``gmvae``: their group code is the product of Normals of the
         members' instance posteriors, see :meth:`encode_groups`)."""
-        return self.module.has_group_latent
+        return self.config.has_group_latent
+
+    @property
+    def has_mixture_prior(self) -> bool:
+        """Whether the instance latent's prior is a Gaussian mixture (UG-VAE, GMVAE), so
+        that its KL per dimension against ``N(0, I)`` means nothing."""
+        return self.module.prior.has_clusters
 
     def group_log_marginal_likelihood(
         self, batch: GroupBatch, *, n_samples: int = 100

@@ -104,7 +104,7 @@ def swap_codes(
     Raises:
         ConfigError: for a model without a group latent.
     """
-    if not model.module.has_group_latent:
+    if not model.has_group_latent:
         raise ConfigError(f"{model.config.model} has no group latent to swap")
     if accumulate:
         u = model.encode_groups(data).mean[data.group[cols]]

@@ -192,7 +192,7 @@ def save_mosaic(
 
 def require_group_latent(model: GroupVAE, figure: str) -> None:
     """Raise :class:`ConfigError` unless ``model`` has a group (content) latent."""
-    if not model.module.has_group_latent:
+    if not model.has_group_latent:
         raise ConfigError(
             f"{model.config.model} has no group latent, so it has no {figure}; "
             "train a model with one (mlvae, gvae, cxvae, ...)"

@@ -62,7 +62,7 @@ def global_codes(model: GroupVAE, *, n_rows: int = 7, beta_range: float = 1.0) -
     Returns:
         ``(n_rows, group_dim)`` float32, or ``None`` without a group latent.
     """
-    if not model.module.has_group_latent:
+    if not model.has_group_latent:
         return None
     t = np.linspace(-beta_range, beta_range, n_rows)
     return np.repeat(t[:, None], model.config.group_dim, axis=1).astype(np.float32)
