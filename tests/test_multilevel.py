@@ -119,7 +119,11 @@ def test_benchmark_prints_its_table_on_a_tiny_table(tmp_path):
 def _counting(calls: list[str]):
     def task(bench, source, *model, seed, run_dir):
         calls.append(f"{model[0] if model else 'anchor'}-{seed}")
-        return {"log_likelihood_per_student": -1.0 - seed - len(model)}
+        return {
+            "log_likelihood_per_student": -1.0 - seed - len(model),
+            "epochs": 1,
+            "best_epoch": 1,
+        }
 
     return task
 

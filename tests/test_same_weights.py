@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-import same_weights  # noqa: E402
+import same_weights
 
 RECORD = json.loads(same_weights.RECORD.read_text())
 
