@@ -83,12 +83,12 @@ def test_cpvae_benchmark_refuses_unknown_settings_before_training():
 
 
 def test_an_interrupted_benchmark_exits_130_with_one_line(monkeypatch, tmp_path):
-    import groupvae.benchmarks.exam_scores as exam
+    import groupvae.cli.benchmark as cli_benchmark
 
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(exam, "run_benchmark", interrupted)
+    monkeypatch.setattr(cli_benchmark, "run_protocol", interrupted)
     result = invoke("benchmark", "exam-scores", "--quick", "--out", str(tmp_path / "b"))
     assert result.exit_code == 130
     assert "interrupted" in result.output and "Traceback" not in result.output

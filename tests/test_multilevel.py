@@ -6,6 +6,7 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from groupvae.evaluation.random_intercept import fit_random_intercept, group_stats
@@ -69,8 +70,6 @@ def test_fit_matches_statsmodels_mixedlm_converged():
 
 
 def toy_schools(n_groups=24, seed=0):
-    import pandas as pd
-
     rng = np.random.default_rng(seed)
     sizes = rng.integers(1, 8, size=n_groups)
     school = np.repeat(np.arange(n_groups), sizes)
@@ -109,9 +108,55 @@ def test_benchmark_prints_its_table_on_a_tiny_table(tmp_path):
     )
     assert set(summary.model) == {"random-intercept", "vae", "mlvae"}
     assert (summary.splits == 2).all() and np.isfinite(summary["mean"]).all()
-    assert "| toy | mlvae |" in lines[-1] and (tmp_path / "table.md").is_file()
+    assert "| toy | mlvae |" in lines[-2] and (tmp_path / "table.md").is_file()
     anchor = summary[summary.model == "random-intercept"]
     assert float(anchor.gap_mean.iloc[0]) == 0.0
+    assert "| toy | mlvae |" in (tmp_path / "table.md").read_text()
+    runs = pd.read_csv(tmp_path / "results.csv")
+    assert len(runs) == 6 and {"dataset", "model", "seed", "gap", "seconds"} <= set(runs.columns)
+
+
+def _counting(calls: list[str]):
+    def task(bench, source, *model, seed, run_dir):
+        calls.append(f"{model[0] if model else 'anchor'}-{seed}")
+        return {
+            "log_likelihood_per_student": -1.0 - seed - len(model),
+            "epochs": 1,
+            "best_epoch": 1,
+        }
+
+    return task
+
+
+def test_the_benchmark_resumes_and_takes_jobs_through_the_cli(monkeypatch, tmp_path):
+    """A second call with the same settings reruns nothing; another split runs only its
+    own runs; ``--jobs`` is an option of ``groupvae benchmark multilevel``."""
+    from typer.testing import CliRunner
+
+    import groupvae.benchmarks.multilevel as multilevel
+    from groupvae.cli import app
+
+    frame = toy_schools().rename(columns={"school": "primary", "grade": "attain"})
+    monkeypatch.setattr(multilevel, "load_source", lambda name: frame.rename(
+        columns={"gcse": "verbal"}))  # fmt: skip
+    args = ["benchmark", "multilevel", "--datasets", "ScotsSec", "--models", "vae",
+            "--jobs", "1", "--set", "min_steps=2", "--set", "epochs=1", "--set", "hidden=8",
+            "--out", str(tmp_path)]  # fmt: skip
+    result = CliRunner().invoke(app, [*args, "--splits", "1"])
+    assert result.exit_code == 0, result.output
+    assert "| ScotsSec | vae |" in result.output
+    calls: list[str] = []
+    monkeypatch.setattr(multilevel, "_model_task", _counting(calls))
+    monkeypatch.setattr(multilevel, "_anchor_task", _counting(calls))
+    result = CliRunner().invoke(app, [*args, "--splits", "1"])
+    assert result.exit_code == 0, result.output
+    assert calls == [] and "reusing 2 finished run(s)" in result.output
+    result = CliRunner().invoke(app, [*args, "--splits", "2"])
+    assert result.exit_code == 0, result.output
+    assert sorted(calls) == ["anchor-1", "vae-1"]
+    runs = pd.read_csv(tmp_path / "results.csv")
+    assert list(runs.seed) == [0, 1, 0, 1] and list(runs.model[:2]) == ["random-intercept"] * 2
+    assert runs.gap[3] == pytest.approx(-1.0)  # the fake rows of split 1: -3 minus -2
 
 
 @pytest.mark.parametrize(

