@@ -10,6 +10,8 @@ import typing
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+import torch
+
 from groupvae.errors import ConfigError
 
 OBS_SCALES = ("std", "variance")
@@ -230,7 +232,6 @@ class TrainConfig:
         ``"auto"`` where torch sees one)."""
         if self.accelerator not in ("gpu", "cuda", "auto"):
             return False
-        import torch
 
         return torch.cuda.is_available()
 

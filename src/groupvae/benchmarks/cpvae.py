@@ -41,6 +41,15 @@ import numpy as np
 import pandas as pd
 
 from groupvae.benchmarks.runner import Protocol, Run, run_dir, run_protocol
+from groupvae.data.datasets import DATASETS
+from groupvae.data.populations import stratified_split, subset_rows
+from groupvae.evaluation.active_units import latent_summary
+from groupvae.evaluation.cnn import train_cnn_classifier
+from groupvae.evaluation.cpvae import KMEANS_RESTARTS, cpvae_metrics, population_ari
+from groupvae.models import create
+from groupvae.models.cpvae import CPVAE
+from groupvae.models.group_vae import GroupVAE
+from groupvae.plots.cpvae import draw_cross_population, draw_denoising, draw_latent_tsne
 
 PAPER_TABLE_1 = {  # CPVAE paper, Table 1: (shared ARI, private ARI)
     "vae": (".1881", "—"),
@@ -137,8 +146,6 @@ def _data_options(bench: CPVAEBenchmark) -> dict[str, Any]:
 
 def _split(bench: CPVAEBenchmark, dataset: str, seed: int) -> tuple[Any, Any]:
     """``(train, holdout)`` of the registered ``dataset``, ``holdout`` of each population."""
-    from groupvae.data.datasets import DATASETS
-    from groupvae.data.populations import stratified_split, subset_rows
 
     data = DATASETS[dataset].build(seed=seed, **_data_options(bench))
     train, hold = stratified_split(data.aux["population"], bench.holdout, seed=seed)
@@ -155,9 +162,6 @@ def _vae_groups_per_batch(bench: CPVAEBenchmark) -> int:
 def _vae_task(bench: CPVAEBenchmark, *, seed: int, run_dir: Path) -> dict[str, Any]:
     """Table 1's VAE (one latent of ``shared_dim + private_dim``) on Grassy-MNIST: train
     it, save it and score the k-means ARI of its latent (the model-facing calls)."""
-    from groupvae.evaluation.active_units import latent_summary
-    from groupvae.evaluation.cpvae import KMEANS_RESTARTS, population_ari
-    from groupvae.models import create
 
     train, hold = _split(bench, "grassy-mnist", seed)
     vae = create(
@@ -208,8 +212,6 @@ def _cpvae_task(
 ) -> dict[str, Any]:
     """Train one CPVAE (a :data:`VARIANTS` objective), save it and score its holdout
     images (the model-facing calls): every metric for Table 1, the accuracy for Table 2."""
-    from groupvae.evaluation.cpvae import cpvae_metrics
-    from groupvae.models import create
 
     train, hold = _split(bench, dataset, seed)
     epochs, per_population = (
@@ -255,7 +257,6 @@ def _cpvae_task(
 
 def _cnn_task(dataset: str, bench: CPVAEBenchmark, *, seed: int, run_dir: Path) -> dict[str, Any]:
     """Table 2's supervised reference: a small CNN on the same images (nothing saved)."""
-    from groupvae.evaluation.cnn import train_cnn_classifier
 
     train, hold = _split(bench, dataset, seed)
     start = time.perf_counter()
@@ -432,9 +433,6 @@ def format_tables(runs: pd.DataFrame, spread: pd.DataFrame | None = None) -> str
 def draw_figures(out: Path, bench: CPVAEBenchmark, *, n_images: int = 12) -> list[Path]:
     """Fig. 2-4 from the saved Table 1 runs of the first seed (no training); none if
     those runs are not on disk."""
-    from groupvae.models.cpvae import CPVAE
-    from groupvae.models.group_vae import GroupVAE
-    from groupvae.plots.cpvae import draw_cross_population, draw_denoising, draw_latent_tsne
 
     seed = bench.seeds[0]
     methods = ("cpvae-alpha-1", "cpvae-no-mi")

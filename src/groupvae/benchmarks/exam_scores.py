@@ -27,7 +27,13 @@ import pandas as pd
 
 from groupvae.benchmarks.runner import Protocol, Run, mean_std, run_dir, run_protocol
 from groupvae.errors import ConfigError
+from groupvae.evaluation.exam_scores import bayes_optimal_metrics, exam_scores_metrics
+from groupvae.models import create
+from groupvae.plots.exam_scores import draw_error_curves
+from groupvae.plots.translation import draw_translation, translation_example
+from groupvae.runs import build_data, evaluate_run, load_run, train_run
 from groupvae.store.atomic import write_text
+from groupvae.training.callbacks import EpochEvaluation
 
 METRIC_NAMES = (
     "reconstruction_error",
@@ -197,7 +203,6 @@ def run_name(name: str) -> str:
 
 
 def _curve_score(model: Any, holdout: Any, *, seed: int) -> dict[str, float]:
-    from groupvae.evaluation.exam_scores import exam_scores_metrics
 
     return exam_scores_metrics(model, holdout, seed=seed, max_train=4_000)
 
@@ -218,8 +223,6 @@ def _table_1_task(
 ) -> dict[str, Any]:
     """Train and evaluate one model for one seed; with ``curve_every``, also score a
     sample of the holdout after the epochs and write ``run_dir/epoch_errors.csv``."""
-    from groupvae.runs import evaluate_run, train_run
-    from groupvae.training.callbacks import EpochEvaluation
 
     recorders: list[EpochEvaluation] = []
 
@@ -256,9 +259,6 @@ def _table_1_task(
 
 def _bayes_task(bench: ExamScoresBenchmark, *, seed: int, run_dir: Path) -> dict[str, Any]:
     """The exact posterior's errors on the holdout schools the models of ``seed`` get."""
-    from groupvae.evaluation.exam_scores import bayes_optimal_metrics
-    from groupvae.models import create
-    from groupvae.runs import build_data
 
     probe = create("mlvae", dataset="exam-scores", seed=seed)  # only for its split
     _, hold = build_data(
@@ -318,8 +318,6 @@ def format_table(summary: pd.DataFrame, paper: dict[str, dict[str, str]] | None 
 
 def draw_figure(out: Path, bench: ExamScoresBenchmark) -> list[Path]:
     """Fig. 3, translation between two schools, from the saved runs of the first seed."""
-    from groupvae.plots.translation import draw_translation, translation_example
-    from groupvae.runs import load_run
 
     seed = bench.seeds[0]
     examples = {}
@@ -337,7 +335,6 @@ def draw_figure(out: Path, bench: ExamScoresBenchmark) -> list[Path]:
 def draw_curves(out: Path, bench: ExamScoresBenchmark, summary: pd.DataFrame) -> list[Path]:
     """Fig. 5, holdout errors by epoch (min / median / max over seeds), from every run's
     ``epoch_errors.csv``; the Bayes-optimal limit (mean over seeds) dashed."""
-    from groupvae.plots.exam_scores import draw_error_curves
 
     curves: dict[str, list[pd.DataFrame]] = {}
     for name in bench.variants():

@@ -33,7 +33,9 @@ import numpy as np
 import pandas as pd
 
 from groupvae.benchmarks.runner import Protocol, Run, mean_std, run_protocol
-from groupvae.evaluation.evidence import KS
+from groupvae.evaluation.evidence import KS, accumulating_evidence
+from groupvae.evaluation.likelihood import holdout_log_likelihood
+from groupvae.runs import holdout_elbo, load_run, train_run
 from groupvae.store.atomic import write_json, write_with
 
 DATASET = "mnist"
@@ -111,9 +113,6 @@ def _evidence_task(
 ) -> dict[str, Any]:
     """Train one model for one seed and score its holdout groups (the model-facing calls
     of a run); the benchmark's metrics are also written to ``run_dir/metrics.json``."""
-    from groupvae.evaluation.evidence import accumulating_evidence
-    from groupvae.evaluation.likelihood import holdout_log_likelihood
-    from groupvae.runs import holdout_elbo, load_run, train_run
 
     train_run(
         model,
@@ -209,6 +208,7 @@ def draw_figure(
     lines are what a code without information scores (the most frequent digit's share,
     and the entropy of the digits). Saved atomically as PNG.
     """
+    # deferred: heavy, only when a figure is drawn
     from matplotlib.figure import Figure
 
     fig = Figure(figsize=(10, 4.2), layout="constrained")

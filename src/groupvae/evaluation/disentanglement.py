@@ -44,6 +44,7 @@ from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostin
 from threadpoolctl import threadpool_limits
 
 from groupvae.data.grouped import GroupedDataset
+from groupvae.data.shapes import CATEGORICAL, FACTORS
 from groupvae.errors import DataError
 from groupvae.evaluation.probes import chance_accuracy, split_groups_in_half
 from groupvae.evaluation.protocols import GroupEncoder
@@ -87,7 +88,6 @@ def shapes_factors(data: GroupedDataset) -> Factors:
     Raises:
         DataError: if ``data`` lacks ``u`` or one of the Shapes factors in ``aux``.
     """
-    from groupvae.data.shapes import CATEGORICAL, FACTORS
 
     missing = [f for f in FACTORS if f not in data.aux]
     if data.u is None or missing:

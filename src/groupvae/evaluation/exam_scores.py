@@ -19,6 +19,7 @@ from sklearn.preprocessing import StandardScaler
 from groupvae.data.exam_scores import exam_scores_mean
 from groupvae.data.grouped import GroupedDataset
 from groupvae.errors import DataError
+from groupvae.evaluation.bayes_oracle import exam_scores_posterior, oracle_decode
 from groupvae.evaluation.protocols import GroupEncoderModel
 
 SCALE = 100.0
@@ -186,7 +187,6 @@ def bayes_optimal_metrics(
     Raises:
         DataError: if ``holdout`` lacks the true factors.
     """
-    from groupvae.evaluation.bayes_oracle import exam_scores_posterior, oracle_decode
 
     _check_holdout(holdout)
     post = exam_scores_posterior(

@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from groupvae.errors import DataError
+from groupvae.errors import ConfigError, DataError
 from groupvae.evaluation.protocols import GroupEncoder, GroupEncoderModel
 
 DIGIT_SETS: dict[str, tuple[int, ...]] = {
@@ -115,6 +115,7 @@ def global_samples(
 
 
 def _svm(kind: str) -> Any:
+    # deferred: scikit-learn is slow to import
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
     from sklearn.svm import SVC
@@ -143,6 +144,7 @@ def classify_batches(
     Raises:
         DataError: for fewer than two kinds or mismatched lengths.
     """
+    # deferred: scikit-learn is slow to import
     from sklearn.model_selection import train_test_split
 
     codes, kind = np.asarray(codes), np.asarray(kind)
@@ -300,9 +302,9 @@ def domain_transfer(
         ConfigError: for a model without a group latent.
         DataError: for other than two domains.
     """
+    # deferred: scikit-learn is slow to import
     from sklearn.linear_model import LogisticRegression
 
-    from groupvae.errors import ConfigError
 
     if not model.has_group_latent:
         raise ConfigError(f"{model.preset} has no group latent to swap")

@@ -10,6 +10,7 @@ def tsne_embedding(codes: np.ndarray, *, seed: int = 0, perplexity: float = 30.0
 
     The perplexity is capped at ``(n - 1) / 3`` (at least 2) so that small sets embed.
     """
+    # deferred: scikit-learn is slow to import
     from sklearn.manifold import TSNE
 
     perplexity = min(perplexity, max(2.0, (len(codes) - 1) / 3))

@@ -112,6 +112,7 @@ def draw_latent_tsne(
 ) -> Path:
     """Fig. 3: a t-SNE scatter per latent (``panels``: title -> ``(n, d)`` codes of the
     same ``n`` images), coloured by ``digits: (n,)``."""
+    # deferred: heavy, only when a figure is drawn
     from matplotlib import colormaps
     from matplotlib.figure import Figure
 

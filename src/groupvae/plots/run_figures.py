@@ -29,11 +29,13 @@ import numpy as np
 
 from groupvae.errors import ConfigError, DataError
 from groupvae.models.saved import load_run
+from groupvae.plots.cpvae import cpvae_figure
 from groupvae.plots.evidence import draw_evidence
 from groupvae.plots.generation import draw_generation
 from groupvae.plots.interpolation import draw_interpolation
 from groupvae.plots.swap_grid import draw_swap_grid
 from groupvae.plots.tiles import require_group_latent
+from groupvae.plots.translation import draw_translation, translation_example  # matplotlib
 from groupvae.plots.ugvae import DEFAULT_COMPONENTS, draw_global_local_grid
 from groupvae.registry import Registry
 
@@ -223,7 +225,6 @@ def plot_translation(
         ConfigError: for a run not on Exam-Scores, or a model without a group latent.
         DataError: for a run with fewer than 2 held-out schools.
     """
-    from groupvae.plots.translation import draw_translation, translation_example  # matplotlib
 
     model, _, holdout = load_run(run_dir)
     name = _dataset_name(model)
@@ -279,7 +280,6 @@ def _cpvae_figure(kind: str) -> PlotFunction:
     def plot(
         run_dir: str | os.PathLike[str], out: str | os.PathLike[str] | None = None, *, seed: int = 0
     ) -> Path:
-        from groupvae.plots.cpvae import cpvae_figure
 
         model, _, hold = load_run(run_dir)
         require_family(model, "cpvae", f"the {kind} figure", run_dir)

@@ -204,6 +204,7 @@ def save_swap_grid(
     Returns:
         ``path`` as a :class:`Path`.
     """
+    # deferred: heavy, only when a figure is drawn
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 

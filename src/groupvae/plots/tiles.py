@@ -159,6 +159,7 @@ def save_mosaic(
     Returns:
         ``path`` as a :class:`Path`.
     """
+    # deferred: heavy, only when a figure is drawn
     from matplotlib.figure import Figure
 
     label_inches = 1.9 if row_labels else 0.3

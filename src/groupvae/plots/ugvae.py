@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
+import torch
 
 from groupvae.errors import DataError
 from groupvae.evaluation.tsne import tsne_embedding
@@ -80,7 +81,6 @@ def component_means(model: GroupVAE, beta: np.ndarray | None, n: int) -> np.ndar
         ``(n, K, instance_dim)`` float32: ``K`` mixture components, or ``K = 1`` zeros for
         the ``N(0, I)`` prior.
     """
-    import torch
 
     model.module.eval()
     u = None if beta is None else torch.as_tensor(np.asarray(beta), dtype=torch.float32)
@@ -397,6 +397,7 @@ def _scatter_points(codes: np.ndarray, seed: int) -> tuple[np.ndarray, tuple[str
 def _kind_styles(kind_names: Sequence[str]) -> list[tuple[int, dict[str, object]]]:
     """``(kind, scatter style)`` in drawing order: ``"random"`` kinds first, grey circles;
     then the others in ``tab10`` colours with their own markers (squares, triangles, ...)."""
+    # deferred: heavy, only when a figure is drawn
     from matplotlib import colormaps
 
     cmap = colormaps["tab10"]
@@ -445,6 +446,7 @@ def draw_posterior_tsne(
     Raises:
         DataError: for mismatched lengths or a kind without a name.
     """
+    # deferred: heavy, only when a figure is drawn
     from matplotlib.figure import Figure
 
     codes = np.asarray(codes, dtype=np.float64)

@@ -20,6 +20,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import numpy
 import pandas as pd
 import torch
 from safetensors import SafetensorError
@@ -37,8 +38,8 @@ HISTORY = "history.csv"
 
 def library_versions() -> dict[str, str]:
     """Versions of groupvae and the libraries that shape its numbers."""
-    import numpy
-    import sklearn  # deferred: scikit-learn takes about a second to import
+    # deferred: scikit-learn is slow to import
+    import sklearn
 
     return {
         "groupvae": __version__,

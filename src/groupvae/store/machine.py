@@ -6,6 +6,10 @@ import os
 import platform
 from typing import Any
 
+import torch
+
+from groupvae.store.checkpoint_files import library_versions
+
 
 def machine_info() -> dict[str, Any]:
     """Platform, processor, CPU count, torch threads, CUDA and library versions.
@@ -14,9 +18,7 @@ def machine_info() -> dict[str, Any]:
         ``{"platform", "processor", "cpu_count", "torch_threads", "cuda_available",
         "groupvae", "python", "torch", "numpy", "scikit-learn"}``, JSON-ready.
     """
-    import torch
 
-    from groupvae.store.checkpoint_files import library_versions
 
     return {
         "processor": platform.processor() or platform.machine(),

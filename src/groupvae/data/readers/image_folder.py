@@ -9,6 +9,7 @@ import pandas as pd
 
 from groupvae.data.grouped import GroupedDataset
 from groupvae.data.readers.common import category_codes, encode_groups, require_columns
+from groupvae.data.readers.table import load_frame
 from groupvae.errors import DataError
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
@@ -30,6 +31,7 @@ def _image_files(root: Path) -> list[Path]:
 
 
 def _load(path: Path, size: int, mode: str) -> np.ndarray:
+    # deferred: only to read image files
     from PIL import Image, UnidentifiedImageError
 
     try:
@@ -44,7 +46,6 @@ def _load(path: Path, size: int, mode: str) -> np.ndarray:
 def _labels(files: list[Path], root: Path, labels: str | Path) -> np.ndarray:
     """Label codes of ``files`` from a CSV with columns ``path`` (relative to ``root``,
     e.g. ``alice/1.png``) and ``label``."""
-    from groupvae.data.readers.table import load_frame
 
     table = load_frame(labels)
     require_columns(table, ["path", "label"], str(labels))
