@@ -2,7 +2,7 @@
 
 Usage:
     git worktree add /tmp/before <commit>
-    python benchmarks/ab_throughput.py --before /tmp/before/src [--after src]
+    python perf/ab_throughput.py --before /tmp/before/src [--after src]
         [--epochs 16] [--groups 4096] [--models mlvae gvae gvae-adv cxvae vae]
 
 For each model, one worker process per version (``PYTHONPATH`` set to that version's

@@ -5,7 +5,7 @@ Runs ``groupvae train PRESET exam-scores`` once per process count (``--set devic
 training observations per second from the run's recorded ``fit_seconds`` (the whole
 ``fit``, process start-up of the extra ranks included), with the machine.
 
-    python benchmarks/ddp_throughput.py [--preset mlvae] [--groups 16384] [--epochs 4]
+    python perf/ddp_throughput.py [--preset mlvae] [--groups 16384] [--epochs 4]
         [--groups-per-batch 64] [--threads 1]
 """
 
@@ -18,8 +18,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from groupvae.store.machine import machine_info
 from groupvae.data import make_exam_scores
+from groupvae.store.machine import machine_info
 
 
 def run(preset: str, groups: int, epochs: int, devices: int, threads: int, per_step: int) -> float:

@@ -1,7 +1,7 @@
 """Training throughput of groupvae against the CxVAE authors' code, side by side.
 
 Usage:
-    python benchmarks/peer_throughput.py [--peer-dir ../shared/peers/cxvae-authors]
+    python perf/peer_throughput.py [--peer-dir ../shared/peers/cxvae-authors]
         [--rounds 3] [--batches 64] [--threads 1] [--models cxvae mlvae gvae gvae-adv]
 
 For each model, alternating, ``--rounds`` times each: the authors' training step

@@ -1,7 +1,7 @@
 """The floor under a training step on this machine, against issue 14's throughput targets.
 
 Usage:
-    python benchmarks/step_floor.py [--groups 4096] [--threads 1] [--epochs 3]
+    python perf/step_floor.py [--groups 4096] [--threads 1] [--epochs 3]
         [--models mlvae gvae gvae-adv cxvae]
 
 For each preset on Exam-Scores at 64 schools per step (about 1,535 students), in ms per
@@ -48,8 +48,8 @@ from throughput import EpochTimer, bare_step_seconds, fit_seconds
 from torch import Tensor, nn
 
 import groupvae
-from groupvae.store.machine import machine_info
 from groupvae.data.sampler import group_loader
+from groupvae.store.machine import machine_info
 from groupvae.training.plan import _adam, frozen
 
 TARGET_OBS_PER_S = {

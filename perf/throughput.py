@@ -1,11 +1,11 @@
 """Training throughput of every preset on Exam-Scores, in observations per second.
 
 Usage:
-    python benchmarks/throughput.py [--groups 4096] [--epochs 3] [--threads 1]
+    python perf/throughput.py [--groups 4096] [--epochs 3] [--threads 1]
         [--accelerator cpu] [--models mlvae cxvae ...]
-    python benchmarks/throughput.py --breakdown [--groups 4096] [--models ...]
-    python benchmarks/throughput.py --scaling [--obs-per-step 2048] [--steps 32]
-    python benchmarks/throughput.py --time-to-quality [--seconds 30] [--groups 32768] [--lr]
+    python perf/throughput.py --breakdown [--groups 4096] [--models ...]
+    python perf/throughput.py --scaling [--obs-per-step 2048] [--steps 32]
+    python perf/throughput.py --time-to-quality [--seconds 30] [--groups 32768] [--lr]
         [--critic-lr] [--groups-per-batch] [--kl-warmup-epochs]
 
 Default: one row per preset (observations/s and groups/s of ``model.fit`` over the timed
@@ -35,10 +35,10 @@ import torch
 from lightning.pytorch.callbacks import Callback
 
 import groupvae
-from groupvae.store.machine import machine_info
 from groupvae.config import to_dict
 from groupvae.data.sampler import group_loader
 from groupvae.models import MODELS
+from groupvae.store.machine import machine_info
 from groupvae.training.plan import EpochMeans, _adam, frozen
 
 SCALING_SIZES = (2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)

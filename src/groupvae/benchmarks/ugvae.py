@@ -302,13 +302,15 @@ def draw_figures(bench: UGVAEBenchmark, out: Path) -> list[Path]:
         if name in bench.models:
             model = GroupVAE.load(run(STRUCTURED, name))
             paths.append(draw_global_local_grid(model, out / filename, z_range=z_range))
-    for name in ("ugvae", "mlvae-random"):
+    tsnes = {
+        "ugvae": "fig14_structured_tsne.png",
+        "mlvae-random": "fig14_structured_tsne_mlvae_random.png",
+    }
+    for name, filename in tsnes.items():
         if name not in bench.models:
             continue
-        suffix = "" if name == "ugvae" else "_mlvae_random"
         title = f"{name}: global posterior means of held-out MNIST batches (seed {seed})"
-        tsne = out / f"fig14_structured_tsne{suffix}.png"
-        paths.append(_draw_codes_tsne(run(STRUCTURED, name), tsne, title, seed))
+        paths.append(_draw_codes_tsne(run(STRUCTURED, name), out / filename, title, seed))
     paths += _domain_figures(bench, out, run)
     return paths
 
@@ -317,18 +319,21 @@ def _domain_figures(bench: UGVAEBenchmark, out: Path, run: Any) -> list[Path]:
     """Fig. 5a (and A.2's ML-VAE version) and Fig. 5b from the domain runs."""
 
     paths = []
-    files = {"ugvae": "fig5a_domain_interpolation.png"}
-    files["mlvae-random"] = "fig11_mlvae_domain_interpolation.png"
+    files = {
+        "ugvae": "fig5a_domain_interpolation.png",
+        "mlvae-random": "fig11_mlvae_domain_interpolation.png",
+    }
+    tsnes = {"ugvae": ("fig5b_domain_tsne.png", "UG-VAE")}  # Fig. 5b: UG-VAE's only
     for name, filename in files.items():
         if name not in bench.domain_models:
             continue
         model, _, hold = load_run(run(DOMAINS, name))
         ends = _domain_endpoints(model, hold, bench.batch_size, bench.seeds[0])
         paths.append(draw_domain_interpolation(model, *ends[:4], out / filename, originals=ends[4]))
-        if name == "ugvae":
-            title = "UG-VAE: global posterior means of held-out batches"
-            tsne = out / "fig5b_domain_tsne.png"
-            paths.append(_draw_codes_tsne(run(DOMAINS, name), tsne, title, bench.seeds[0]))
+        if name in tsnes:
+            tsne, label = tsnes[name]
+            title = f"{label}: global posterior means of held-out batches"
+            paths.append(_draw_codes_tsne(run(DOMAINS, name), out / tsne, title, bench.seeds[0]))
     return paths
 
 
