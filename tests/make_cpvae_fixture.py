@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+import groupvae
 from groupvae.store.atomic import write_json
 
 FIXTURE = Path(__file__).parent / "fixtures" / "cpvae-grassy"
@@ -38,14 +39,16 @@ def training_data() -> tuple[np.ndarray, np.ndarray]:
 
 
 def main() -> None:
-    from groupvae.models.cpvae import create_cpvae
-
     torch.set_num_threads(1)
-    model = create_cpvae(
-        seed=0, obs_shape=(1, 4, 4), shared_dim=2, private_dim=2, hidden=8, n_populations=2
-    )
+    model = groupvae.models.create(
+        "cpvae", seed=0, obs_shape=(1, 4, 4), shared_dim=2, private_dim=2, hidden=8,
+        n_populations=2,
+    )  # fmt: skip
     x, population = training_data()
-    model.fit(x, population, epochs=1, batch_per_population=8, progress=False)
+    data = groupvae.data.GroupedDataset(
+        x=x, group=np.arange(len(x)), aux={"population": population}, name="fixture"
+    )
+    model.fit(data, epochs=1, batch_per_population=8, progress=False)
     model.save(FIXTURE, overwrite=True)
     xi, pi = inputs()
     codes = model.encode(xi, pi)
