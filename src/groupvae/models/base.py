@@ -2,10 +2,11 @@
 mathematics, meets :class:`groupvae.modules.base.BaseModule`).
 
 :class:`BaseModel` is what users touch, with the same verbs in every family: ``fit``,
-  ``encode_*`` returning :class:`Posterior`, ``decode``, ``save``, ``load`` and
-  ``history``. Training goes through the one training plan
-  (:class:`groupvae.training.plan.TrainingPlan`) with the family's hooks: its loaders,
-  its preflight and its weight schedules (KL warm-up, CPVAE's alpha).
+``encode_*`` returning :class:`Posterior`, ``decode``, ``save``, ``load`` and
+``history``. A fit resolves its settings once into a
+:class:`~groupvae.training.fit.FitPlan` (:meth:`BaseModel.plan_fit`: the family's checks,
+loaders and weight schedules: KL warm-up, CPVAE's alpha), which the training layer
+consumes without calling back into the model.
 """
 
 from __future__ import annotations
@@ -67,11 +68,14 @@ OWN_METADATA = (
 
 
 def family_of(metadata: dict[str, Any]) -> str:
-    """The family a checkpoint's metadata records (checkpoints written before families
-    were recorded: ``model_class`` ``"CPVAE"``, else a group VAE)."""
+    """The family a checkpoint's metadata records. Checkpoints written before families
+    were recorded name the model's class (``model_class``), and those written before
+    that were all ``GroupVAE``'s."""
     if "family" in metadata:
         return str(metadata["family"])
-    return "cpvae" if metadata.get("model_class") == "CPVAE" else "group-vae"
+    by_class = {cls.__name__: name for name, cls in FAMILIES.items()}
+    model_class = str(metadata.get("model_class", "GroupVAE"))
+    return by_class.get(model_class, model_class)  # an unknown class: named in the error
 
 
 class BaseModel:
