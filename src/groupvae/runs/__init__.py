@@ -1,0 +1,31 @@
+"""Runs: training, evaluating and exporting a preset on a named data set, in run
+directories (``groupvae train``, ``evaluate``, ``encode``, ``translate``, ``demo``).
+
+* :mod:`~groupvae.runs.train`: :func:`train_run`;
+* :mod:`~groupvae.runs.evaluate`: :func:`evaluate_run`;
+* :mod:`~groupvae.runs.export`: codes and translations of a run's data as tables;
+* :mod:`~groupvae.runs.demo`: the quickstart's ML-VAE on MNIST.
+
+A saved run is reopened with :func:`groupvae.models.saved.load_run`.
+"""
+
+from groupvae.evaluation.metric_sets import (
+    METRICS,
+    group_vae_activity,
+    holdout_elbo,
+    scoring_groups,
+)
+from groupvae.models.saved import build_data, load_run
+from groupvae.runs.evaluate import evaluate_run
+from groupvae.runs.train import train_run
+
+__all__ = [
+    "METRICS",
+    "group_vae_activity",
+    "build_data",
+    "evaluate_run",
+    "holdout_elbo",
+    "load_run",
+    "scoring_groups",
+    "train_run",
+]
