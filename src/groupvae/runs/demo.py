@@ -29,16 +29,16 @@ from typing import Any
 import numpy as np
 import torch
 
-from groupvae.store.machine import machine_info
 from groupvae.config import to_dict
-from groupvae.data.grouped import GroupedDataset
 from groupvae.data.datasets import DATASETS
+from groupvae.data.grouped import GroupedDataset
 from groupvae.errors import DataError
 from groupvae.evaluation.probes import chance_accuracy, probe_accuracy
-from groupvae.store.atomic import write_json
 from groupvae.models import create
 from groupvae.models.group_vae import GroupVAE
 from groupvae.plots.swap_grid import draw_swap_grid
+from groupvae.store.atomic import write_json
+from groupvae.store.machine import machine_info
 
 DATASET, MODEL = "mnist", "mlvae"
 HOLDOUT_FRACTION = 0.2
@@ -98,8 +98,8 @@ def latent_probe_scores(
 
 def holdout_elbo(model: GroupVAE, data: GroupedDataset) -> dict[str, float]:
     """The held-out ELBO after training, in nats: a one-sample Monte Carlo estimate
-    (:meth:`~groupvae.models.base.BaseModel.get_elbo`, seeded), computed once rather than after every
-    epoch.
+    (:meth:`~groupvae.models.base.BaseModel.get_elbo`, seeded), computed once rather than
+    after every epoch.
 
     Returns:
         ``holdout_elbo_per_group`` (mean over groups, ML-VAE eq. 3-5) and

@@ -12,8 +12,8 @@ import pandas as pd
 from groupvae.data.grouped import GroupedDataset
 from groupvae.data.readers.transform import FeatureTransform
 from groupvae.errors import DataError
-from groupvae.store.atomic import write_with
 from groupvae.models.base import BaseModel
+from groupvae.store.atomic import write_with
 
 FRAME_SUFFIXES = (".csv", ".parquet")
 
@@ -82,4 +82,4 @@ def translated_rows(model: Any, data: GroupedDataset, source: str, target: str) 
     return frame
 
 
-__all__ = ["latent_table", "run_data", "translated_rows", "write_frame"]
+__all__ = ["latent_table", "translated_rows", "write_frame"]
