@@ -20,7 +20,7 @@ class BestHoldoutELBO(Callback):
     early stop would undo the steps a run needs); at the end, load the best epoch's
     weights.
 
-    Pass it to ``fit_plan`` / ``model.fit`` through ``callbacks`` (``fit`` adds it itself
+    Pass it to ``model.fit`` through ``callbacks`` (``BaseModel.plan_fit`` adds it itself
     when ``TrainConfig.early_stopping_patience`` is set and holdout data is given).
 
     Attributes:
