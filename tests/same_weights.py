@@ -31,16 +31,20 @@ PRESETS = ("vae", "mlvae", "gvae", "gvae-adv", "cxvae", "gmvae", "ugvae", "cpvae
 
 
 def machine() -> str:
-    """The CPU, its architecture and torch's version: where bit identity is expected."""
-    model = platform.processor()
+    """The CPU (name, family, model and a digest of its instruction-set flags, which
+    choose the float kernels), its architecture and torch's version: where bit identity
+    is expected."""
+    fields = {"model name": platform.processor(), "cpu family": "", "model": "", "flags": ""}
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
+            key, _, value = (part.strip() for part in line.partition(":"))
+            if key in fields and not fields[key]:
+                fields[key] = value
     except OSError:
         pass
-    return f"{platform.machine()} | {model} | torch {torch.__version__}"
+    flags = hashlib.sha256(fields["flags"].encode()).hexdigest()[:12]
+    cpu = f"{fields['model name']} (family {fields['cpu family']}, model {fields['model']})"
+    return f"{platform.machine()} | {cpu} | flags {flags} | torch {torch.__version__}"
 
 
 def images(n: int, seed: int) -> groupvae.data.GroupedDataset:

@@ -27,7 +27,7 @@ def test_same_seed_trains_the_recorded_weights(preset: str) -> None:
         assert got["sha256"] == want["sha256"]
     else:  # another CPU: float32 kernels may round differently in the last bits
         for key, value in want["sums"].items():
-            assert got["sums"][key] == pytest.approx(value, rel=1e-4, abs=1e-4), key
+            assert got["sums"][key] == pytest.approx(value, rel=1e-3, abs=1e-3), key
 
 
 def test_every_preset_resolves_the_recorded_settings() -> None:
