@@ -96,17 +96,19 @@ TRANSFER = {
 }
 
 
+ABLATIONS: dict[str, tuple[str, dict[str, Any]]] = {
+    "mlvae-random": ("mlvae", {**ugvae_model_defaults((1, 28, 28)), **UGVAE_TRAINING}),
+}
+"""The benchmark's own models: name -> ``(preset, overrides)``. ``mlvae-random`` is the
+``mlvae`` preset (product-of-Normals group encoder, standard Normal prior) with UG-VAE's
+architecture and random-batch training: UG-VAE without the mixture, the paper's Fig. 4
+ablation."""
+
+
 def model_spec(name: str) -> tuple[str, dict[str, Any]]:
-    """``(preset, overrides)`` of a benchmark model name.
-
-    ``mlvae-random`` is the ``mlvae`` preset (product-of-Normals group encoder, standard
-    Normal prior) with UG-VAE's architecture and random-batch training: UG-VAE without
-    the mixture, the paper's Fig. 4 ablation.
-    """
-
-    if name == "mlvae-random":
-        return "mlvae", {**ugvae_model_defaults((1, 28, 28)), **UGVAE_TRAINING}
-    return name, {}
+    """``(preset, overrides)`` of a benchmark model name: one of :data:`ABLATIONS`, else
+    the preset ``name`` as it is."""
+    return ABLATIONS.get(name, (name, {}))
 
 
 @dataclass(frozen=True)
