@@ -21,11 +21,16 @@ from typer.testing import CliRunner
 import groupvae
 from groupvae.cli import app
 from groupvae.data import GroupedDataset, make_exam_scores, with_population
-from groupvae.errors import CheckpointError, ConfigError, DataError, NonFiniteLossError
+from groupvae.errors import (
+    CheckpointError,
+    ConfigError,
+    DataError,
+    NonFiniteLossError,
+    TrainingInterrupted,
+)
 from groupvae.models import create
 from groupvae.runs import train_run
 from groupvae.store.run_directory import MARKER
-from groupvae.training.epoch_checkpoints import TrainingInterrupted
 
 runner = CliRunner()
 TINY = ["--data", "n_groups=40", "--epochs", "2", "--set", "hidden=8", "--set", "progress=false"]

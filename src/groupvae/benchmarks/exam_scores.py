@@ -33,7 +33,6 @@ from groupvae.plots.exam_scores import draw_error_curves
 from groupvae.plots.translation import draw_translation, translation_example
 from groupvae.runs import build_data, evaluate_run, load_run, train_run
 from groupvae.store.atomic import write_text
-from groupvae.training.callbacks import EpochEvaluation
 
 METRIC_NAMES = (
     "reconstruction_error",
@@ -223,6 +222,8 @@ def _table_1_task(
 ) -> dict[str, Any]:
     """Train and evaluate one model for one seed; with ``curve_every``, also score a
     sample of the holdout after the epochs and write ``run_dir/epoch_errors.csv``."""
+    # deferred: Lightning takes about a second to import; only training needs it
+    from groupvae.training.callbacks import EpochEvaluation
 
     recorders: list[EpochEvaluation] = []
 

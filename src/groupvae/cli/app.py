@@ -19,7 +19,7 @@ from groupvae.benchmarks.catalog import parse_values
 from groupvae.cli.benchmark import benchmark_app
 from groupvae.config import parse_overrides
 from groupvae.data import DATASETS
-from groupvae.errors import ConfigError, GroupVAEError
+from groupvae.errors import ConfigError, GroupVAEError, TrainingInterrupted
 from groupvae.models import FAMILY_PARTS, MODELS
 from groupvae.models.saved import run_data
 from groupvae.plots import PLOTS
@@ -28,7 +28,6 @@ from groupvae.runs.evaluate import evaluate_run
 from groupvae.runs.export import latent_table, translated_rows, write_frame
 from groupvae.runs.train import train_run
 from groupvae.store.run_directory import is_global_zero
-from groupvae.training.epoch_checkpoints import TrainingInterrupted
 
 app = typer.Typer(
     help="Group VAEs for grouped and non-i.i.d. data (ML-VAE, GVAE, CxVAE, ...).",

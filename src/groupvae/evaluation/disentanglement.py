@@ -40,7 +40,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
 from threadpoolctl import threadpool_limits
 
 from groupvae.data.grouped import GroupedDataset
@@ -133,6 +132,9 @@ def factor_score(
     test = ~fit
     x = np.asarray(features, dtype=np.float64)
     y = np.asarray(target, dtype=np.float64)
+    # deferred: scikit-learn is slow to import
+    from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
+
     kind = HistGradientBoostingClassifier if categorical else HistGradientBoostingRegressor
     predictor = kind(max_iter=MAX_TREES, early_stopping=len(rows) >= 100, random_state=seed)
     with threadpool_limits(limits=1):  # small problems: threads only add overhead

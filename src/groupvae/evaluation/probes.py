@@ -9,9 +9,6 @@ two-layer network, and split **by group** so no group is in both the fit and the
 from __future__ import annotations
 
 import numpy as np
-from sklearn.linear_model import LogisticRegression
-from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import StandardScaler
 
 from groupvae.errors import DataError
 
@@ -45,6 +42,11 @@ def _fit_score(
     """``(correct, scored)`` of a probe fitted on ``fit`` rows and scored on the others."""
     if len(np.unique(labels[fit])) < 2:
         raise DataError("a half of the groups holds a single class; use more groups")
+    # deferred: scikit-learn is slow to import
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
     probe = make_pipeline(StandardScaler(), LogisticRegression(max_iter=max_iter))
     probe.fit(features[fit], labels[fit])
     predicted = probe.predict(features[~fit])

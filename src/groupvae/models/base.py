@@ -35,8 +35,8 @@ from groupvae.store.checkpoint_files import (
     read_history,
     save_checkpoint,
 )
-from groupvae.training.early_stopping import BestHoldoutELBO
-from groupvae.training.fit import FitPlan, check_accelerator, fit
+from groupvae.training.accelerators import check_accelerator
+from groupvae.training.fit_plan import FitPlan
 from groupvae.training.steps import describe, epochs_for_steps
 
 Schedule = Callable[[float], float]
@@ -193,7 +193,7 @@ class BaseModel:
             ConfigError: for an unknown or bad training setting.
             NonFiniteLossError: if a loss, a validation term or a parameter becomes NaN
                 or infinite.
-            KeyboardInterrupt: (:class:`~groupvae.training.epoch_checkpoints.TrainingInterrupted`)
+            KeyboardInterrupt: (:class:`~groupvae.errors.TrainingInterrupted`)
                 on SIGINT or SIGTERM; the last epoch checkpoint is kept.
         """
         if resume and checkpoint_dir is None:
@@ -216,6 +216,9 @@ class BaseModel:
         Returns:
             ``self``; ``self.history`` holds one row per epoch.
         """
+        # deferred: Lightning takes about a second to import; only training needs it
+        from groupvae.training.fit import fit
+
         if resume and checkpoint_dir is None:
             raise ConfigError("resume=True needs the checkpoint_dir of the interrupted fit")
         self.history = fit(
@@ -245,6 +248,9 @@ class BaseModel:
                 range, groups too small for the regulariser in some batch).
             ConfigError: for an unknown or bad training setting.
         """
+        # deferred: Lightning takes about a second to import; only training needs it
+        from groupvae.training.early_stopping import BestHoldoutELBO
+
         config = self.preflight(data, holdout=holdout, **train_options)
         loader, val_loader = self._loaders(data, holdout, config)
         steps = len(loader)

@@ -69,25 +69,6 @@ def seed_generators(seed: int, device: torch.device) -> None:
         torch.cuda.manual_seed(seed)
 
 
-class TrainingInterrupted(KeyboardInterrupt):
-    """Training stopped on SIGINT or SIGTERM; the last epoch checkpoint is kept.
-
-    Attributes:
-        epoch: the 1-based epoch that was running.
-        epochs: the epochs the run asked for.
-        completed: epochs whose checkpoint is kept (the resume point).
-        signal_name: ``"SIGINT"`` or ``"SIGTERM"``.
-    """
-
-    def __init__(self, epoch: int, epochs: int, completed: int, signal_name: str) -> None:
-        self.epoch, self.epochs, self.completed = epoch, epochs, completed
-        self.signal_name = signal_name
-        super().__init__(
-            f"interrupted ({signal_name}) at epoch {epoch} of {epochs}; "
-            f"{completed} completed epoch(s) are checkpointed"
-        )
-
-
 class _Stop(BaseException):
     """Raised inside Lightning's loop to unwind it (Lightning turns a
     ``KeyboardInterrupt`` into ``SystemExit(1)``; any other exception passes through)."""

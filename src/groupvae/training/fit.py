@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import logging
 import warnings
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -19,16 +17,16 @@ from lightning.pytorch.strategies import DDPStrategy
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 
 from groupvae.config import TrainConfig
-from groupvae.errors import CheckpointError, ConfigError
+from groupvae.errors import CheckpointError, ConfigError, TrainingInterrupted
 from groupvae.modules.base import BaseModule
 from groupvae.training.epoch_checkpoints import (
     LAST,
     AtomicCheckpointIO,
     RunCheckpoint,
-    TrainingInterrupted,
     _Stop,
     interrupts,
 )
+from groupvae.training.fit_plan import FitPlan
 from groupvae.training.plan import TrainingPlan
 
 
@@ -49,37 +47,6 @@ def history_frame(rows: list[dict[str, float]]) -> pd.DataFrame:
     if "epoch" in frame:
         frame["epoch"] = frame["epoch"].astype(int)
     return frame
-
-
-@dataclass(frozen=True)
-class FitPlan:
-    """Everything a fit needs, resolved once before training starts.
-
-    The user-facing model (:meth:`groupvae.models.base.BaseModel.plan_fit`) resolves the
-    settings, checks the data and builds this; :func:`fit` consumes it and never calls
-    back into the model.
-
-    Attributes:
-        config: the resolved training settings (epochs already sized by ``min_steps``).
-        loader: the training batches (one epoch), built once.
-        val_loader: the holdout batches, or ``None``.
-        schedules: loss keyword -> ``schedule(progress in [0, 1])`` (KL warm-up, CPVAE's
-            alpha).
-        callbacks: Lightning callbacks (the caller's, then early stopping).
-        stopper: the early-stopping callback among ``callbacks``, or ``None``.
-    """
-
-    config: TrainConfig
-    loader: Any
-    val_loader: Any
-    schedules: Mapping[str, Callable[[float], float]] = field(default_factory=dict)
-    callbacks: tuple[Callback, ...] = ()
-    stopper: Any = None
-
-    @property
-    def steps_per_epoch(self) -> int:
-        """Training batches per epoch (on one device)."""
-        return len(self.loader)
 
 
 def fit(
@@ -123,24 +90,6 @@ def fit(
         training, plan.loader, plan.val_loader, config, log_dir=log_dir,
         callbacks=list(plan.callbacks), checkpoint_dir=checkpoint_dir, resume=resume,
     )  # fmt: skip
-
-
-ACCELERATORS = ("cpu", "gpu", "cuda", "mps", "tpu", "auto")
-
-
-def check_accelerator(config: TrainConfig) -> None:
-    """Raise :class:`ConfigError` before training for an accelerator name Lightning does
-    not know, or one this machine does not have."""
-    name = config.accelerator
-    if name not in ACCELERATORS:
-        raise ConfigError(f"accelerator must be one of {', '.join(ACCELERATORS)}, got {name!r}")
-    if name in ("gpu", "cuda") and not torch.cuda.is_available():
-        raise ConfigError(
-            f"accelerator={name!r} but this machine has no CUDA GPU that torch can use; "
-            "use --set accelerator=cpu (or auto)"
-        )
-    if name == "mps" and not torch.backends.mps.is_available():
-        raise ConfigError("accelerator='mps' but this machine has no Apple GPU; use cpu or auto")
 
 
 def make_trainer(
