@@ -17,7 +17,15 @@ from groupvae.config import (
 )
 from groupvae.data.datasets import DATASETS, DatasetSpec
 from groupvae.errors import ConfigError, GroupVAEError, UnknownNameError
-from groupvae.models import FAMILY_PARTS, MODELS, PARTS, build_config, create, defaults
+from groupvae.models import (
+    FAMILIES,
+    FAMILY_PARTS,
+    MODELS,
+    PARTS,
+    build_config,
+    create,
+    defaults,
+)
 from groupvae.models.defaults import Defaults
 
 
@@ -190,3 +198,33 @@ def test_create_rejects_unknown_fields_and_misfitting_parts():
         create("gvae", dataset="exam-scores", instance_dim=2)
     with pytest.raises(ConfigError, match="conditional' needs a group encoder"):
         create("vae", instance_encoder="conditional")
+
+
+def test_every_defaults_row_names_a_known_data_set_family_and_preset():
+    for row in defaults.DEFAULTS:
+        assert row.dataset == defaults.EVERY or row.dataset in DATASETS, row
+        assert row.family in FAMILY_PARTS, row
+        if isinstance(row.presets, tuple):
+            assert set(row.presets) <= set(MODELS), row
+            assert {MODELS[p].family for p in row.presets} == {row.family}, row
+        assert set(row.model) <= {f.name for f in dataclasses.fields(config_class(row))}, row
+        assert set(row.training) <= {f.name for f in dataclasses.fields(TrainConfig)}, row
+
+
+def config_class(row: defaults.Defaults) -> type:
+    return FAMILIES[row.family].config_class
+
+
+def test_later_rows_of_the_defaults_table_win(monkeypatch):
+    rows = (
+        Defaults("exam-scores", "group-vae", model={"hidden": 5}, training={"lr": 0.5}),
+        Defaults("exam-scores", "group-vae", ("mlvae",), model={"hidden": 6}),
+        Defaults("exam-scores", "group-vae", defaults.NO_GROUP_LATENT, model={"hidden": 7}),
+    )
+    monkeypatch.setattr(defaults, "DEFAULTS", rows)
+    mlvae = defaults.lookup("exam-scores", "group-vae", "mlvae", True)
+    assert mlvae == ({"hidden": 6}, {"lr": 0.5})
+    assert defaults.lookup("exam-scores", "group-vae", "vae", False)[0] == {"hidden": 7}
+    assert defaults.lookup("exam-scores", "cpvae", "cpvae", False) == ({}, {})
+    with pytest.raises(UnknownNameError, match="unknown dataset 'nope'"):
+        defaults.lookup("nope", "group-vae", "mlvae", True)
