@@ -111,8 +111,10 @@ def column_statistics(
         return mean, std
     names = np.asarray(np.arange(len(v)) if rows is None else rows, dtype=object)
     bad = ~np.isfinite(v)
-    if not bad.any():  # finite values whose square overflows: name the largest
-        bad = np.abs(v) >= np.sort(np.abs(v))[-min(3, len(v))]
+    if not bad.any():  # finite values whose squared deviations overflow the sum
+        dev = np.abs(v - np.median(v))
+        bad = dev > np.sqrt(np.finfo(np.float64).max / len(v))
+        bad = bad if bad.any() else dev == dev.max()
     shown = ", ".join(f"{r!r} ({x:g})" for r, x in list(zip(names[bad], v[bad], strict=True))[:5])
     more = f" and {int(bad.sum()) - 5} more" if bad.sum() > 5 else ""
     raise DataError(
