@@ -246,6 +246,7 @@ DATASETS.add(
     "table",
     DatasetSpec(
         build=_read_table,
+        options=read_table,
         description="your CSV/Parquet: --data path=F group=COL features=A,B [labels= missing=drop]",
         population="population",
         shape_from_data=True,
@@ -255,6 +256,7 @@ DATASETS.add(
     "npz",
     DatasetSpec(
         build=_read_npz,
+        options=read_npz,
         description="your .npz with arrays x, group [, labels]: --data path=F [standardise=true]",
         population="labels",
         shape_from_data=True,
@@ -264,6 +266,7 @@ DATASETS.add(
     "anndata",
     DatasetSpec(
         build=_read_h5ad,
+        options=read_h5ad,
         description="your .h5ad (counts, negative binomial): --data path=F group=OBS_KEY [layer=]",
         population="population",
         shape_from_data=True,
@@ -273,6 +276,7 @@ DATASETS.add(
     "image-folder",
     DatasetSpec(
         build=_read_image_folder,
+        options=read_image_folder,
         description="your images ROOT/<group>/*.png|jpg: --data path=ROOT [size=28 mode=grey|rgb]",
         population="labels",
         shape_from_data=True,

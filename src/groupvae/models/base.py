@@ -60,6 +60,32 @@ FAMILIES: Registry[type[BaseModel]] = Registry("model family")
 (:meth:`BaseModel.__init_subclass__`). A checkpoint records its family, so
 :meth:`BaseModel.load` dispatches through this map with no branch on a model's name."""
 
+MAX_PARAMETER_BYTES = 16 * 2**30
+"""The most memory a model's parameters may take (16 GiB as float32, 4.3 billion
+parameters): a larger config is refused before anything is allocated (training needs
+about 4 times this: weights, gradients and Adam's two moments)."""
+
+
+def check_model_size(build: Callable[[], torch.nn.Module], limit: int = MAX_PARAMETER_BYTES) -> int:
+    """The parameter count of the module ``build()`` makes, counted on the ``meta``
+    device (shapes only, no memory).
+
+    Raises:
+        ConfigError: if the parameters would take more than ``limit`` bytes as float32,
+            naming the count and the memory.
+    """
+    with torch.random.fork_rng(devices=[]), torch.device("meta"):
+        module = build()
+    count = sum(p.numel() for p in module.parameters())
+    if 4 * count > limit:
+        raise ConfigError(
+            f"this config has {count:,} parameters ({4 * count / 2**30:,.1f} GiB as float32), "
+            f"over the limit of {limit / 2**30:g} GiB; make hidden, group_dim or the other "
+            "sizes smaller"
+        )
+    return count
+
+
 OWN_METADATA = (
     "seed", "train_config", "schema_version", "versions", "family", "model_class", "dataset",
     "sha256",
@@ -108,6 +134,7 @@ class BaseModel:
         self.config = config
         self.seed = seed
         self.dataset = dataset
+        check_model_size(lambda: self._build_module(config))
         self.module = seeded_module(lambda: self._build_module(config), seed)
         self.history: pd.DataFrame | None = None
         self.train_config: TrainConfig | None = None
@@ -483,4 +510,12 @@ class BaseModel:
         return self.config.model
 
 
-__all__ = ["FAMILIES", "BaseModel", "Posterior", "Schedule", "family_of"]
+__all__ = [
+    "FAMILIES",
+    "MAX_PARAMETER_BYTES",
+    "BaseModel",
+    "Posterior",
+    "Schedule",
+    "check_model_size",
+    "family_of",
+]

@@ -12,7 +12,12 @@ from pathlib import Path
 import numpy as np
 
 from groupvae.data.grouped import GroupedDataset
-from groupvae.data.readers.common import category_codes, encode_groups, existing_file
+from groupvae.data.readers.common import (
+    category_codes,
+    check_unique,
+    encode_groups,
+    existing_file,
+)
 from groupvae.errors import DataError
 
 
@@ -30,6 +35,7 @@ def _read(path: Path):
 
 def read_h5ad(
     path: str | Path | None = None,
+    /,
     *,
     group: str | None = None,
     layer: str | None = None,
@@ -52,7 +58,8 @@ def read_h5ad(
 
     Raises:
         DataError: for a missing or unreadable file, a missing ``.obs`` key or layer
-            (naming those there are), or negative values.
+            (naming those there are), a missing (NaN) group id or duplicate
+            ``obs_names`` (naming the cells).
     """
     path = existing_file(path, "anndata", (".h5ad",))
     adata = _read(path)
@@ -73,8 +80,10 @@ def read_h5ad(
         )
     matrix = adata.X if layer is None else adata.layers[layer]
     x = matrix.toarray() if hasattr(matrix, "toarray") else np.asarray(matrix)
-    codes, ids = encode_groups(obs[group].astype(object))
-    aux = {"row_id": np.asarray(adata.obs_names)}
+    row_id = np.asarray(adata.obs_names)
+    check_unique(row_id, f"{path} .obs_names")
+    codes, ids = encode_groups(obs[group].astype(object), row_id, f"{path} .obs {group!r}")
+    aux = {"row_id": row_id}
     if population is not None:
         aux["population"] = category_codes(obs[population].astype(str))
     return GroupedDataset(

@@ -10,12 +10,12 @@ import numpy as np
 
 from groupvae.data.grouped import GroupedDataset
 from groupvae.data.readers.common import encode_groups, existing_file
-from groupvae.data.readers.transform import FeatureTransform
+from groupvae.data.readers.transform import FeatureTransform, check_finite, column_statistics
 from groupvae.errors import DataError
 
 
 def read_npz(
-    path: str | Path | None = None, *, standardise: bool = False, name: str = "npz"
+    path: str | Path | None = None, /, *, standardise: bool = False, name: str = "npz"
 ) -> GroupedDataset:
     """A grouped data set from ``np.savez(path, x=..., group=..., [labels=...])``.
 
@@ -31,7 +31,9 @@ def read_npz(
 
     Raises:
         DataError: for a missing file, a file that is not an ``.npz`` archive, a missing
-            array (naming the arrays there are) or shapes that disagree.
+            array (naming the arrays there are), shapes that disagree, a missing (NaN)
+            group id, or a value of ``x`` that is not finite (as float32) or too large
+            to standardise (naming the rows, by number).
     """
     path = existing_file(path, "npz", (".npz",))
     try:
@@ -53,15 +55,19 @@ def read_npz(
     if standardise:
         if x.ndim != 2:
             raise DataError(f"standardise needs x of shape (n_obs, d), got {x.shape}")
-        std = x.std(axis=0)
-        std[std == 0] = 1.0
         columns = tuple(f"x{j}" for j in range(x.shape[1]))
-        transform = FeatureTransform(columns, tuple(x.mean(axis=0)), tuple(std), columns)
+        stats = [column_statistics(x[:, j], c) for j, c in enumerate(columns)]
+        mean = tuple(m for m, _ in stats)
+        std = tuple(s if s > 0 else 1.0 for _, s in stats)
+        transform = FeatureTransform(columns, mean, std, columns)
         x = transform.forward(x)
+    columns = transform.columns if transform else tuple(f"x{j}" for j in range(x[0].size))
+    with np.errstate(over="ignore"):
+        check_finite(np.asarray(x, dtype=np.float32), columns)
     group = arrays["group"]
     if group.shape != (len(x),):
         raise DataError(f"{path}: group must have shape ({len(x)},), got {group.shape}")
-    codes, ids = encode_groups(group)
+    codes, ids = encode_groups(group, what=f"{path}: group")
     return GroupedDataset(
         x=x,
         group=codes,
