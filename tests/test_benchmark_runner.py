@@ -16,6 +16,7 @@ import pytest
 
 from groupvae.benchmarks.parallel import run_tasks
 from groupvae.benchmarks.runner import Protocol, Run, mean_std, run_protocol, summarise
+from groupvae.errors import ConfigError
 from groupvae.store.machine import machine_info
 
 
@@ -101,10 +102,42 @@ def test_resume_skips_finished_runs_and_reruns_on_new_settings(tmp_path):
     assert len(runs) == 6 and "reusing 4 finished run(s)" in lines[0]
     assert _calls(tmp_path) == {f"{m}-seed{s}": 1 for m in ("ab", "abcd") for s in range(3)}
     assert list(runs["model"][:3]) == ["abcd"] * 3  # the protocol's order, reused or not
-    run_protocol(_protocol(replace(more, jobs=1, scale=2.0)), tmp_path, echo=lambda *_: None)
-    assert set(_calls(tmp_path).values()) == {2}  # another setting: everything again
+    before = {p: p.stat().st_mtime_ns for p in tmp_path.rglob("*")}
+    other = _protocol(replace(more, jobs=1, scale=2.0))
+    with pytest.raises(ConfigError, match=r"other settings \(scale: 1.0 -> 2.0\).*--overwrite"):
+        run_protocol(other, tmp_path, echo=lambda *_: None)
+    assert {p: p.stat().st_mtime_ns for p in tmp_path.rglob("*")} == before  # nothing written
+    (tmp_path / "notes.txt").write_text("mine")
+    lines.clear()
+    run_protocol(other, tmp_path, echo=lines.append, overwrite=True)
+    assert set(_calls(tmp_path).values()) == {1}  # started over: every run folder made anew
     results = json.loads((tmp_path / "results.json").read_text())
-    assert results["runs"][0]["score"] == pytest.approx(2.0 * 4)
+    assert results["runs"][0]["score"] == pytest.approx(2.0 * 4) and len(results["runs"]) == 6
+    (old,) = tmp_path.glob("results.json.old-*")
+    assert len(json.loads(old.read_text())["runs"]) == 6 and old.name in lines[0]
+    assert (tmp_path / "notes.txt").read_text() == "mine"  # not the runner's file
+
+
+def test_a_corrupt_results_file_is_set_aside_and_the_benchmark_goes_on(tmp_path):
+    for text in ("{not json", '["a list"]', '{"settings": {}, "runs": 3}'):
+        (tmp_path / "results.json").write_text(text)
+        lines: list[str] = []
+        runs = run_protocol(_protocol(_Bench(seeds=(0,))), tmp_path, echo=lines.append)
+        assert len(runs) == 2 and "not a benchmark record: set aside as" in lines[0]
+        aside = sorted(tmp_path.glob("results.json.corrupt-*"), key=lambda p: p.stat().st_mtime)
+        assert aside[-1].read_text() == text
+        assert json.loads((tmp_path / "results.json").read_text())["complete"] is True
+
+
+def test_a_run_folder_without_a_row_is_the_runners_and_starts_afresh(tmp_path):
+    """What an interrupted worker left (a half-made run, its other files) goes first."""
+    folder = tmp_path / "runs" / "ab-seed0"
+    (folder / "training").mkdir(parents=True)
+    for name in ("config.json", "UNFINISHED", "epoch_errors.csv", "calls"):
+        (folder / name).write_text("5")
+    run_protocol(_protocol(_Bench(models=("ab",), seeds=(0,))), tmp_path, echo=lambda *_: None)
+    assert sorted(p.name for p in folder.iterdir()) == ["calls"]
+    assert (folder / "calls").read_text() == "1"
 
 
 def test_summarise_is_mean_and_sample_std_in_run_order():

@@ -10,7 +10,11 @@ from the saved runs. :func:`run_protocol` does the rest, once for all benchmarks
 * **resume**: a run whose row the output folder's ``results.json`` already holds, written
   with the same settings (those that choose runs, :data:`SELECTION`, aside), is not run
   again; ``results.json`` is rewritten after every finished run, so an interrupted
-  benchmark resumes where it stopped;
+  benchmark resumes where it stopped. A ``results.json`` written with other settings is
+  refused before anything runs (``overwrite=True`` starts over); one that does not read
+  as a record is set aside as ``results.json.corrupt-<time>``;
+* the runner owns each run's folder ``runs/<name>-seed<seed>``: one whose row
+  ``results.json`` lacks is removed, whatever it holds, before the run is made again;
 * ``results.json`` (settings, machine, every run, mean and std over seeds),
   ``results.csv`` (one row per run and seed), ``summary.csv`` (mean and std per run) and
   ``table.md``, all written atomically;
@@ -25,6 +29,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import shutil
 import time
 from collections.abc import Callable, Sequence
 from contextlib import closing
@@ -40,7 +45,6 @@ from groupvae.benchmarks.parallel import one_thread, run_tasks
 from groupvae.errors import ConfigError
 from groupvae.store.atomic import write_json, write_text
 from groupvae.store.machine import machine_info
-from groupvae.store.run_directory import clear_run, run_state
 
 SELECTION = ("seeds", "splits", "models", "domain_models", "datasets", "jobs")
 """Settings that choose which runs to make, not what a run computes: ignored when
@@ -127,16 +131,14 @@ def run_dir(out: str | Path, name: str, seed: int) -> Path:
 def _execute(run: Run, seed: int, directory: Path) -> dict[str, Any]:
     """One run on one thread (torch and BLAS), in a worker process or here.
 
-    A run whose row ``results.json`` lacks starts afresh: what an earlier, interrupted
-    attempt left in its folder goes first, if it is a groupvae run (only the files
-    groupvae writes); any other folder is the task's own business.
+    A run whose row ``results.json`` lacks starts afresh: its folder, made by the runner
+    for this run only, goes first with whatever an earlier, interrupted attempt left in
+    it (a groupvae run, the task's other files, half-written temporary files).
     """
-
-    try:
-        if run_state(directory) != "new":
-            clear_run(directory)
-    except ConfigError:
-        pass
+    if directory.is_symlink() or directory.is_file():
+        directory.unlink()
+    elif directory.exists():
+        shutil.rmtree(directory)
     start = time.perf_counter()
     with one_thread():
         metrics = run.task(*run.args, seed=seed, run_dir=directory)
@@ -153,21 +155,103 @@ def _row_id(row: dict[str, Any], keys: Sequence[str]) -> tuple[Any, ...]:
     return (*(row[k] for k in keys), row["seed"])
 
 
-def finished_rows(protocol: Protocol, out: str | Path) -> dict[tuple[Any, ...], dict[str, Any]]:
-    """Rows of ``out/results.json`` that can be reused: ``{(*key values, seed): row}``,
-    none if the file is missing or was written with other settings."""
-    path = Path(out) / RESULTS
-    if not path.is_file():
-        return {}
-    record = json.loads(path.read_text())
-    settings = record.get("settings")
-    if not isinstance(settings, dict) or "runs" not in record:
-        return {}
-    mine = _comparable(protocol.settings)
-    if {k: v for k, v in settings.items() if k not in SELECTION} != mine:
-        return {}
+def _read_record(path: Path) -> dict[str, Any] | None:
+    """``results.json`` as a record (settings and runs); ``None`` if it does not read as
+    one (not JSON, not an object, or without a ``settings`` object and a ``runs`` list of
+    objects)."""
+    try:
+        record = json.loads(path.read_text())
+    except (UnicodeDecodeError, ValueError):
+        return None
+    ok = (
+        isinstance(record, dict)
+        and isinstance(record.get("settings"), dict)
+        and isinstance(record.get("runs"), list)
+        and all(isinstance(row, dict) for row in record["runs"])
+    )
+    return record if ok else None
+
+
+def settings_differences(protocol: Protocol, record: dict[str, Any]) -> list[str]:
+    """How ``record`` (a ``results.json``) was made otherwise than ``protocol`` would make
+    it: ``"key: old -> new"`` per setting (the :data:`SELECTION` fields aside), the
+    benchmark's name first; empty: its rows can be reused."""
+    old = {k: v for k, v in record.get("settings", {}).items() if k not in SELECTION}
+    new = _comparable(protocol.settings)
+    lines = []
+    if record.get("benchmark", protocol.name) != protocol.name:
+        lines.append(f"benchmark: {record['benchmark']} -> {protocol.name}")
+    for key in [*new, *(k for k in old if k not in new)]:
+        if old.get(key, "(none)") != new.get(key, "(none)"):
+            lines.append(f"{key}: {json.dumps(old.get(key))} -> {json.dumps(new.get(key))}")
+    return lines
+
+
+def _reusable(protocol: Protocol, record: dict[str, Any]) -> dict[tuple[Any, ...], dict[str, Any]]:
     keys = protocol.keys
     return {_row_id(row, keys): row for row in record["runs"] if all(k in row for k in keys)}
+
+
+def finished_rows(protocol: Protocol, out: str | Path) -> dict[tuple[Any, ...], dict[str, Any]]:
+    """Rows of ``out/results.json`` that can be reused: ``{(*key values, seed): row}``,
+    none if the file is missing, does not read as a record or was written with other
+    settings."""
+    path = Path(out) / RESULTS
+    record = _read_record(path) if path.is_file() else None
+    if record is None or settings_differences(protocol, record):
+        return {}
+    return _reusable(protocol, record)
+
+
+def _aside(path: Path, tag: str) -> Path:
+    """Rename ``path`` to ``<path>.<tag>-<local time>`` (a new name) and return it."""
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    target, n = path.with_name(f"{path.name}.{tag}-{stamp}"), 1
+    while target.exists():
+        n += 1
+        target = path.with_name(f"{path.name}.{tag}-{stamp}-{n}")
+    path.rename(target)
+    return target
+
+
+def _saved_rows(
+    protocol: Protocol, out: Path, *, overwrite: bool, echo: Any
+) -> dict[tuple[Any, ...], dict[str, Any]]:
+    """The rows of ``out/results.json`` to reuse, before anything runs.
+
+    A file that does not read as a record is renamed ``results.json.corrupt-<time>``.
+    With ``overwrite`` the old results are renamed ``results.json.old-<time>`` and the
+    files made from them (``results.csv``, ``summary.csv``, ``table.md``, the figures it
+    lists) removed; the run folders go as each run is made again.
+
+    Raises:
+        ConfigError: for a ``results.json`` written with other settings, without
+            ``overwrite``.
+    """
+    path = out / RESULTS
+    if not path.is_file():
+        return {}
+    record = _read_record(path)
+    if record is None:
+        moved = _aside(path, "corrupt")
+        echo(f"{path} is not a benchmark record: set aside as {moved.name}; running again")
+        return {}
+    if overwrite:
+        for name in (CSV, SUMMARY, TABLE, *record.get("figures", [])):
+            own = out / str(name)
+            if own.parent == out and own.is_file():
+                own.unlink()
+        moved = _aside(path, "old")
+        echo(f"--overwrite: starting over; the old {RESULTS} is kept as {moved.name}")
+        return {}
+    differences = settings_differences(protocol, record)
+    if differences:
+        raise ConfigError(
+            f"{path} was written with other settings ({'; '.join(differences)}); run with "
+            "those settings to continue it, choose another --out, or add --overwrite to "
+            "start over"
+        )
+    return _reusable(protocol, record)
 
 
 def summarise(runs: pd.DataFrame, keys: Sequence[str], metrics: Sequence[str] = ()) -> pd.DataFrame:
@@ -240,22 +324,33 @@ def _write(protocol: Protocol, out: Path, rows: list[dict[str, Any]], wall: floa
     return record
 
 
-def run_protocol(protocol: Protocol, out: str | Path, *, echo: Any = print) -> pd.DataFrame:
+def run_protocol(
+    protocol: Protocol, out: str | Path, *, echo: Any = print, overwrite: bool = False
+) -> pd.DataFrame:
     """Run every (run, seed) not already finished; write the results, table and figures.
 
     Args:
         protocol: the benchmark.
         out: output folder (created); runs go to ``out/runs/<name>-seed<seed>``.
         echo: where progress lines and the final table are printed.
+        overwrite: start over where ``out/results.json`` holds earlier results (kept as
+            ``results.json.old-<time>``), even with other settings.
 
     Returns:
         One row per run and seed: the key columns, ``seed``, the task's metrics and
         ``seconds`` (the run's wall time, training and evaluation).
+
+    Raises:
+        ConfigError: for an ``out`` whose ``results.json`` was written with other
+            settings (named, ``key: old -> new``), without ``overwrite``; nothing is run
+            or written.
+        KeyboardInterrupt: on SIGINT or SIGTERM; the workers are stopped and the
+            finished rows kept.
     """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     settings = protocol.settings
-    done = finished_rows(protocol, out)
+    done = _saved_rows(protocol, out, overwrite=overwrite, echo=echo)
     rows, todo = [], []
     heavy_first = sorted(protocol.runs, key=lambda run: -run.weight)  # stable among equals
     for seed in settings.seeds:  # seed by seed, as a worker's history can matter
@@ -311,5 +406,6 @@ __all__ = [
     "mean_std",
     "run_dir",
     "run_protocol",
+    "settings_differences",
     "summarise",
 ]

@@ -25,7 +25,7 @@ from groupvae.models.saved import run_data
 from groupvae.plots import PLOTS
 from groupvae.runs.demo import run_demo
 from groupvae.runs.evaluate import evaluate_run
-from groupvae.runs.export import latent_table, translated_rows, write_frame
+from groupvae.runs.export import frame_path, latent_table, translated_rows, write_frame
 from groupvae.runs.train import train_run
 from groupvae.store.run_directory import is_global_zero
 
@@ -37,6 +37,13 @@ app = typer.Typer(
 RunDataOption = Annotated[
     list[str] | None,
     typer.Option(help="Change a recorded data option, e.g. path=new.csv (repeatable)."),
+]
+OverwriteOption = Annotated[
+    bool,
+    typer.Option(
+        help="Replace the file already at --out (never a run's own files: config.json, "
+        "weights.safetensors, metadata.json, history.csv, run.json, UNFINISHED, training/)."
+    ),
 ]
 SetOption = Annotated[
     list[str] | None,
@@ -196,12 +203,14 @@ def encode(
     run_dir: Annotated[Path, typer.Argument(help="A run directory made by train.")],
     out: Annotated[Path, typer.Option(help="Output file: .csv or .parquet.")],
     data: RunDataOption = None,
+    overwrite: OverwriteOption = False,
 ) -> None:
     """Write the codes of the run's data: one row per observation, one per group."""
 
+    frame_path(out, overwrite=overwrite)  # before the run is loaded
     model, rows = run_data(run_dir, parse_values(data))
     frame = latent_table(model, rows)
-    write_frame(frame, out)
+    write_frame(frame, out, overwrite=overwrite)
     typer.echo(f"wrote {out} ({rows.n_obs} observations, {rows.n_groups} groups)")
 
 
@@ -213,12 +222,14 @@ def translate(
     target: Annotated[str, typer.Option(help="The group whose code they get.")],
     out: Annotated[Path, typer.Option(help="Output file: .csv or .parquet.")],
     data: RunDataOption = None,
+    overwrite: OverwriteOption = False,
 ) -> None:
     """Decode the SOURCE group's rows with the TARGET group's code, in your units."""
 
+    frame_path(out, overwrite=overwrite)  # before the run is loaded
     model, rows = run_data(run_dir, parse_values(data))
     frame = translated_rows(model, rows, source, target)
-    write_frame(frame, out)
+    write_frame(frame, out, overwrite=overwrite)
     typer.echo(f"wrote {out} ({len(frame)} rows of {source} translated to {target})")
 
 
@@ -233,8 +244,15 @@ def plot(
         ),
     ],
     run_dir: Annotated[Path, typer.Argument(help="A run directory made by train.")],
-    out: Annotated[Path | None, typer.Option(help="PNG path (default RUN_DIR/KIND.png).")] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            help="PNG path (default RUN_DIR/KIND.png, groupvae's own figure, replaced as "
+            "it is drawn again)."
+        ),
+    ] = None,
     seed: Annotated[int, typer.Option(help="Seed of the images or groups shown.")] = 0,
+    overwrite: OverwriteOption = False,
 ) -> None:
     """Draw a figure from a saved run, without training again."""
 
@@ -242,7 +260,7 @@ def plot(
         raise ConfigError(
             f"--out {out} is a directory; give the figure's file name, e.g. {out}/{kind}.png"
         )
-    path = PLOTS[kind](run_dir, out, seed=seed)
+    path = PLOTS[kind](run_dir, out, seed=seed, overwrite=overwrite)
     typer.echo(f"wrote {path}")
 
 

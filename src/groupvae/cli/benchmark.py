@@ -4,7 +4,8 @@
 Every subcommand has the options the benchmark's settings offer among ``--seeds``,
 ``--epochs``, ``--jobs`` and ``--models``; then its own options (Exam-Scores' ``--groups``,
 ``--table``, ``--data``; multilevel's ``--datasets``), ``--out`` (default: the
-benchmark's folder), ``--set key=value``, ``--quick`` and, where the benchmark has more
+benchmark's folder), ``--overwrite`` (start over where ``--out`` holds other results),
+``--set key=value``, ``--quick`` and, where the benchmark has more
 variants, ``--protocol NAME``. Bad values end in one line before anything is trained
 (:meth:`~groupvae.benchmarks.catalog.Benchmark.configure`); the run itself is
 :func:`~groupvae.benchmarks.runner.run_protocol`.
@@ -30,6 +31,11 @@ HELPS = {
     "set": "Override a model or training field: key=value (repeatable).",
 }
 """``--help`` of the shared options, unless the benchmark says otherwise."""
+OVERWRITE_HELP = (
+    "Start over: the results.json in --out is kept as results.json.old-TIME and every run "
+    "is made again (needed where --out holds results of other settings; only the "
+    "runner's own files change)."
+)
 
 
 def _option(name: str, kind: Any, default: Any, *decls: str, help: str) -> inspect.Parameter:
@@ -59,6 +65,7 @@ def parameters(bench: Benchmark[Any]) -> list[inspect.Parameter]:
     params += [_option(o.name, o.type | None, None, o.flag, help=o.help) for o in bench.options]
     params += [
         _option("out", Path, bench.out, help="Output folder."),
+        _option("overwrite", bool, False, help=OVERWRITE_HELP),
         _option("set_", list[str] | None, None, "--set", help=helps["set"]),
         _option("quick", bool, False, help=_sentence(bench.variants["quick"].help)),
     ]
@@ -88,10 +95,10 @@ def command(name: str, bench: Benchmark[Any]) -> Callable[..., None]:
     """The subcommand of benchmark ``name``: a function whose signature typer reads."""
 
     def run(**values: Any) -> None:
-        out = values.pop("out")
+        out, overwrite = values.pop("out"), values.pop("overwrite")
         chosen = variant(values.pop("quick"), values.pop("protocol", "default"))
         settings = bench.configure(chosen, sets=values.pop("set_"), **values)
-        run_protocol(bench.protocol(settings), out, echo=typer.echo)
+        run_protocol(bench.protocol(settings), out, echo=typer.echo, overwrite=overwrite)
 
     params = parameters(bench)
     run.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]

@@ -1,8 +1,11 @@
 """``PLOTS``: each figure drawn from a saved run directory, without training again.
 
-``PLOTS[kind](run_dir, out, seed=seed)`` loads the run (:func:`groupvae.models.saved.load_run`),
-draws the figure on the run's held-out groups and writes ``out`` (default
-``run_dir/<kind>.png``) atomically:
+``PLOTS[kind](run_dir, out, seed=seed, overwrite=False)`` loads the run
+(:func:`groupvae.models.saved.load_run`), draws the figure on the run's held-out groups
+and writes ``out`` (default ``run_dir/<kind>.png``) atomically. An existing ``out`` is
+replaced only with ``overwrite`` (a run's own files never are; see
+:func:`groupvae.store.outputs.check_output`); the default path, groupvae's own figure in
+the run directory, is replaced as it is drawn again:
 
 * ``swap``: ML-VAE's Fig. 4 (:mod:`groupvae.plots.swap_grid`);
 * ``interpolation``: Fig. 5b (:mod:`groupvae.plots.interpolation`);
@@ -38,6 +41,7 @@ from groupvae.plots.tiles import require_group_latent
 from groupvae.plots.translation import draw_translation, translation_example  # matplotlib
 from groupvae.plots.ugvae import DEFAULT_COMPONENTS, draw_global_local_grid
 from groupvae.registry import Registry
+from groupvae.store.outputs import check_output
 
 if TYPE_CHECKING:
     from groupvae.data.grouped import GroupedDataset
@@ -63,6 +67,7 @@ class PlotFunction(Protocol):
         out: str | os.PathLike[str] | None = None,
         *,
         seed: int = 0,
+        overwrite: bool = False,
     ) -> Path: ...
 
 
@@ -73,10 +78,21 @@ ImageDrawer = Callable[..., object]
 
 
 def default_path(
-    run_dir: str | os.PathLike[str], out: str | os.PathLike[str] | None, kind: str
+    run_dir: str | os.PathLike[str],
+    out: str | os.PathLike[str] | None,
+    kind: str,
+    *,
+    overwrite: bool = False,
 ) -> Path:
-    """``out``, or ``run_dir/<kind>.png`` when ``out`` is ``None``."""
-    return Path(run_dir) / f"{kind}.png" if out is None else Path(out)
+    """``out``, or ``run_dir/<kind>.png`` (replaced freely) when ``out`` is ``None``.
+
+    Raises:
+        ConfigError: for an ``out`` that exists (without ``overwrite``), is a folder or
+            is one of a run directory's own files (:func:`~groupvae.store.outputs.check_output`).
+    """
+    if out is None:
+        return Path(run_dir) / f"{kind}.png"
+    return check_output(out, overwrite=overwrite)
 
 
 def require_family(model: BaseModel, family: str, what: str, run_dir: object) -> None:
@@ -134,17 +150,22 @@ def _draw_image_figure(
     run_dir: str | os.PathLike[str],
     out: str | os.PathLike[str] | None,
     seed: int,
+    overwrite: bool,
 ) -> Path:
     """Load an image run and ``draw(model, holdout, path, seed=..., title=...)`` its figure."""
+    path = default_path(run_dir, out, kind, overwrite=overwrite)
     model, holdout, name = load_image_run(run_dir, kind)
-    path = default_path(run_dir, out, kind)
     draw(model, holdout, path, seed=seed, title=f"{model.config.model}, held-out {name}: {figure}")
     return path
 
 
 @PLOTS.register("swap")
 def plot_swap(
-    run_dir: str | os.PathLike[str], out: str | os.PathLike[str] | None = None, *, seed: int = 0
+    run_dir: str | os.PathLike[str],
+    out: str | os.PathLike[str] | None = None,
+    *,
+    seed: int = 0,
+    overwrite: bool = False,
 ) -> Path:
     """Draw the swap grid (ML-VAE Fig. 4) of a saved run on its held-out groups.
 
@@ -155,13 +176,17 @@ def plot_swap(
         ConfigError: for a run not on images or a model without a group latent.
     """
     return _draw_image_figure(
-        "swap", "swap grid (ML-VAE Fig. 4)", draw_swap_grid, run_dir, out, seed
+        "swap", "swap grid (ML-VAE Fig. 4)", draw_swap_grid, run_dir, out, seed, overwrite
     )
 
 
 @PLOTS.register("interpolation")
 def plot_interpolation(
-    run_dir: str | os.PathLike[str], out: str | os.PathLike[str] | None = None, *, seed: int = 0
+    run_dir: str | os.PathLike[str],
+    out: str | os.PathLike[str] | None = None,
+    *,
+    seed: int = 0,
+    overwrite: bool = False,
 ) -> Path:
     """Draw the interpolation grid (ML-VAE Fig. 5b) of a saved run on its held-out groups.
 
@@ -173,13 +198,23 @@ def plot_interpolation(
         ConfigError: for a run not on images or a model without a group latent.
     """
     return _draw_image_figure(
-        "interpolation", "interpolation (ML-VAE Fig. 5b)", draw_interpolation, run_dir, out, seed
+        "interpolation",
+        "interpolation (ML-VAE Fig. 5b)",
+        draw_interpolation,
+        run_dir,
+        out,
+        seed,
+        overwrite,
     )
 
 
 @PLOTS.register("generation")
 def plot_generation(
-    run_dir: str | os.PathLike[str], out: str | os.PathLike[str] | None = None, *, seed: int = 0
+    run_dir: str | os.PathLike[str],
+    out: str | os.PathLike[str] | None = None,
+    *,
+    seed: int = 0,
+    overwrite: bool = False,
 ) -> Path:
     """Draw the generation figure (ML-VAE Fig. 5a) of a saved run on its held-out groups.
 
@@ -191,13 +226,17 @@ def plot_generation(
         ConfigError: for a run not on images or a model without a group latent.
     """
     return _draw_image_figure(
-        "generation", "generation (ML-VAE Fig. 5a)", draw_generation, run_dir, out, seed
+        "generation", "generation (ML-VAE Fig. 5a)", draw_generation, run_dir, out, seed, overwrite
     )
 
 
 @PLOTS.register("evidence")
 def plot_evidence(
-    run_dir: str | os.PathLike[str], out: str | os.PathLike[str] | None = None, *, seed: int = 0
+    run_dir: str | os.PathLike[str],
+    out: str | os.PathLike[str] | None = None,
+    *,
+    seed: int = 0,
+    overwrite: bool = False,
 ) -> Path:
     """Draw reconstructions without and with accumulated evidence (ML-VAE Fig. 6a-b).
 
@@ -208,13 +247,23 @@ def plot_evidence(
         ConfigError: for a run not on images or a model without a group latent.
     """
     return _draw_image_figure(
-        "evidence", "accumulated evidence (ML-VAE Fig. 6)", draw_evidence, run_dir, out, seed
+        "evidence",
+        "accumulated evidence (ML-VAE Fig. 6)",
+        draw_evidence,
+        run_dir,
+        out,
+        seed,
+        overwrite,
     )
 
 
 @PLOTS.register("translation")
 def plot_translation(
-    run_dir: str | os.PathLike[str], out: str | os.PathLike[str] | None = None, *, seed: int = 0
+    run_dir: str | os.PathLike[str],
+    out: str | os.PathLike[str] | None = None,
+    *,
+    seed: int = 0,
+    overwrite: bool = False,
 ) -> Path:
     """Draw the Exam-Scores translation figure (CxVAE paper's Fig. 3) of a saved run.
 
@@ -226,6 +275,7 @@ def plot_translation(
         DataError: for a run with fewer than 2 held-out schools.
     """
 
+    path = default_path(run_dir, out, "translation", overwrite=overwrite)
     model, _, holdout = load_run(run_dir)
     name = _dataset_name(model)
     require_family(model, "group-vae", "the translation figure", run_dir)
@@ -239,14 +289,17 @@ def plot_translation(
         raise DataError(f"a translation needs 2 held-out schools; {run_dir} holds out 1")
     source, target = np.random.default_rng(seed).choice(holdout.n_groups, 2, replace=False)
     example = translation_example(model, holdout, int(source), int(target))
-    path = default_path(run_dir, out, "translation")
     title = f"held-out school {source} \u2192 {target}"
     return draw_translation({model.config.model: example}, path, title=title)
 
 
 @PLOTS.register("global-local")
 def plot_global_local(
-    run_dir: str | os.PathLike[str], out: str | os.PathLike[str] | None = None, *, seed: int = 0
+    run_dir: str | os.PathLike[str],
+    out: str | os.PathLike[str] | None = None,
+    *,
+    seed: int = 0,
+    overwrite: bool = False,
 ) -> Path:
     """Draw samples as the global and the local latent move (UG-VAE Fig. 3) for a saved run.
 
@@ -260,6 +313,7 @@ def plot_global_local(
     Raises:
         ConfigError: for a run not on images.
     """
+    path = default_path(run_dir, out, "global-local", overwrite=overwrite)
     model, _, name = load_image_run(run_dir, "global-local", group_latent=False)
     mixture = model.module.prior.has_clusters
     k = int(model.config.n_components) if mixture else 1
@@ -267,7 +321,7 @@ def plot_global_local(
     components = np.sort(rng.choice(k, min(k, len(DEFAULT_COMPONENTS)), replace=False))
     return draw_global_local_grid(
         model,
-        default_path(run_dir, out, "global-local"),
+        path,
         components=components.tolist(),
         z_range=3.0 if mixture else 1.0,
         title=f"{model.config.model}, {name}: global x local samples (UG-VAE Fig. 3)",
@@ -278,12 +332,17 @@ def _cpvae_figure(kind: str) -> PlotFunction:
     """A :data:`PLOTS` entry of one CPVAE figure (:func:`groupvae.plots.cpvae.cpvae_figure`)."""
 
     def plot(
-        run_dir: str | os.PathLike[str], out: str | os.PathLike[str] | None = None, *, seed: int = 0
+        run_dir: str | os.PathLike[str],
+        out: str | os.PathLike[str] | None = None,
+        *,
+        seed: int = 0,
+        overwrite: bool = False,
     ) -> Path:
 
+        path = default_path(run_dir, out, kind, overwrite=overwrite)
         model, _, hold = load_run(run_dir)
         require_family(model, "cpvae", f"the {kind} figure", run_dir)
-        return cpvae_figure(model, hold, kind, default_path(run_dir, out, kind), seed=seed)
+        return cpvae_figure(model, hold, kind, path, seed=seed)
 
     plot.__doc__ = f"Draw a saved CPVAE run's {kind} figure on its holdout images."
     return plot

@@ -14,21 +14,38 @@ from groupvae.data.readers.transform import FeatureTransform
 from groupvae.errors import DataError
 from groupvae.models.base import BaseModel
 from groupvae.store.atomic import write_with
+from groupvae.store.outputs import check_output
 
 FRAME_SUFFIXES = (".csv", ".parquet")
 
 
-def write_frame(frame: pd.DataFrame, path: str | Path) -> Path:
+def frame_path(path: str | Path, *, overwrite: bool = False) -> Path:
+    """Check ``path`` for :func:`write_frame` before anything is computed.
+
+    Raises:
+        DataError: for a suffix other than ``.csv`` or ``.parquet``.
+        ConfigError: for an existing file without ``overwrite``, a folder, or one of a
+            run directory's own files (:func:`groupvae.store.outputs.check_output`).
+    """
+    path = Path(path)
+    if path.suffix.lower() not in FRAME_SUFFIXES:
+        raise DataError(f"--out {path} must end in {' or '.join(FRAME_SUFFIXES)}")
+    return check_output(path, overwrite=overwrite)
+
+
+def write_frame(frame: pd.DataFrame, path: str | Path, *, overwrite: bool = False) -> Path:
     """Write ``frame`` atomically as CSV or Parquet, by ``path``'s suffix.
+
+    An existing file at ``path`` is replaced only with ``overwrite``; a run directory's
+    own files (``history.csv``, ...) never are.
 
     Raises:
         DataError: for another suffix.
+        ConfigError: for an existing ``path`` without ``overwrite``, a folder, or a run's
+            own file (see :func:`frame_path`).
     """
-    path = Path(path)
-    suffix = path.suffix.lower()
-    if suffix not in FRAME_SUFFIXES:
-        raise DataError(f"--out {path} must end in {' or '.join(FRAME_SUFFIXES)}")
-    if suffix == ".csv":
+    path = frame_path(path, overwrite=overwrite)
+    if path.suffix.lower() == ".csv":
         write_with(path, lambda tmp: frame.to_csv(tmp, index=False))
     else:
         write_with(path, lambda tmp: frame.to_parquet(tmp, index=False))
@@ -82,4 +99,4 @@ def translated_rows(model: Any, data: GroupedDataset, source: str, target: str) 
     return frame
 
 
-__all__ = ["latent_table", "translated_rows", "write_frame"]
+__all__ = ["frame_path", "latent_table", "translated_rows", "write_frame"]
