@@ -188,7 +188,7 @@ def run_data(
     record = data_record(model.extra_metadata, run_dir)
     if record.get("file") is not None and "path" not in (options or {}):
         check_unchanged(
-            record["file"], f"cannot use the run {run_dir} on its data",
+            record["file"], f"cannot use the run {run_dir}",
             hint="; to encode this file as new data, name it with --data path=FILE",
         )  # fmt: skip
     merged = {**_recorded_options(model, record), **(options or {})}

@@ -76,12 +76,11 @@ def disk_error(path: Path, err: BaseException, size: int | None = None) -> DiskE
     code = getattr(err, "errno", None)
     free = _free_bytes(path)
     if code in (errno.ENOSPC, errno.EDQUOT) or not isinstance(err, OSError):
-        reason = "no space left on device" if isinstance(err, OSError) else "the write failed"
+        full = isinstance(err, OSError)
+        reason = "no space left on device" if full else "the write failed: is the disk full?"
         needs = [f"needs about {size:,} bytes"] if size is not None else []
         needs += [f"{free:,} bytes free"] if free is not None else []
         reason += f" ({', '.join(needs)})" if needs else ""
-        if not isinstance(err, OSError):
-            reason += "; is the disk full?"
     elif code in (errno.EROFS, errno.EACCES, errno.EPERM):
         where = getattr(err, "filename", None) or path.parent
         reason = f"{where} is read-only or not writable by you ({os.strerror(code)})"
