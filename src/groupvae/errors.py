@@ -30,6 +30,11 @@ class CheckpointError(GroupVAEError, OSError):
     """A checkpoint directory is missing, corrupt, or does not match its config."""
 
 
+class DiskError(GroupVAEError, OSError):
+    """A file could not be written: the disk is full, or the folder is read-only or not
+    ours to write. The file it was to replace is left as it was."""
+
+
 class NonFiniteLossError(GroupVAEError, FloatingPointError):
     """Training produced a NaN or infinite loss."""
 

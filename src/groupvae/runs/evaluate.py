@@ -15,6 +15,12 @@ def evaluate_run(run_dir: str | Path, *, seed: int = 0) -> dict[str, Any]:
 
     Writes ``run_dir/metrics.json`` atomically and returns the metrics, with the holdout
     ELBO per observation (and per group for group VAEs).
+
+    Raises:
+        CheckpointError: if the run is missing, corrupt or does not record its data.
+        DataError: if the run's recorded data file changed since training.
+        DiskError: if ``metrics.json`` cannot be written (full disk, read-only run
+            directory); a previous ``metrics.json`` is left as it was.
     """
     model, _, hold = load_run(run_dir)
     name = model.extra_metadata["data"]["name"]

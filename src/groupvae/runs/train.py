@@ -5,10 +5,17 @@ A run directory is a model checkpoint (see :mod:`groupvae.store.checkpoint_files
 fraction), so that ``evaluate`` and the plots work from files alone
 (:func:`groupvae.models.saved.load_run`). The settings are resolved once, into the
 model's :class:`~groupvae.training.fit.FitPlan`, before the run directory is touched.
+
+A run of the user's file (``--data path=...``) records the file's absolute path, size
+and SHA-256 (:mod:`groupvae.store.data_files`) and the ids of its held-out groups, so the
+run is bound to that data: ``--resume``, ``evaluate`` and ``plot`` refuse the file once
+it changed.
 """
 
 from __future__ import annotations
 
+import json
+import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -16,15 +23,49 @@ from typing import Any
 
 from groupvae.data.datasets import DATASETS
 from groupvae.data.grouped import GroupedDataset
+from groupvae.errors import CheckpointError, DataError
 from groupvae.models import BaseModel, create, split_settings
-from groupvae.models.saved import build_data
+from groupvae.models.saved import build_data, holdout_groups
+from groupvae.store.data_files import changes, fingerprint
 from groupvae.store.run_directory import (
+    REQUEST,
     checkpoint_dir,
     finish_run,
     is_global_zero,
     run_state,
     start_run,
 )
+
+
+def _refuse_linked_training(out: Path) -> None:
+    """Refuse a run whose ``training`` folder is a symbolic link: epoch checkpoints are
+    written (and, with ``--overwrite``, removed) only in the run's own folder."""
+    training = checkpoint_dir(out)
+    if training.is_symlink():
+        raise CheckpointError(
+            f"{training} is a symbolic link (to {os.readlink(training)}); groupvae writes "
+            "epoch checkpoints only into a real folder of the run: remove the link"
+        )
+
+
+def _check_resumed_data(out: Path, source: dict[str, Any]) -> None:
+    """Refuse ``--resume`` when the data file the run started with changed since.
+
+    Raises:
+        DataError: naming the file and what changed (size or content).
+    """
+    try:
+        started = json.loads((out / REQUEST).read_text()).get("data", {}).get("file")
+    except (OSError, ValueError, AttributeError):
+        return  # the request is checked (and refused if unreadable) by start_run
+    if not isinstance(started, dict) or started.get("path") != source["path"]:
+        return  # an older run without a fingerprint, or another path (a changed setting)
+    change = changes(started, source)
+    if change is not None:
+        raise DataError(
+            f"--resume: the data {source['path']} changed since {out} started ({change}); "
+            "resume with the data it started with, or train again with --overwrite"
+        )
 
 
 def train_run(
@@ -73,6 +114,10 @@ def train_run(
     Raises:
         UnknownNameError, ConfigError, DataError: on bad names, settings, data or
             ``out``, before any training.
+        DataError: also with ``resume``, if the data file changed since the run started.
+        CheckpointError: if ``out/training`` is a symbolic link.
+        DiskError: if a checkpoint cannot be written (full disk, read-only folder); the
+            last complete epoch checkpoint is kept.
         TrainingInterrupted: (a ``KeyboardInterrupt``) on SIGINT or SIGTERM; ``out``
             keeps the last epoch checkpoint.
     """
@@ -80,7 +125,15 @@ def train_run(
     writer = is_global_zero()  # under DDP the other ranks only train
     if writer:
         run_state(out)  # a file or someone else's folder fails before any work
+        _refuse_linked_training(out)
     data_options = dict(data_options or {})
+    source = None  # the fingerprint of the user's data file, if the data is one
+    path = data_options.get("path")
+    if isinstance(path, str | os.PathLike) and Path(path).exists():  # else the reader says
+        source = fingerprint(data_options["path"])
+        data_options["path"] = source["path"]  # absolute: the run works from any folder
+        if resume and writer:
+            _check_resumed_data(out, source)
     model_over, train_over = split_settings(model_name, dict(overrides or {}))
     spec = DATASETS[dataset]
     if spec.shape_from_data:  # a reader of the user's files: the data gives the shape
@@ -107,6 +160,9 @@ def train_run(
         "holdout": holdout,
         "holdout_labels": holdout_labels,
     }
+    if source is not None:  # bound to the file, and to the split of its groups
+        record["file"] = source
+        record["holdout_groups"] = None if holdout_labels else holdout_groups(train, hold)
     request = {
         "model": model_name, "data": record, "epochs": epochs,
         "overrides": {k: str(v) for k, v in (overrides or {}).items() if k != "progress"},

@@ -1,14 +1,27 @@
-"""Atomic file writes: write to a temporary file in the same folder, then rename."""
+"""Atomic file writes: write to a temporary file in the same folder, then rename.
+
+Every atomic write goes through :func:`write_with`, which turns a fault of the machine
+(a full disk, a read-only or foreign folder, torch's failed ``torch.save``) into one
+:class:`~groupvae.errors.DiskError` naming the path, after removing the temporary file:
+the file it was to replace is left as it was.
+"""
 
 from __future__ import annotations
 
+import errno
 import json
 import os
+import shutil
 import tempfile
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
+
+from groupvae.errors import DiskError, GroupVAEError
+
+_TORCH_WRITE_FAILURES = ("inline_container", "PytorchStreamWriter", "file write failed")
+"""Words of the ``RuntimeError`` that ``torch.save`` raises when its write fails."""
 
 
 def default_permissions(path: str | os.PathLike[str]) -> None:
@@ -38,22 +51,79 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
         default_permissions(tmp_path)
         os.replace(tmp_path, path)
     finally:
-        if tmp_path.exists():
-            tmp_path.unlink()
+        with suppress(OSError):
+            tmp_path.unlink(missing_ok=True)
+
+
+def _free_bytes(path: Path) -> int | None:
+    folder = path.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    try:
+        return shutil.disk_usage(folder).free
+    except OSError:
+        return None
+
+
+def disk_error(path: Path, err: BaseException, size: int | None = None) -> DiskError:
+    """The one-line :class:`DiskError` for a failed write of ``path``.
+
+    Args:
+        path: the file that was to be written.
+        err: the ``OSError`` (or torch's ``RuntimeError``) of the failed write.
+        size: the bytes the write needed, where known.
+    """
+    code = getattr(err, "errno", None)
+    free = _free_bytes(path)
+    if code in (errno.ENOSPC, errno.EDQUOT) or not isinstance(err, OSError):
+        full = isinstance(err, OSError)
+        reason = "no space left on device" if full else "the write failed: is the disk full?"
+        needs = [f"needs about {size:,} bytes"] if size is not None else []
+        needs += [f"{free:,} bytes free"] if free is not None else []
+        reason += f" ({', '.join(needs)})" if needs else ""
+    elif code in (errno.EROFS, errno.EACCES, errno.EPERM):
+        where = getattr(err, "filename", None) or path.parent
+        reason = f"{where} is read-only or not writable by you ({os.strerror(code)})"
+    else:
+        reason = getattr(err, "strerror", None) or str(err).strip().splitlines()[0]
+    kept = "it is left as it was" if path.exists() else "nothing was written"
+    return DiskError(f"cannot write {path}: {reason}; {kept}")
+
+
+def write_with(
+    path: str | os.PathLike[str], writer: Callable[[Path], Any], *, size: int | None = None
+) -> None:
+    """Call ``writer(tmp_path)`` and rename the result onto ``path`` atomically.
+
+    Args:
+        path: the file to write (its folder is made if missing).
+        writer: writes the content to the temporary path it is given.
+        size: the bytes the content needs, where known (for the message of a full disk).
+
+    Raises:
+        DiskError: if the disk is full, the folder is read-only or not writable, or
+            ``torch.save`` failed to write; the temporary file is removed and ``path``
+            is left as it was.
+    """
+    path = Path(path)
+    try:
+        with atomic_path(path) as tmp:
+            writer(tmp)
+    except GroupVAEError:
+        raise
+    except OSError as err:
+        raise disk_error(path, err, size) from None
+    except RuntimeError as err:
+        if not any(word in str(err) for word in _TORCH_WRITE_FAILURES):
+            raise
+        raise disk_error(path, err, size) from None
 
 
 def write_text(path: str | os.PathLike[str], text: str) -> None:
-    """Write ``text`` to ``path`` atomically."""
-    with atomic_path(path) as tmp:
-        tmp.write_text(text)
+    """Write ``text`` to ``path`` atomically (see :func:`write_with` for the errors)."""
+    write_with(path, lambda tmp: tmp.write_text(text), size=len(text.encode()))
 
 
 def write_json(path: str | os.PathLike[str], obj: Any) -> None:
     """Write ``obj`` as indented JSON to ``path`` atomically."""
     write_text(path, json.dumps(obj, indent=2, sort_keys=True, allow_nan=True) + "\n")
-
-
-def write_with(path: str | os.PathLike[str], writer: Callable[[Path], Any]) -> None:
-    """Call ``writer(tmp_path)`` and rename the result onto ``path`` atomically."""
-    with atomic_path(path) as tmp:
-        writer(tmp)

@@ -32,14 +32,30 @@ LAST = "last.ckpt"
 """File name of the latest epoch checkpoint in a checkpoint folder."""
 
 
+def tensor_bytes(obj: Any) -> int:
+    """Bytes of the tensors in a (nested) checkpoint: about what ``torch.save`` writes."""
+    if isinstance(obj, torch.Tensor):
+        return obj.nelement() * obj.element_size()
+    if isinstance(obj, dict):
+        return sum(tensor_bytes(v) for v in obj.values())
+    if isinstance(obj, list | tuple):
+        return sum(tensor_bytes(v) for v in obj)
+    return 0
+
+
 class AtomicCheckpointIO(TorchCheckpointIO):
     """Lightning's ``torch.save`` checkpoints, written to a temporary file and renamed,
-    and read back with ``weights_only=True`` (tensors and plain containers only)."""
+    and read back with ``weights_only=True`` (tensors and plain containers only).
+
+    A failed write (full disk, read-only folder) raises
+    :class:`~groupvae.errors.DiskError` and leaves the previous checkpoint as it was.
+    """
 
     def save_checkpoint(
         self, checkpoint: dict[str, Any], path: Any, storage_options: Any | None = None
     ) -> None:
-        write_with(path, lambda tmp: torch.save(checkpoint, tmp))
+        size = tensor_bytes(checkpoint)
+        write_with(path, lambda tmp: torch.save(checkpoint, tmp), size=size)
 
     def load_checkpoint(
         self, path: Any, map_location: Any | None = None, weights_only: bool | None = None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import logging
 import warnings
 from pathlib import Path
@@ -17,8 +18,9 @@ from lightning.pytorch.strategies import DDPStrategy
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 
 from groupvae.config import TrainConfig
-from groupvae.errors import CheckpointError, ConfigError, TrainingInterrupted
+from groupvae.errors import CheckpointError, ConfigError, GroupVAEError, TrainingInterrupted
 from groupvae.modules.base import BaseModule
+from groupvae.store.atomic import disk_error
 from groupvae.training.epoch_checkpoints import (
     LAST,
     AtomicCheckpointIO,
@@ -28,6 +30,9 @@ from groupvae.training.epoch_checkpoints import (
 )
 from groupvae.training.fit_plan import FitPlan
 from groupvae.training.plan import TrainingPlan
+
+_DISK_FAULTS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM)
+"""``errno`` values of a write that failed for a fault of the machine, not of groupvae."""
 
 
 def _quiet_lightning() -> None:
@@ -77,6 +82,8 @@ def fit(
             epoch checkpoint is kept.
         NonFiniteLossError: if a loss, a validation term or a parameter became NaN or
             infinite.
+        DiskError: if the epoch checkpoint or the log cannot be written (full disk,
+            read-only folder); the last complete epoch checkpoint is kept.
         ConfigError: for an accelerator or device count this machine does not have.
     """
     config = plan.config
@@ -170,6 +177,11 @@ def run_trainer(
         ) from None
     except KeyError as err:  # a checkpoint of another model or optimiser layout
         raise CheckpointError(f"the training checkpoint does not fit this run: {err}") from None
+    except OSError as err:  # Lightning's own writes (the CSV log) on a full or read-only disk
+        if isinstance(err, GroupVAEError) or err.errno not in _DISK_FAULTS:
+            raise
+        where = err.filename or log_dir or checkpoint_dir or "."
+        raise disk_error(Path(where), err) from None
     finally:
         plan.cpu()
     return history_frame(state.history)
