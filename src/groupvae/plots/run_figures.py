@@ -2,7 +2,7 @@
 
 ``PLOTS[kind](run_dir, out, seed=seed)`` loads the run (:func:`groupvae.models.saved.load_run`),
 draws the figure on the run's held-out groups and writes ``out`` (default
-``run_dir/<kind>.png``) atomically:
+``run_dir/<kind>.png``) atomically, recording a figure in the run directory in its manifest:
 
 * ``swap``: ML-VAE's Fig. 4 (:mod:`groupvae.plots.swap_grid`);
 * ``interpolation``: Fig. 5b (:mod:`groupvae.plots.interpolation`);
@@ -38,6 +38,7 @@ from groupvae.plots.tiles import require_group_latent
 from groupvae.plots.translation import draw_translation, translation_example  # matplotlib
 from groupvae.plots.ugvae import DEFAULT_COMPONENTS, draw_global_local_grid
 from groupvae.registry import Registry
+from groupvae.store.run_directory import record_output
 
 if TYPE_CHECKING:
     from groupvae.data.grouped import GroupedDataset
@@ -77,6 +78,13 @@ def default_path(
 ) -> Path:
     """``out``, or ``run_dir/<kind>.png`` when ``out`` is ``None``."""
     return Path(run_dir) / f"{kind}.png" if out is None else Path(out)
+
+
+def _recorded(run_dir: str | os.PathLike[str], path: Path) -> Path:
+    """``path``, recorded in the run's manifest when it lies in ``run_dir`` (so that
+    ``--overwrite`` removes the figure with the run)."""
+    record_output(run_dir, path)
+    return path
 
 
 def require_family(model: BaseModel, family: str, what: str, run_dir: object) -> None:
@@ -139,7 +147,7 @@ def _draw_image_figure(
     model, holdout, name = load_image_run(run_dir, kind)
     path = default_path(run_dir, out, kind)
     draw(model, holdout, path, seed=seed, title=f"{model.config.model}, held-out {name}: {figure}")
-    return path
+    return _recorded(run_dir, path)
 
 
 @PLOTS.register("swap")
@@ -241,7 +249,7 @@ def plot_translation(
     example = translation_example(model, holdout, int(source), int(target))
     path = default_path(run_dir, out, "translation")
     title = f"held-out school {source} \u2192 {target}"
-    return draw_translation({model.config.model: example}, path, title=title)
+    return _recorded(run_dir, draw_translation({model.config.model: example}, path, title=title))
 
 
 @PLOTS.register("global-local")
@@ -265,13 +273,14 @@ def plot_global_local(
     k = int(model.config.n_components) if mixture else 1
     rng = np.random.default_rng(seed)
     components = np.sort(rng.choice(k, min(k, len(DEFAULT_COMPONENTS)), replace=False))
-    return draw_global_local_grid(
+    path = draw_global_local_grid(
         model,
         default_path(run_dir, out, "global-local"),
         components=components.tolist(),
         z_range=3.0 if mixture else 1.0,
         title=f"{model.config.model}, {name}: global x local samples (UG-VAE Fig. 3)",
     )
+    return _recorded(run_dir, path)
 
 
 def _cpvae_figure(kind: str) -> PlotFunction:
@@ -283,7 +292,8 @@ def _cpvae_figure(kind: str) -> PlotFunction:
 
         model, _, hold = load_run(run_dir)
         require_family(model, "cpvae", f"the {kind} figure", run_dir)
-        return cpvae_figure(model, hold, kind, default_path(run_dir, out, kind), seed=seed)
+        path = cpvae_figure(model, hold, kind, default_path(run_dir, out, kind), seed=seed)
+        return _recorded(run_dir, path)
 
     plot.__doc__ = f"Draw a saved CPVAE run's {kind} figure on its holdout images."
     return plot

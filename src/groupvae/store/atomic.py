@@ -1,7 +1,12 @@
-"""Atomic file writes: write to a temporary file in the same folder, then rename."""
+"""Atomic file writes: write to a temporary file in the same folder, then rename.
+
+The temporary file is ``.<name>.<8 random characters>.tmp`` beside ``<name>``
+(:data:`TEMPORARY`); one is left behind only when the process is killed mid-write.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import tempfile
@@ -9,6 +14,18 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+TEMPORARY = r"^\.(?P<name>.+)\.[a-z0-9_]{8}\.tmp$"
+"""The pattern of :func:`atomic_path`'s temporary names; group ``name`` is the target's."""
+
+
+def sha256(path: str | os.PathLike[str]) -> str:
+    """Hex SHA-256 of a file's bytes (read in 1 MiB chunks)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def default_permissions(path: str | os.PathLike[str]) -> None:
