@@ -207,8 +207,8 @@ def run_state(path: str | os.PathLike[str]) -> State:
     if foreign or not is_run:
         what = "a groupvae run and other files" if is_run else "files that are not a groupvae run"
         raise ConfigError(
-            f"--out {path} holds {what} ({_listing(foreign or entries)}); groupvae will not "
-            "touch them: choose another --out"
+            f"--out {path} holds {what} ({_listing(foreign if is_run else entries)}); groupvae "
+            "will not touch them: choose another --out"
         )
     return "unfinished" if (path / MARKER).exists() else "finished"
 
