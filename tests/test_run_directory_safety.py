@@ -248,6 +248,10 @@ def test_the_lock_is_reentrant_and_not_taken_on_other_ddp_ranks(tmp_path, monkey
         holder = json.loads((tmp_path / "a" / LOCK_HOLDER).read_text())
         assert holder == {"pid": os.getpid(), "command": "train"}
     assert not (tmp_path / "a" / LOCK_HOLDER).exists()
+    result = invoke("train", "mlvae", "exam-scores", "--out", str(tmp_path / "c"), *TINY,
+                    "--resume")  # fmt: skip
+    assert result.exit_code == 2 and "holds no unfinished run, it is new" in result.output
+    assert not (tmp_path / "c").exists()  # the lock's folder went again
     monkeypatch.setenv("LOCAL_RANK", "1")
     with run_lock(tmp_path / "b", "train"):
         assert not (tmp_path / "b").exists()

@@ -340,8 +340,13 @@ def _holder(path: Path) -> str:
     try:
         data = json.loads((path / LOCK_HOLDER).read_text())
         pid, command = int(data["pid"]), str(data.get("command", "a command"))
-        os.kill(pid, 0)  # alive? (a dead holder's file can outlive it)
     except (OSError, ValueError, KeyError, TypeError, json.JSONDecodeError):
+        return "another groupvae process (pid not yet recorded)"
+    try:
+        os.kill(pid, 0)  # alive? (a dead holder's file can outlive it)
+    except PermissionError:
+        pass  # alive, another user's
+    except OSError:
         return "another groupvae process (pid not yet recorded)"
     return f"groupvae {command}, pid {pid}"
 
@@ -353,7 +358,8 @@ def run_lock(path: str | os.PathLike[str], command: str) -> Iterator[None]:
     with this process's pid in :data:`LOCK_HOLDER` for whoever is refused.
 
     Re-entrant within a thread (``train`` holds it while ``save`` writes the checkpoint);
-    a no-op on the DDP processes that are not global rank 0.
+    a no-op on the DDP processes that are not global rank 0. A directory it made and
+    that is still empty at the end (a refused ``train``) is removed again.
 
     Raises:
         ConfigError: at once, if another process (or another lock object of this one)
@@ -366,6 +372,7 @@ def run_lock(path: str | os.PathLike[str], command: str) -> Iterator[None]:
         yield
         return
     _check_writable(path)
+    created = not path.exists()
     path.mkdir(parents=True, exist_ok=True)
     lock = FileLock(path / LOCK)
     try:
@@ -384,6 +391,10 @@ def run_lock(path: str | os.PathLike[str], command: str) -> Iterator[None]:
     finally:
         held.discard(key)
         (path / LOCK_HOLDER).unlink(missing_ok=True)
+        if created and {p.name for p in path.iterdir()} <= {LOCK}:  # made for nothing
+            with suppress(OSError):
+                (path / LOCK).unlink()  # still held: a newcomer makes a new lock file
+                path.rmdir()
         lock.release()
 
 
