@@ -30,7 +30,7 @@ from groupvae.errors import (
 )
 from groupvae.models import create
 from groupvae.runs import train_run
-from groupvae.store.run_directory import MARKER
+from groupvae.store.run_directory import MARKER, claim, record_output
 
 runner = CliRunner()
 TINY = ["--data", "n_groups=40", "--epochs", "2", "--set", "hidden=8", "--set", "progress=false"]
@@ -183,7 +183,7 @@ def test_a_finished_run_is_replaced_only_with_overwrite(finished, tmp_path):
     import shutil
 
     run = Path(shutil.copytree(finished, tmp_path / "run"))
-    (run / "metrics.json").write_text("{}")
+    assert invoke("evaluate", str(run)).exit_code == 0  # metrics.json, in the manifest
     before = (run / "weights.safetensors").read_bytes()
     result = invoke("train", "mlvae", "exam-scores", "--out", str(run), *TINY)
     assert result.exit_code == 2 and "holds a finished run; pass --overwrite" in result.output
@@ -219,6 +219,7 @@ def test_an_unfinished_run_needs_resume_or_overwrite(tmp_path):
     (out / "training").mkdir(parents=True)
     (out / MARKER).write_text("interrupted\n")
     (out / "run.json").write_text(json.dumps({"model": "gvae"}))
+    claim(out, ["training/", MARKER, "run.json"])  # as start_run records them
     result = invoke("train", "mlvae", "exam-scores", "--out", str(out), *TINY)
     assert result.exit_code == 2 and "unfinished run; continue it with --resume" in result.output
     result = invoke("train", "mlvae", "exam-scores", "--out", str(out), *TINY, "--resume")
@@ -266,9 +267,12 @@ def _corrupt_history(run: Path) -> None:
 
 
 def _corrupt_seed(run: Path) -> None:
+    """A bad data record that the manifest vouches for (as if saved so), to reach the
+    record's own check past the SHA-256 one."""
     meta = json.loads((run / "metadata.json").read_text())
     meta["data"]["seed"] = "abc"
     (run / "metadata.json").write_text(json.dumps(meta))
+    record_output(run, run / "metadata.json")
 
 
 @pytest.mark.parametrize(

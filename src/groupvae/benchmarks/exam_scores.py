@@ -33,6 +33,7 @@ from groupvae.plots.exam_scores import draw_error_curves
 from groupvae.plots.translation import draw_translation, translation_example
 from groupvae.runs import build_data, evaluate_run, load_run, train_run
 from groupvae.store.atomic import write_text
+from groupvae.store.run_directory import record_output
 
 METRIC_NAMES = (
     "reconstruction_error",
@@ -252,6 +253,7 @@ def _table_1_task(
     if recorders:
         curves = recorders[0].frame()
         write_text(run_dir / CURVES, curves.to_csv(index=False))
+        record_output(run_dir, run_dir / CURVES)
         if bench.average_epochs is not None:
             metrics.update({f"final_{m}": metrics[m] for m in METRIC_NAMES})
             metrics.update(_epoch_average(curves, bench.average_epochs))

@@ -37,6 +37,7 @@ from groupvae.evaluation.evidence import KS, accumulating_evidence
 from groupvae.evaluation.likelihood import holdout_log_likelihood
 from groupvae.runs import holdout_elbo, load_run, train_run
 from groupvae.store.atomic import write_json, write_with
+from groupvae.store.run_directory import record_output
 
 DATASET = "mnist"
 CODES = ("content", "style")
@@ -141,6 +142,7 @@ def _evidence_task(
         **holdout_elbo(loaded, hold),
     }
     write_json(run_dir / "metrics.json", metrics)
+    record_output(run_dir, run_dir / "metrics.json")
     return {
         **metrics,
         "has_group_latent": loaded.has_group_latent,

@@ -76,6 +76,7 @@ from groupvae.runs import (
     train_run,
 )
 from groupvae.store.atomic import write_json, write_with
+from groupvae.store.run_directory import record_output
 
 # UG-VAE (Peis et al.) Table 1: batch classification from samples of beta, CelebA,
 # batches of 128 test images; (train, test) accuracy.
@@ -177,6 +178,8 @@ def _batches_task(
     activity = group_vae_activity(model, groups)
     write_with(run_dir / "codes.npz", lambda tmp: _save_npz(tmp, codes))
     write_json(run_dir / "metrics.json", {**metrics, **elbo, **activity})
+    for name in ("codes.npz", "metrics.json"):
+        record_output(run_dir, run_dir / name)
     return {
         "fit_seconds": float(model.extra_metadata.get("fit_seconds", float("nan"))),
         "holdout_images": hold.n_obs,

@@ -27,7 +27,7 @@ from groupvae.runs.demo import run_demo
 from groupvae.runs.evaluate import evaluate_run
 from groupvae.runs.export import frame_path, latent_table, translated_rows, write_frame
 from groupvae.runs.train import train_run
-from groupvae.store.run_directory import is_global_zero
+from groupvae.store.run_directory import is_global_zero, record_output
 
 app = typer.Typer(
     help="Group VAEs for grouped and non-i.i.d. data (ML-VAE, GVAE, CxVAE, ...).",
@@ -211,6 +211,7 @@ def encode(
     model, rows = run_data(run_dir, parse_values(data))
     frame = latent_table(model, rows)
     write_frame(frame, out, overwrite=overwrite)
+    record_output(run_dir, out)  # if written into the run directory
     typer.echo(f"wrote {out} ({rows.n_obs} observations, {rows.n_groups} groups)")
 
 
@@ -230,6 +231,7 @@ def translate(
     model, rows = run_data(run_dir, parse_values(data))
     frame = translated_rows(model, rows, source, target)
     write_frame(frame, out, overwrite=overwrite)
+    record_output(run_dir, out)  # if written into the run directory
     typer.echo(f"wrote {out} ({len(frame)} rows of {source} translated to {target})")
 
 

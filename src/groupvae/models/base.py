@@ -88,7 +88,7 @@ def check_model_size(build: Callable[[], torch.nn.Module], limit: int = MAX_PARA
 
 OWN_METADATA = (
     "seed", "train_config", "schema_version", "versions", "family", "model_class", "dataset",
-    "sha256",
+    "sha256", "manifest",
 )  # fmt: skip
 """Metadata fields :meth:`BaseModel.save` writes itself (the rest is ``extra_metadata``)."""
 
@@ -406,12 +406,14 @@ class BaseModel:
 
         Contents: ``config.json``, ``weights.safetensors``, ``metadata.json`` (family,
         schema and library versions, seed, data set, training config, extras, the files'
-        SHA-256) and ``history.csv`` when fitted
+        SHA-256) and ``history.csv`` when fitted, each recorded with its SHA-256 in the
+        directory's manifest, under the directory's lock
         (:func:`groupvae.store.checkpoint_files.save_checkpoint`).
 
         Raises:
             CheckpointError: if ``directory`` is a file, holds files groupvae did not
                 write, or already holds a model and ``overwrite`` is false.
+            ConfigError: if another process is writing ``directory`` (naming its pid).
         """
         train = self.train_config
         meta = {
@@ -437,7 +439,9 @@ class BaseModel:
         (:data:`FAMILIES`; ``GroupVAE.load`` of a CPVAE's directory gives a CPVAE).
 
         Raises:
-            CheckpointError: if the directory is missing, corrupt or mismatched.
+            CheckpointError: if the directory is missing, corrupt or mismatched (a file
+                whose SHA-256 differs from the one ``metadata.json`` or the manifest
+                records, ``metadata.json`` itself included).
         """
         config_dict, state, metadata = read_checkpoint(directory)
         try:

@@ -2,10 +2,10 @@
 
 ``PLOTS[kind](run_dir, out, seed=seed, overwrite=False)`` loads the run
 (:func:`groupvae.models.saved.load_run`), draws the figure on the run's held-out groups
-and writes ``out`` (default ``run_dir/<kind>.png``) atomically. An existing ``out`` is
-replaced only with ``overwrite`` (a run's own files never are; see
-:func:`groupvae.store.outputs.check_output`); the default path, groupvae's own figure in
-the run directory, is replaced as it is drawn again:
+and writes ``out`` (default ``run_dir/<kind>.png``) atomically, recording a figure in the
+run directory in its manifest. An existing ``out`` is replaced only with ``overwrite`` (a
+run's own files never are; see :func:`groupvae.store.outputs.check_output`); the default
+path, groupvae's own figure in the run directory, is replaced as it is drawn again:
 
 * ``swap``: ML-VAE's Fig. 4 (:mod:`groupvae.plots.swap_grid`);
 * ``interpolation``: Fig. 5b (:mod:`groupvae.plots.interpolation`);
@@ -42,6 +42,7 @@ from groupvae.plots.translation import draw_translation, translation_example  # 
 from groupvae.plots.ugvae import DEFAULT_COMPONENTS, draw_global_local_grid
 from groupvae.registry import Registry
 from groupvae.store.outputs import check_output
+from groupvae.store.run_directory import record_output
 
 if TYPE_CHECKING:
     from groupvae.data.grouped import GroupedDataset
@@ -93,6 +94,13 @@ def default_path(
     if out is None:
         return Path(run_dir) / f"{kind}.png"
     return check_output(out, overwrite=overwrite)
+
+
+def _recorded(run_dir: str | os.PathLike[str], path: Path) -> Path:
+    """``path``, recorded in the run's manifest when it lies in ``run_dir`` (so that
+    ``--overwrite`` removes the figure with the run)."""
+    record_output(run_dir, path)
+    return path
 
 
 def require_family(model: BaseModel, family: str, what: str, run_dir: object) -> None:
@@ -156,7 +164,7 @@ def _draw_image_figure(
     path = default_path(run_dir, out, kind, overwrite=overwrite)
     model, holdout, name = load_image_run(run_dir, kind)
     draw(model, holdout, path, seed=seed, title=f"{model.config.model}, held-out {name}: {figure}")
-    return path
+    return _recorded(run_dir, path)
 
 
 @PLOTS.register("swap")
@@ -290,7 +298,7 @@ def plot_translation(
     source, target = np.random.default_rng(seed).choice(holdout.n_groups, 2, replace=False)
     example = translation_example(model, holdout, int(source), int(target))
     title = f"held-out school {source} \u2192 {target}"
-    return draw_translation({model.config.model: example}, path, title=title)
+    return _recorded(run_dir, draw_translation({model.config.model: example}, path, title=title))
 
 
 @PLOTS.register("global-local")
@@ -319,13 +327,14 @@ def plot_global_local(
     k = int(model.config.n_components) if mixture else 1
     rng = np.random.default_rng(seed)
     components = np.sort(rng.choice(k, min(k, len(DEFAULT_COMPONENTS)), replace=False))
-    return draw_global_local_grid(
+    path = draw_global_local_grid(
         model,
         path,
         components=components.tolist(),
         z_range=3.0 if mixture else 1.0,
         title=f"{model.config.model}, {name}: global x local samples (UG-VAE Fig. 3)",
     )
+    return _recorded(run_dir, path)
 
 
 def _cpvae_figure(kind: str) -> PlotFunction:
@@ -338,11 +347,10 @@ def _cpvae_figure(kind: str) -> PlotFunction:
         seed: int = 0,
         overwrite: bool = False,
     ) -> Path:
-
         path = default_path(run_dir, out, kind, overwrite=overwrite)
         model, _, hold = load_run(run_dir)
         require_family(model, "cpvae", f"the {kind} figure", run_dir)
-        return cpvae_figure(model, hold, kind, path, seed=seed)
+        return _recorded(run_dir, cpvae_figure(model, hold, kind, path, seed=seed))
 
     plot.__doc__ = f"Draw a saved CPVAE run's {kind} figure on its holdout images."
     return plot

@@ -18,6 +18,7 @@ import json
 import os
 import time
 from collections.abc import Callable
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +33,7 @@ from groupvae.store.run_directory import (
     checkpoint_dir,
     finish_run,
     is_global_zero,
+    run_lock,
     run_state,
     start_run,
 )
@@ -92,7 +94,10 @@ def train_run(
     (one settings resolver, :mod:`groupvae.models.resolve`, resolved once into the
     model's fit plan before ``out`` is touched). ``out`` is training's working
     directory (:mod:`groupvae.store.run_directory`): marked unfinished, with an atomic
-    checkpoint after every epoch, until the finished checkpoint is written.
+    checkpoint after every epoch, until the finished checkpoint is written; its lock is
+    held from before the ``--out`` policy is applied until the run is finished (or
+    interrupted), so a second ``train``, ``--resume`` or ``--overwrite`` of ``out`` is
+    refused, naming this process's pid.
 
     Args:
         model_name: a key of ``MODELS`` (any family).
@@ -113,7 +118,7 @@ def train_run(
 
     Raises:
         UnknownNameError, ConfigError, DataError: on bad names, settings, data or
-            ``out``, before any training.
+            ``out`` (another process writing it included), before any training.
         DataError: also with ``resume``, if the data file changed since the run started.
         CheckpointError: if ``out/training`` is a symbolic link.
         DiskError: if a checkpoint cannot be written (full disk, read-only folder); the
@@ -168,16 +173,17 @@ def train_run(
         "overrides": {k: str(v) for k, v in (overrides or {}).items() if k != "progress"},
     }  # fmt: skip
     command = resume_command or f"train_run({model_name!r}, {dataset!r}, {str(out)!r}, resume=True)"
-    if writer:
-        start_run(out, request, resume_command=command, overwrite=overwrite, resume=resume)
-    start = time.perf_counter()
-    model.fit_planned(
-        plan, checkpoint_dir=checkpoint_dir(out), log_dir=checkpoint_dir(out), resume=resume
-    )
-    if writer:
-        meta = {"data": record, "fit_seconds": time.perf_counter() - start}
-        model.save(out, metadata=meta, overwrite=True)
-        finish_run(out)
+    with run_lock(out, "train") if writer else nullcontext():  # the whole run
+        if writer:
+            start_run(out, request, resume_command=command, overwrite=overwrite, resume=resume)
+        start = time.perf_counter()
+        model.fit_planned(
+            plan, checkpoint_dir=checkpoint_dir(out), log_dir=checkpoint_dir(out), resume=resume
+        )
+        if writer:
+            meta = {"data": record, "fit_seconds": time.perf_counter() - start}
+            model.save(out, metadata=meta, overwrite=True)
+            finish_run(out)
     return model
 
 

@@ -4,11 +4,15 @@ Every atomic write goes through :func:`write_with`, which turns a fault of the m
 (a full disk, a read-only or foreign folder, torch's failed ``torch.save``) into one
 :class:`~groupvae.errors.DiskError` naming the path, after removing the temporary file:
 the file it was to replace is left as it was.
+
+The temporary file is ``.<name>.<8 random characters>.tmp`` beside ``<name>``
+(:data:`TEMPORARY`); one is left behind only when the process is killed mid-write.
 """
 
 from __future__ import annotations
 
 import errno
+import hashlib
 import json
 import os
 import shutil
@@ -22,6 +26,18 @@ from groupvae.errors import DiskError, GroupVAEError
 
 _TORCH_WRITE_FAILURES = ("inline_container", "PytorchStreamWriter", "file write failed")
 """Words of the ``RuntimeError`` that ``torch.save`` raises when its write fails."""
+
+TEMPORARY = r"^\.(?P<name>.+)\.[a-z0-9_]{8}\.tmp$"
+"""The pattern of :func:`atomic_path`'s temporary names; group ``name`` is the target's."""
+
+
+def sha256(path: str | os.PathLike[str]) -> str:
+    """Hex SHA-256 of a file's bytes (read in 1 MiB chunks)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def default_permissions(path: str | os.PathLike[str]) -> None:

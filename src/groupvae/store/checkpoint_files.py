@@ -8,12 +8,15 @@ Each file is written atomically (a temporary file, then a rename) under the
 ``UNFINISHED`` marker of :mod:`groupvae.store.run_directory`, which goes last; a directory that
 still has the marker is refused by :func:`read_checkpoint`. ``metadata.json`` records the
 SHA-256 of ``config.json`` and ``weights.safetensors``, so a config of another model
-beside these weights is refused too.
+beside these weights is refused too; the run directory's manifest
+(:data:`~groupvae.store.run_directory.MANIFEST`) records the SHA-256 of all four files,
+``metadata.json`` included, so an edited (or emptied) ``metadata.json`` is refused as well.
+A checkpoint saved before manifests (``metadata.json`` without a ``"manifest"`` entry, no
+manifest file) is checked against ``metadata.json`` alone, as then.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import platform
 import sys
@@ -28,8 +31,18 @@ from safetensors.torch import load_file, save_file
 
 from groupvae._version import __version__
 from groupvae.errors import CheckpointError, ConfigError
-from groupvae.store.atomic import default_permissions, write_text, write_with
-from groupvae.store.run_directory import MARKER, clear_run, run_state
+from groupvae.store.atomic import default_permissions, sha256, write_text, write_with
+from groupvae.store.run_directory import (
+    MANIFEST,
+    MARKER,
+    claim,
+    clear_run,
+    forget,
+    read_manifest,
+    record_output,
+    run_lock,
+    run_state,
+)
 
 SCHEMA_VERSION = 1
 CONFIG, WEIGHTS, METADATA = "config.json", "weights.safetensors", "metadata.json"
@@ -51,15 +64,6 @@ def library_versions() -> dict[str, str]:
     }
 
 
-def sha256(path: Path) -> str:
-    """Hex SHA-256 of a file's bytes."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def write_checkpoint(
     directory: Path,
     config: dict[str, Any],
@@ -68,7 +72,7 @@ def write_checkpoint(
 ) -> None:
     """Write the three checkpoint files into ``directory`` (which must exist), each
     atomically, ``metadata.json`` last with the SHA-256 of the others (and of a
-    ``history.csv`` already there)."""
+    ``history.csv`` already there) and the name of the manifest that records them all."""
     write_text(directory / CONFIG, json.dumps(config, indent=2, sort_keys=True) + "\n")
     tensors = {k: v.detach().cpu().contiguous() for k, v in state_dict.items()}
     write_with(directory / WEIGHTS, lambda tmp: save_file(tensors, str(tmp)))
@@ -77,6 +81,7 @@ def write_checkpoint(
         "schema_version": SCHEMA_VERSION,
         "versions": library_versions(),
         **metadata,
+        "manifest": MANIFEST,
         "sha256": {
             name: sha256(directory / name)
             for name in (CONFIG, WEIGHTS, HISTORY)
@@ -104,8 +109,9 @@ def read_checkpoint(
     """Read ``(config, state_dict, metadata)`` from a checkpoint directory.
 
     Raises:
-        CheckpointError: if the directory or a file is missing or corrupt, or the schema
-            version is newer than this groupvae understands.
+        CheckpointError: if the directory or a file is missing or corrupt, a file does
+            not match the SHA-256 recorded in ``metadata.json`` or the manifest, or the
+            schema version is newer than this groupvae understands.
     """
     directory = Path(directory)
     if not directory.is_dir():
@@ -127,6 +133,7 @@ def read_checkpoint(
     if not weights.is_file():
         raise CheckpointError(f"{directory} is not a groupvae checkpoint: {WEIGHTS} is missing")
     check_hashes(directory, metadata)
+    check_manifest(directory, metadata)
     try:
         state = load_file(str(weights))
     except (SafetensorError, OSError, ValueError) as err:
@@ -155,6 +162,45 @@ def check_hashes(directory: Path, metadata: dict[str, Any]) -> None:
         if name in recorded and sha256(directory / name) != recorded[name]:
             raise CheckpointError(
                 f"{directory / name} does not match {directory / METADATA} (its SHA-256 "
+                "differs from the one recorded when the run was saved); restore the file "
+                "that belongs to this run"
+            )
+
+
+def check_manifest(directory: Path, metadata: dict[str, Any]) -> None:
+    """Compare the checkpoint files' SHA-256 (``metadata.json``'s included) with those the
+    run directory's manifest records. A checkpoint saved before manifests has neither a
+    manifest nor a ``"manifest"`` entry in ``metadata.json``: nothing to compare.
+
+    Raises:
+        CheckpointError: if the manifest is missing (``metadata.json`` names one) or
+            corrupt, records no SHA-256 for a checkpoint file, or a file does not match it
+            (naming the file).
+    """
+    try:
+        manifest = read_manifest(directory)
+    except ConfigError as err:
+        raise CheckpointError(str(err)) from None
+    if manifest is None:
+        if "manifest" in metadata:
+            raise CheckpointError(
+                f"{directory} is not a complete checkpoint: its {MANIFEST} (the SHA-256 of "
+                "its files) is missing"
+            )
+        return
+    history = (directory / HISTORY).is_file() or HISTORY in manifest
+    for name in (METADATA, CONFIG, WEIGHTS, *([HISTORY] if history else [])):
+        recorded = manifest.get(name)
+        if not isinstance(recorded, str):
+            raise CheckpointError(
+                f"{directory / MANIFEST} records no SHA-256 of {name}, so the checkpoint "
+                "cannot be checked; save it again"
+            )
+        if not (directory / name).is_file():
+            raise CheckpointError(f"{directory} is not a groupvae checkpoint: {name} is missing")
+        if sha256(directory / name) != recorded:
+            raise CheckpointError(
+                f"{directory / name} does not match {directory / MANIFEST} (its SHA-256 "
                 "differs from the one recorded when the run was saved); restore the file "
                 "that belongs to this run"
             )
@@ -190,11 +236,37 @@ def save_checkpoint(
     ``history`` is given. Each file is written atomically under the ``UNFINISHED``
     marker, removed last.
 
+    Every file is recorded in the directory's manifest (claimed before it is written,
+    with its SHA-256 after), under the directory's lock
+    (:func:`~groupvae.store.run_directory.run_lock`).
+
     Raises:
         CheckpointError: if ``directory`` is a file, holds files groupvae did not write,
             or holds a run and ``overwrite`` is false.
+        ConfigError: if another process is writing ``directory`` (naming its pid).
     """
     directory = Path(directory)
+    _check_target(directory, overwrite)  # before the lock creates anything
+    with run_lock(directory, "save"):
+        state = _check_target(directory, overwrite)
+        if state == "finished":
+            clear_run(directory)
+        names = [MARKER, *([HISTORY] if history is not None else []), CONFIG, WEIGHTS, METADATA]
+        claim(directory, names)
+        if not (directory / MARKER).exists():  # a training run has its marker already
+            write_text(directory / MARKER, "This checkpoint is being written.\n")
+        if history is not None:
+            write_with(directory / HISTORY, lambda tmp: history.to_csv(tmp, index=False))
+        write_checkpoint(directory, config, state_dict, metadata)
+        for name in names[1:]:
+            record_output(directory, directory / name)
+        (directory / MARKER).unlink()  # complete: the last step
+        forget(directory, [MARKER])
+    return directory
+
+
+def _check_target(directory: Path, overwrite: bool) -> str:
+    """The run state of ``directory``, if a checkpoint may be saved there."""
     try:
         state = run_state(directory)
     except ConfigError as err:
@@ -202,16 +274,7 @@ def save_checkpoint(
     if state != "new" and not overwrite:
         what = "a saved model" if state == "finished" else "an unfinished run"
         raise CheckpointError(f"{directory} holds {what}; pass overwrite=True to replace it")
-    if state == "finished":
-        clear_run(directory)
-    directory.mkdir(parents=True, exist_ok=True)
-    if not (directory / MARKER).exists():  # a training run has its marker already
-        write_text(directory / MARKER, "This checkpoint is being written.\n")
-    if history is not None:
-        write_with(directory / HISTORY, lambda tmp: history.to_csv(tmp, index=False))
-    write_checkpoint(directory, config, state_dict, metadata)
-    (directory / MARKER).unlink()  # complete: the last step
-    return directory
+    return state
 
 
 def read_history(directory: str | Path) -> pd.DataFrame | None:

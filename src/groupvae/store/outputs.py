@@ -4,7 +4,8 @@ own files never are.
 
 A run directory's own files are those :mod:`groupvae.store.run_directory` writes to
 load and resume it: ``config.json``, ``weights.safetensors``, ``metadata.json``,
-``history.csv``, ``run.json``, ``UNFINISHED`` and everything under ``training/``.
+``history.csv``, ``run.json``, ``UNFINISHED``, the manifest and lock files and everything
+under ``training/``.
 Writing over one of them would leave a run that no longer loads (or resumes).
 """
 
@@ -14,15 +15,22 @@ import os
 from pathlib import Path
 
 from groupvae.errors import ConfigError
-from groupvae.store.run_directory import CHECKPOINT_FILES, MARKER, REQUEST, TRAINING
+from groupvae.store.run_directory import (
+    CHECKPOINT_FILES,
+    HOUSEKEEPING,
+    MANIFEST,
+    MARKER,
+    REQUEST,
+    TRAINING,
+)
 
-RUN_FILES = (*CHECKPOINT_FILES, REQUEST, MARKER)
+RUN_FILES = (*CHECKPOINT_FILES, REQUEST, MARKER, *HOUSEKEEPING)
 """A run directory's own files (besides ``training/``), never written over by an output."""
 
 
 def _is_run(folder: Path) -> bool:
     """Whether ``folder`` holds a groupvae run (finished, unfinished or just requested)."""
-    return any((folder / name).is_file() for name in (MARKER, REQUEST, "metadata.json"))
+    return any((folder / name).is_file() for name in (MARKER, REQUEST, MANIFEST, "metadata.json"))
 
 
 def run_owning(path: str | os.PathLike[str]) -> Path | None:
