@@ -1,4 +1,4 @@
-"""Interrupting a parallel benchmark at random times (SIGINT, SIGTERM, to the main process
+"""Interrupting a parallel benchmark at 20 random times (SIGINT, SIGTERM, to the main process
 or its whole process group): it exits 130 within seconds, no worker outlives it, nothing
 is written into its folder afterwards, and the same command then completes."""
 
@@ -48,7 +48,7 @@ def test_interrupted_benchmarks_stop_cleanly_and_continue(tmp_path):
     pids = tmp_path / "pids"
     pids.mkdir()
     codes = []
-    for trial in range(12):
+    for trial in range(20):
         out = outs[trial % len(outs)]
         for old in pids.iterdir():
             old.unlink()
@@ -59,7 +59,7 @@ def test_interrupted_benchmarks_stop_cleanly_and_continue(tmp_path):
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
         )
-        time.sleep(rng.uniform(0.3, 3.0))
+        time.sleep(rng.uniform(0.2, 2.0))
         sig = rng.choice([signal.SIGINT, signal.SIGTERM])
         group = rng.random() < 0.4
         (os.killpg if group else os.kill)(process.pid, sig)

@@ -129,8 +129,8 @@ def train_run(
     out = Path(out)
     writer = is_global_zero()  # under DDP the other ranks only train
     if writer:
+        _refuse_linked_training(out)  # before run_state, which would call it foreign
         run_state(out)  # a file or someone else's folder fails before any work
-        _refuse_linked_training(out)
     data_options = dict(data_options or {})
     source = None  # the fingerprint of the user's data file, if the data is one
     path = data_options.get("path")
