@@ -167,102 +167,49 @@ def _draw_image_figure(
     return _recorded(run_dir, path)
 
 
-@PLOTS.register("swap")
-def plot_swap(
-    run_dir: str | os.PathLike[str],
-    out: str | os.PathLike[str] | None = None,
-    *,
-    seed: int = 0,
-    overwrite: bool = False,
-) -> Path:
-    """Draw the swap grid (ML-VAE Fig. 4) of a saved run on its held-out groups.
+def _image_figure(kind: str, figure: str, draw: ImageDrawer, picks: str) -> PlotFunction:
+    """A :data:`PLOTS` entry that draws ``figure`` of a saved image run on its held-out
+    groups with ``draw`` (``picks``: what ``seed`` chooses)."""
 
-    ``seed`` picks the images. Writes ``out`` (default ``run_dir/swap.png``) and returns
-    its path. See :func:`groupvae.plots.swap_grid.draw_swap_grid`.
+    def plot(
+        run_dir: str | os.PathLike[str],
+        out: str | os.PathLike[str] | None = None,
+        *,
+        seed: int = 0,
+        overwrite: bool = False,
+    ) -> Path:
+        return _draw_image_figure(kind, figure, draw, run_dir, out, seed, overwrite)
 
-    Raises:
-        ConfigError: for a run not on images or a model without a group latent.
-    """
-    return _draw_image_figure(
-        "swap", "swap grid (ML-VAE Fig. 4)", draw_swap_grid, run_dir, out, seed, overwrite
+    plot.__name__ = plot.__qualname__ = f"plot_{kind}"
+    plot.__doc__ = (
+        f"Draw the {figure} of a saved run on its held-out groups.\n\n"
+        f"``seed`` picks {picks}. Writes ``out`` (default ``run_dir/{kind}.png``) and "
+        f"returns its path. See :func:`{draw.__module__}.{draw.__name__}`.\n\n"
+        "Raises:\n    ConfigError: for a run not on images or a model without a group latent."
     )
+    return plot
 
 
-@PLOTS.register("interpolation")
-def plot_interpolation(
-    run_dir: str | os.PathLike[str],
-    out: str | os.PathLike[str] | None = None,
-    *,
-    seed: int = 0,
-    overwrite: bool = False,
-) -> Path:
-    """Draw the interpolation grid (ML-VAE Fig. 5b) of a saved run on its held-out groups.
-
-    ``seed`` picks the endpoint groups and images. Writes ``out`` (default
-    ``run_dir/interpolation.png``) and returns its path. See
-    :func:`groupvae.plots.interpolation.draw_interpolation`.
-
-    Raises:
-        ConfigError: for a run not on images or a model without a group latent.
-    """
-    return _draw_image_figure(
-        "interpolation",
-        "interpolation (ML-VAE Fig. 5b)",
-        draw_interpolation,
-        run_dir,
-        out,
-        seed,
-        overwrite,
+plot_swap = PLOTS.register("swap")(
+    _image_figure("swap", "swap grid (ML-VAE Fig. 4)", draw_swap_grid, "the images")
+)
+plot_interpolation = PLOTS.register("interpolation")(
+    _image_figure(
+        "interpolation", "interpolation (ML-VAE Fig. 5b)", draw_interpolation,
+        "the endpoint groups and images",
     )
-
-
-@PLOTS.register("generation")
-def plot_generation(
-    run_dir: str | os.PathLike[str],
-    out: str | os.PathLike[str] | None = None,
-    *,
-    seed: int = 0,
-    overwrite: bool = False,
-) -> Path:
-    """Draw the generation figure (ML-VAE Fig. 5a) of a saved run on its held-out groups.
-
-    ``seed`` picks the groups and draws the styles from the prior. Writes ``out``
-    (default ``run_dir/generation.png``) and returns its path. See
-    :func:`groupvae.plots.generation.draw_generation`.
-
-    Raises:
-        ConfigError: for a run not on images or a model without a group latent.
-    """
-    return _draw_image_figure(
-        "generation", "generation (ML-VAE Fig. 5a)", draw_generation, run_dir, out, seed, overwrite
+)
+plot_generation = PLOTS.register("generation")(
+    _image_figure(
+        "generation", "generation (ML-VAE Fig. 5a)", draw_generation,
+        "the groups and draws the styles from the prior",
     )
-
-
-@PLOTS.register("evidence")
-def plot_evidence(
-    run_dir: str | os.PathLike[str],
-    out: str | os.PathLike[str] | None = None,
-    *,
-    seed: int = 0,
-    overwrite: bool = False,
-) -> Path:
-    """Draw reconstructions without and with accumulated evidence (ML-VAE Fig. 6a-b).
-
-    ``seed`` picks the held-out group. Writes ``out`` (default ``run_dir/evidence.png``)
-    and returns its path. See :func:`groupvae.plots.evidence.draw_evidence`.
-
-    Raises:
-        ConfigError: for a run not on images or a model without a group latent.
-    """
-    return _draw_image_figure(
-        "evidence",
-        "accumulated evidence (ML-VAE Fig. 6)",
-        draw_evidence,
-        run_dir,
-        out,
-        seed,
-        overwrite,
+)
+plot_evidence = PLOTS.register("evidence")(
+    _image_figure(
+        "evidence", "accumulated evidence (ML-VAE Fig. 6)", draw_evidence, "the held-out group"
     )
+)
 
 
 @PLOTS.register("translation")
