@@ -224,6 +224,7 @@ def draw_codes(
                        edgecolor="k", lw=0.3, label=cat)  # fmt: skip
         ax.legend(title=label, fontsize=8, title_fontsize=8, loc="best")
     ax.set_xlabel(axis[0])
+    ax.xaxis.set_major_locator(MaxNLocator(6))
     ax.set_ylabel(axis[1])
     ax.grid(alpha=0.3)
     ax.set_title(title or f"one code per group ({len(u)} groups)", fontsize=10)
