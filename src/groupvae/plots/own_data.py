@@ -208,7 +208,9 @@ def draw_codes(
     if pd.api.types.is_numeric_dtype(values.dtype) and values.dtype != bool:
         points = ax.scatter(u[:, 0], u[:, 1], c=values.astype(float), cmap="viridis",
                             s=36, edgecolor="k", lw=0.3)  # fmt: skip
-        fig.colorbar(points, ax=ax, label=label)
+        bar = fig.colorbar(points, ax=ax, label=label)
+        if np.issubdtype(values.dtype, np.integer):
+            bar.ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     else:
         cats = pd.unique(pd.Series(values.astype(str)))
         if len(cats) > MAX_CATEGORIES:
@@ -245,7 +247,7 @@ def user_units(model: Any, x: np.ndarray) -> tuple[np.ndarray, list[str]]:
 def _panels(n: int) -> tuple[Figure, np.ndarray]:
     cols = min(n, 4)
     rows = -(-n // cols)
-    fig = Figure(figsize=(2.6 * cols, 2.5 * rows + 0.5), layout="constrained")
+    fig = Figure(figsize=(max(2.6 * cols, 6.0), 2.5 * rows + 0.7), layout="constrained")
     axes = fig.subplots(rows, cols, squeeze=False).ravel()
     for ax in axes[n:]:
         ax.set_visible(False)
@@ -285,7 +287,7 @@ def draw_reconstruction(
         ax.set_xlabel("observed", fontsize=8)
         ax.set_ylabel("reconstructed", fontsize=8)
         ax.tick_params(labelsize=7)
-    fig.suptitle(note + "; dashed: reconstructed = observed", fontsize=10)
+    fig.suptitle(note + "\ndashed line: reconstructed = observed", fontsize=10)
     return _save(fig, path)
 
 
