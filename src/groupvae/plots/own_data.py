@@ -91,7 +91,7 @@ def draw_curves(
                    label=f"best epoch {record['best_epoch']} (weights restored)")  # fmt: skip
     if record.get("stopped_epoch") is not None:
         ax.axvline(record["stopped_epoch"], color="0.4", ls=":", lw=1,
-                   label=f"stopped early at epoch {record['stopped_epoch']}")  # fmt: skip
+                   label=f"stopped at epoch {record['stopped_epoch']}")  # fmt: skip
     ax.set_xlabel("epoch")
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_ylabel(label)

@@ -12,13 +12,17 @@ path, groupvae's own figure in the run directory, is replaced as it is drawn aga
 * ``generation``: Fig. 5a (:mod:`groupvae.plots.generation`);
 * ``evidence``: Fig. 6a-b (:mod:`groupvae.plots.evidence`);
 * ``translation``: the CxVAE paper's Fig. 3 for Exam-Scores runs
-  (:mod:`groupvae.plots.translation`);
+  (:mod:`groupvae.plots.translation`), and per feature for table runs;
 * ``global-local``: UG-VAE's Fig. 3 (and its baselines' Fig. 4 and 9),
-  samples as the global and the local latent move (:mod:`groupvae.plots.ugvae`).
+  samples as the global and the local latent move (:mod:`groupvae.plots.ugvae`);
+* ``denoising``, ``cross-population``: CPVAE's Fig. 2 and 4 (:mod:`groupvae.plots.cpvae`);
+* ``curves``, ``codes`` and ``reconstruction``: training curves, the group codes
+  (coloured by a column of the run's data file) and observed against reconstructed
+  values, for runs on any data, the user's own included (:mod:`groupvae.plots.own_data`).
 
-The first four need a run on images and a model with a group latent; ``global-local``
-a run on images (any model); ``translation`` an Exam-Scores run. Other runs get a
-:class:`~groupvae.errors.ConfigError`.
+:data:`FIGURE_SCOPE` says which runs each figure is drawn for (model family, data,
+group latent, history); other runs get a one-line :class:`~groupvae.errors.ConfigError`
+naming the figures that apply (:func:`applicable_plots`).
 """
 
 from __future__ import annotations
