@@ -157,10 +157,12 @@ def observation_frame(name: str, options: dict[str, Any]) -> tuple[pd.DataFrame,
         import anndata
 
         try:
-            obs = anndata.read_h5ad(path, backed="r").obs
+            adata = anndata.read_h5ad(path, backed="r")  # .obs only; X stays on disk
         except (OSError, KeyError, ValueError, TypeError) as err:
             raise DataError(f"{path} is not a readable .h5ad file: {err}") from None
-        return obs.reset_index(drop=True), str(group), Path(path).name
+        obs = adata.obs.reset_index(drop=True)
+        adata.file.close()
+        return obs, str(group), Path(path).name
     if name == "npz":
         with np.load(path, allow_pickle=False) as archive:
             n = len(archive["group"])
