@@ -76,8 +76,8 @@ class FigureScope:
     Attributes:
         family: the model family (``"group-vae"``, ``"cpvae"``), or ``None`` for any.
         data: the runs' data: ``"images"`` (observations of shape ``(H, W)`` or
-            ``(1|3, H, W)``), ``"features"`` (a ``table``, ``npz`` or ``anndata`` run), a
-            data set's name, or several of these; empty for any data.
+            ``(1|3, H, W)``), ``"features"`` (a ``table``, ``npz`` or ``anndata`` run not
+            on images), a data set's name, or several of these; empty for any data.
         group_latent: the model must have a group latent.
         history: the run must record its training history (``history.csv``).
     """
@@ -122,7 +122,7 @@ def _data_kinds(model: BaseModel) -> set[str]:
     shape = tuple(getattr(model.config, "obs_shape", ()) or ())
     if shape and _is_image_shape(shape):
         kinds.add("images")
-    if name in OWN_FEATURES:
+    elif name in OWN_FEATURES:
         kinds.add("features")
     return kinds
 
