@@ -224,6 +224,9 @@ def test_plots_registry_names_every_figure():
         "global-local",
         "denoising",
         "cross-population",
+        "curves",
+        "codes",
+        "reconstruction",
     }
 
 
@@ -251,13 +254,15 @@ def test_translation_plot_writes_a_png(runs, tmp_path):
 
 @pytest.mark.parametrize("kind", IMAGE_KINDS)
 def test_image_plots_refuse_an_exam_scores_run(runs, kind, tmp_path):
-    with pytest.raises(ConfigError, match=r"needs a run on images.*Plot 'translation'"):
+    hint = r"needs a run on images.*Plot one of translation, curves, codes instead\.$"
+    with pytest.raises(ConfigError, match=hint):
         PLOTS[kind](runs["exam-scores"], tmp_path / "x.png", seed=0)
     assert not (tmp_path / "x.png").exists()
 
 
 def test_translation_plot_refuses_an_image_run(runs, tmp_path):
-    with pytest.raises(GroupVAEError, match=r"for exam-scores runs.*trained on shapes"):
+    hint = r"for exam-scores and table runs.*on shapes\. Plot one of swap, .*, codes instead"
+    with pytest.raises(GroupVAEError, match=hint):
         PLOTS["translation"](runs["shapes"], tmp_path / "x.png", seed=0)
 
 

@@ -241,8 +241,10 @@ def plot(
     kind: Annotated[
         str,
         typer.Argument(
-            help="swap, interpolation, generation, evidence, translation, global-local, "
-            "denoising, cross-population."
+            help="curves (any run), codes (group codes; --color), reconstruction (table, "
+            "npz, anndata runs), translation (table and exam-scores runs), swap, "
+            "interpolation, generation, evidence, global-local (image runs), denoising, "
+            "cross-population (CPVAE runs)."
         ),
     ],
     run_dir: Annotated[Path, typer.Argument(help="A run directory made by train.")],
@@ -254,6 +256,13 @@ def plot(
         ),
     ] = None,
     seed: Annotated[int, typer.Option(help="Seed of the images or groups shown.")] = 0,
+    color: Annotated[
+        str | None,
+        typer.Option(
+            help="codes only: colour each group by this column of the run's data file "
+            "(its value if constant within groups, else its group mean; default: group size)."
+        ),
+    ] = None,
     overwrite: OverwriteOption = False,
 ) -> None:
     """Draw a figure from a saved run, without training again."""
@@ -262,7 +271,11 @@ def plot(
         raise ConfigError(
             f"--out {out} is a directory; give the figure's file name, e.g. {out}/{kind}.png"
         )
-    path = PLOTS[kind](run_dir, out, seed=seed, overwrite=overwrite)
+    draw = PLOTS[kind]
+    if color is not None and kind != "codes":
+        raise ConfigError(f"--color is an option of the codes figure, not of {kind}")
+    extra = {"color": color} if color is not None else {}
+    path = draw(run_dir, out, seed=seed, overwrite=overwrite, **extra)
     typer.echo(f"wrote {path}")
 
 

@@ -2,8 +2,10 @@
 
 ``PLOTS[kind](run_dir, out, seed=seed)`` draws a figure of a saved run: ``swap``,
 ``interpolation``, ``generation`` and ``evidence`` (ML-VAE Fig. 4-6) and ``global-local``
-(UG-VAE Fig. 3) for image runs, and ``translation`` for Exam-Scores runs (see
-:mod:`groupvae.plots.run_figures`). UG-VAE's other figures (Fig. 5a and 5b, 14) are in
+(UG-VAE Fig. 3) for image runs, ``translation`` for Exam-Scores and table runs, and
+``curves``, ``codes`` and ``reconstruction`` for runs on any data, the user's own
+included (see :mod:`groupvae.plots.run_figures` and :mod:`groupvae.plots.own_data`).
+UG-VAE's other figures (Fig. 5a and 5b, 14) are in
 :mod:`groupvae.plots.ugvae`.
 """
 
