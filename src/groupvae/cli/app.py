@@ -197,6 +197,22 @@ def evaluate(
     typer.echo(f"wrote {run_dir / 'metrics.json'}")
 
 
+def _run_rows(
+    run_dir: Path, out: Path, data: list[str] | None, overwrite: bool
+) -> tuple[Any, Any]:
+    """The run's model and data (``--data`` changes applied), once ``out`` is known to be
+    writable (before the run is loaded)."""
+    frame_path(out, overwrite=overwrite)
+    return run_data(run_dir, parse_values(data))
+
+
+def _write_table(frame: Any, run_dir: Path, out: Path, overwrite: bool) -> None:
+    """Write ``frame`` to ``out`` atomically, recorded in the run's manifest if it lands in
+    the run directory."""
+    write_frame(frame, out, overwrite=overwrite)
+    record_output(run_dir, out)
+
+
 @app.command()
 @friendly_errors
 def encode(
@@ -206,12 +222,8 @@ def encode(
     overwrite: OverwriteOption = False,
 ) -> None:
     """Write the codes of the run's data: one row per observation, one per group."""
-
-    frame_path(out, overwrite=overwrite)  # before the run is loaded
-    model, rows = run_data(run_dir, parse_values(data))
-    frame = latent_table(model, rows)
-    write_frame(frame, out, overwrite=overwrite)
-    record_output(run_dir, out)  # if written into the run directory
+    model, rows = _run_rows(run_dir, out, data, overwrite)
+    _write_table(latent_table(model, rows), run_dir, out, overwrite)
     typer.echo(f"wrote {out} ({rows.n_obs} observations, {rows.n_groups} groups)")
 
 
@@ -226,12 +238,9 @@ def translate(
     overwrite: OverwriteOption = False,
 ) -> None:
     """Decode the SOURCE group's rows with the TARGET group's code, in your units."""
-
-    frame_path(out, overwrite=overwrite)  # before the run is loaded
-    model, rows = run_data(run_dir, parse_values(data))
+    model, rows = _run_rows(run_dir, out, data, overwrite)
     frame = translated_rows(model, rows, source, target)
-    write_frame(frame, out, overwrite=overwrite)
-    record_output(run_dir, out)  # if written into the run directory
+    _write_table(frame, run_dir, out, overwrite)
     typer.echo(f"wrote {out} ({len(frame)} rows of {source} translated to {target})")
 
 
