@@ -104,6 +104,12 @@ def family_of(metadata: dict[str, Any]) -> str:
     return by_class.get(model_class, model_class)  # an unknown class: named in the error
 
 
+def _check_resume(resume: bool, checkpoint_dir: str | Path | None) -> None:
+    """Raise :class:`ConfigError` for ``resume`` without the interrupted fit's folder."""
+    if resume and checkpoint_dir is None:
+        raise ConfigError("resume=True needs the checkpoint_dir of the interrupted fit")
+
+
 class BaseModel:
     """What users touch, for every family: a config, its module and what fitting recorded.
 
@@ -223,8 +229,7 @@ class BaseModel:
             KeyboardInterrupt: (:class:`~groupvae.errors.TrainingInterrupted`)
                 on SIGINT or SIGTERM; the last epoch checkpoint is kept.
         """
-        if resume and checkpoint_dir is None:
-            raise ConfigError("resume=True needs the checkpoint_dir of the interrupted fit")
+        _check_resume(resume, checkpoint_dir)  # before planning prints the settings
         plan = self.plan_fit(data, holdout=holdout, callbacks=callbacks, **train_options)
         return self.fit_planned(
             plan, log_dir=log_dir, checkpoint_dir=checkpoint_dir, resume=resume
@@ -246,8 +251,7 @@ class BaseModel:
         # deferred: Lightning takes about a second to import; only training needs it
         from groupvae.training.fit import fit
 
-        if resume and checkpoint_dir is None:
-            raise ConfigError("resume=True needs the checkpoint_dir of the interrupted fit")
+        _check_resume(resume, checkpoint_dir)
         self.history = fit(
             self.module, plan, log_dir=log_dir, checkpoint_dir=checkpoint_dir, resume=resume
         )
@@ -300,6 +304,16 @@ class BaseModel:
             stopper=stopper,
         )
 
+    def resolved_train_config(self, **train_options: Any) -> TrainConfig:
+        """The :class:`TrainConfig` that ``fit(data, **train_options)`` would train with
+        (:func:`~groupvae.models.resolve.resolve_train_config`; the seed defaults to
+        :attr:`seed`), before ``min_steps`` sizes the epochs.
+
+        Raises:
+            ConfigError: for an unknown or bad training setting.
+        """
+        return resolve_train_config(self, {"seed": self.seed, **train_options})
+
     def preflight(
         self, data: GroupedDataset, *, holdout: GroupedDataset | None = None, **train_options: Any
     ) -> TrainConfig:
@@ -312,7 +326,7 @@ class BaseModel:
                 range, groups too small for the regulariser in some batch).
             ConfigError: for an unknown or bad training setting.
         """
-        config = resolve_train_config(self, {"seed": self.seed, **train_options})
+        config = self.resolved_train_config(**train_options)
         check_accelerator(config)
         for name, part in (("data", data), ("holdout", holdout)):
             if part is not None and not isinstance(part, GroupedDataset):

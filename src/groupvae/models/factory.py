@@ -17,7 +17,7 @@ from groupvae.models.base import FAMILIES, BaseModel
 from groupvae.models.cpvae import CPVAE, CPVAE_PARTS
 from groupvae.models.group_vae import PARTS, GroupVAE
 from groupvae.models.presets import MODELS
-from groupvae.models.resolve import resolve_model_config, resolve_train_config
+from groupvae.models.resolve import resolve_model_config
 from groupvae.registry import Registry
 
 FAMILY_PARTS: Registry[dict[str, Registry[Any]]] = Registry("model family")
@@ -79,8 +79,8 @@ def load(directory: str | Path) -> BaseModel:
 
 def resolved_train_config(model: BaseModel, **options: Any) -> Any:
     """The :class:`~groupvae.config.TrainConfig` that ``model.fit(data, **options)`` would
-    train with (before ``min_steps`` sizes the epochs)."""
-    return resolve_train_config(model, {"seed": model.seed, **options})
+    train with (:meth:`BaseModel.resolved_train_config`)."""
+    return model.resolved_train_config(**options)
 
 
 def split_settings(preset: str, overrides: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:

@@ -26,7 +26,7 @@ from groupvae.data.datasets import DATASETS
 from groupvae.data.grouped import GroupedDataset
 from groupvae.errors import CheckpointError, DataError
 from groupvae.models import BaseModel, create, split_settings
-from groupvae.models.saved import build_data, holdout_groups
+from groupvae.models.saved import holdout_groups
 from groupvae.store.data_files import changes, fingerprint
 from groupvae.store.run_directory import (
     REQUEST,
@@ -141,18 +141,12 @@ def train_run(
             _check_resumed_data(out, source)
     model_over, train_over = split_settings(model_name, dict(overrides or {}))
     spec = DATASETS[dataset]
+    data = spec.load(seed=seed, **data_options)
     if spec.shape_from_data:  # a reader of the user's files: the data gives the shape
-        data = spec.load(seed=seed, **data_options)
         model_over.setdefault("obs_shape", data.obs_shape)
     model = create(model_name, dataset=dataset, seed=seed, **model_over)
-    if spec.shape_from_data:
-        data = model.adapt_data(data, spec)
-        train, hold = model.split(data, holdout, seed=seed, holdout_labels=holdout_labels)
-    else:
-        train, hold = build_data(
-            model, dataset, seed=seed, options=data_options, holdout=holdout,
-            holdout_labels=holdout_labels,
-        )  # fmt: skip
+    data = model.adapt_data(data, spec)
+    train, hold = model.split(data, holdout, seed=seed, holdout_labels=holdout_labels)
     options = {"progress": progress, **train_over}
     if epochs is not None:
         options["epochs"] = epochs

@@ -15,16 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from groupvae.errors import DataError
-
-_CHUNK = 1 << 20
-
-
-def _file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(_CHUNK), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+from groupvae.store.atomic import sha256
 
 
 def fingerprint(path: str | os.PathLike[str]) -> dict[str, Any]:
@@ -43,7 +34,7 @@ def fingerprint(path: str | os.PathLike[str]) -> dict[str, Any]:
         if path.is_file():
             return {
                 "path": str(path), "kind": "file", "size": path.stat().st_size,
-                "sha256": _file_sha256(path),
+                "sha256": sha256(path),
             }  # fmt: skip
         if path.is_dir():
             digest, size, count = hashlib.sha256(), 0, 0
@@ -53,7 +44,7 @@ def fingerprint(path: str | os.PathLike[str]) -> dict[str, Any]:
             )  # fmt: skip
             for f in files:
                 n = f.stat().st_size
-                line = f"{f.relative_to(path).as_posix()}\0{n}\0{_file_sha256(f)}\n"
+                line = f"{f.relative_to(path).as_posix()}\0{n}\0{sha256(f)}\n"
                 digest.update(line.encode())
                 size, count = size + n, count + 1
             return {
