@@ -29,7 +29,7 @@ from groupvae.store.run_directory import record_output
 runner = CliRunner()
 DATA = ["--data", "path=scores.csv", "--data", "group=school", "--data", "id=student"]
 DATA += ["--data", "features=score,hours,track", "--data", "categorical=track"]
-TRAIN = ["--epochs", "2", "--set", "hidden=8", "--set", "progress=false", "--set", "min_steps=1"]
+TRAIN = ["--epochs", "2", "--set", "hidden=8", "--set", "progress=false"]
 OPTIONS = {"path": "scores.csv", "group": "school", "id": "student",
            "features": "score,hours,track", "categorical": "track"}  # fmt: skip
 

@@ -100,7 +100,7 @@ def _model(preset: str):
 
 
 def _loader(model, config):
-    loader, _ = model._loaders(_data(), None, config)
+    loader = model.train_loader(_data(), config)
     loader.dataset.x = loader.dataset.x.double()
     return loader
 
@@ -116,7 +116,7 @@ def _worker(rank: int, preset: str, port: int, out: str) -> None:
     loader = _loader(model, config)
     recorder = _Recorder()
     plan = TrainingPlan(model.module, config, 1, model._schedules(config))
-    run_trainer(plan, loader, None, config, callbacks=[recorder])
+    run_trainer(plan, loader, config, callbacks=[recorder])
     torch.save({"rows": recorder.rows, "grads": recorder.grads}, Path(out) / f"rank{rank}.pt")
 
 

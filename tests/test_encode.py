@@ -40,7 +40,7 @@ def run(tmp_path_factory):
     args = ["train", "cxvae", "table", "--out", str(out), "--epochs", "2", "--set", "hidden=8"]
     args += ["--data", f"path={tmp / 'scores.csv'}", "--data", "group=school"]
     args += ["--data", "id=student", "--data", "features=score,hours"]
-    args += ["--set", "progress=false", "--set", "min_steps=1"]
+    args += ["--set", "progress=false"]
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
     return tmp, out

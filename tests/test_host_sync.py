@@ -62,7 +62,7 @@ def train_steps(name: str, batches: list[GroupBatch]) -> CountingPlan:
     config = TrainConfig(epochs=1, lr=1e-3, progress=False)
     plan = CountingPlan(module, config, steps_per_epoch=len(batches))
     plan.reads = Counter()
-    run_trainer(plan, DataLoader(batches, batch_size=None), None, config)
+    run_trainer(plan, DataLoader(batches, batch_size=None), config)
     return plan
 
 
@@ -95,7 +95,7 @@ def test_a_cpvae_training_step_reads_nothing_back_from_the_device(objective):
     config = TrainConfig(epochs=1, lr=1e-3, progress=False)
     plan = CountingPlan(module, config, steps_per_epoch=len(batches))
     plan.reads = Counter()
-    run_trainer(plan, DataLoader(batches, batch_size=None), None, config)
+    run_trainer(plan, DataLoader(batches, batch_size=None), config)
     assert plan.model_steps == 2
     assert dict(plan.reads) == {}
 
@@ -116,7 +116,7 @@ def test_the_patch_counts_a_host_read():
     config = TrainConfig(epochs=1, lr=1e-3, progress=False)
     plan = Reading(module, config, steps_per_epoch=1)
     plan.reads = Counter()
-    run_trainer(plan, DataLoader([tiny_batch()], batch_size=None), None, config)
+    run_trainer(plan, DataLoader([tiny_batch()], batch_size=None), config)
     assert plan.reads["__bool__"] == 1
 
 

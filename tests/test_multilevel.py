@@ -97,7 +97,7 @@ def test_benchmark_prints_its_table_on_a_tiny_table(tmp_path):
 
     bench = MultilevelBenchmark(
         datasets=("toy",), models=("vae", "mlvae"), splits=(0, 1), n_samples=4,
-        overrides={"min_steps": 2, "epochs": 1, "hidden": 8},
+        overrides={"epochs": 1, "hidden": 8},
     )  # fmt: skip
     lines: list[str] = []
     summary = run_benchmark(
@@ -140,7 +140,7 @@ def test_the_benchmark_resumes_and_takes_jobs_through_the_cli(monkeypatch, tmp_p
     monkeypatch.setattr(multilevel, "load_source", lambda name: frame.rename(
         columns={"gcse": "verbal"}))  # fmt: skip
     args = ["benchmark", "multilevel", "--datasets", "ScotsSec", "--models", "vae",
-            "--jobs", "1", "--set", "min_steps=2", "--set", "epochs=1", "--set", "hidden=8",
+            "--jobs", "1", "--set", "epochs=1", "--set", "hidden=8",
             "--out", str(tmp_path)]  # fmt: skip
     result = CliRunner().invoke(app, [*args, "--splits", "1"])
     assert result.exit_code == 0, result.output

@@ -49,6 +49,6 @@ def test_mlvae_trains_on_counts_from_an_h5ad_file(tmp_path):
     data = read_h5ad(tmp_path / "cells.h5ad", group="donor")
     model = create("mlvae", dataset="anndata", obs_shape=data.obs_shape, hidden=8, seed=0)
     before = model.module.likelihood.log_theta.detach().clone()
-    model.fit(data, epochs=2, progress=False, min_steps=1)
+    model.fit(data, epochs=2, progress=False)
     assert not torch.equal(before, model.module.likelihood.log_theta.detach())
     assert np.isfinite(model.history["train_elbo_per_obs"]).all()

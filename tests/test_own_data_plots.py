@@ -42,7 +42,7 @@ def check_figure(run, path) -> None:
 
 def train(args: list[str]) -> None:
     args += ["--epochs", "2", "--set", "hidden=8", "--set", "progress=false"]
-    result = runner.invoke(app, [*args, "--set", "min_steps=1"])
+    result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
 
 

@@ -248,17 +248,25 @@ def test_a_run_that_becomes_non_finite_is_not_finished(tmp_path, monkeypatch):
 def test_non_finite_validation_terms_raise():
     from groupvae.training.epoch_checkpoints import RunCheckpoint
 
+    from groupvae.training.validation import HoldoutValidation
+
     class Trainer:
-        current_epoch = 0
+        current_epoch, global_step, max_epochs = 0, 3, 10
+        sanity_checking, should_stop = False, False
 
         def __init__(self) -> None:
-            self.callback_metrics = {
-                "train_loss": torch.tensor(1.0),
-                "val_loss": torch.tensor(np.inf),
-            }
+            self.callback_metrics = {"train_loss": torch.tensor(1.0)}
 
-    with pytest.raises(NonFiniteLossError, match="val_loss became non-finite in epoch 1"):
-        RunCheckpoint(0).on_train_epoch_end(Trainer(), torch.nn.Linear(1, 1))
+    class Plan(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.module = torch.nn.Linear(1, 1)
+
+    trainer, plan = Trainer(), Plan()
+    validation = HoldoutValidation(lambda m: {"elbo_per_obs": -np.inf})
+    validation.on_train_epoch_end(trainer, plan)
+    with pytest.raises(NonFiniteLossError, match="val_elbo_per_obs became non-finite in epoch 1"):
+        RunCheckpoint(0, validation=validation).on_train_epoch_end(trainer, plan)
 
 
 # ------------------------------------------------------------ one line, status 2

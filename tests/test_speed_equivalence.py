@@ -107,7 +107,7 @@ def optimised_step(module, batch) -> tuple[dict[str, torch.Tensor], dict[str, to
     config = TrainConfig(epochs=1, lr=LR, progress=False)
     plan = RecordingPlan(module, config, steps_per_epoch=1)
     plan.seen = {}
-    run_trainer(plan, DataLoader([batch], batch_size=None), None, config)
+    run_trainer(plan, DataLoader([batch], batch_size=None), config)
     return plan.seen, {k: p.grad for k, p in module.named_parameters()}
 
 

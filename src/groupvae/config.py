@@ -145,7 +145,14 @@ class TrainConfig:
 
     Attributes:
         epochs: passes over the training data (for CPVAE one epoch is
-            ``ceil(N / (K * batch_per_population))`` mini-batches).
+            ``ceil(N / (K * batch_per_population))`` mini-batches); an upper bound, with
+            ``max_steps``. ``None``: as many as ``max_steps`` needs (then required).
+        max_steps: the budget in model optimiser steps: training stops after exactly
+            this many (or ``epochs``, whichever comes first). ``None``: ``epochs`` alone.
+            The own-data readers' defaults size it from the data
+            (:func:`groupvae.models.defaults.own_data_training`); a user's ``epochs``
+            without ``max_steps`` replaces that budget (what the user sets is what
+            runs).
         groups_per_batch: whole groups in each mini-batch (group VAEs).
         batch_per_population: ``M``, observations of *each* population in every
             mini-batch (CPVAE Algorithm 1).
@@ -171,13 +178,16 @@ class TrainConfig:
         balance_by: with ``random_groups``, the ``aux`` array (e.g. ``"domain"``) whose
             values each random group holds equally many of (UG-VAE section 4.2: 50% of
             each domain in every batch).
-        min_steps: let the epochs adapt so that training takes at least this many
-            optimiser steps (``epochs = max(epochs, ceil(min_steps / batches per epoch))``);
-            a data set of few groups then still trains enough. ``None``: ``epochs`` as is.
-        early_stopping_patience: with holdout data, stop once the holdout ELBO per
-            observation has not improved for this many epochs (never before the
-            ``min_steps`` steps), and restore the weights of the best epoch
-            (``groupvae.training.early_stopping``). ``None``: off.
+        validation_every: with holdout data, estimate the holdout ELBO about every this
+            many model optimiser steps, rounded up to whole epochs (``None``: every epoch),
+            and after the last epoch (:mod:`groupvae.training.validation`).
+        validation_samples: posterior samples per observation of that estimate: the
+            mean ELBO over ``validation_samples`` draws of fixed noise (torch seeded by
+            0 for each estimate), so the same weights always give the same number
+            (:func:`groupvae.training.holdout.elbo_estimate`).
+        early_stopping_patience: with holdout data, stop once the holdout ELBO estimate
+            has not improved for this many validation checks, and restore the weights
+            of the best check. ``None``: off (the last weights are kept).
         early_stopping_min_delta: the smallest rise of the holdout ELBO per observation
             (nats) that counts as an improvement.
         lr_schedule: ``"constant"``, or ``"cosine"``: every optimiser's learning rate
@@ -187,7 +197,8 @@ class TrainConfig:
             continues the same curve.
     """
 
-    epochs: int = 64
+    epochs: int | None = 64
+    max_steps: int | None = None
     groups_per_batch: int = 64
     batch_per_population: int = 64
     lr: float = 1e-4
@@ -203,7 +214,8 @@ class TrainConfig:
     num_threads: int | None = None
     random_groups: int | None = None
     balance_by: str | None = None
-    min_steps: int | None = None
+    validation_every: int | None = None
+    validation_samples: int = 1
     early_stopping_patience: int | None = None
     early_stopping_min_delta: float = 0.0
     lr_schedule: str = "constant"
@@ -214,7 +226,10 @@ class TrainConfig:
             raise ConfigError(
                 f"lr_schedule must be one of {', '.join(LR_SCHEDULES)}, got {self.lr_schedule!r}"
             )
-        at_least(self, epochs=1, groups_per_batch=1, batch_per_population=1, num_nodes=1)
+        at_least(self, groups_per_batch=1, batch_per_population=1, num_nodes=1)
+        at_least(self, epochs=1, max_steps=1, validation_every=1, validation_samples=1)
+        if self.epochs is None and self.max_steps is None:
+            raise ConfigError("set epochs or max_steps (the training budget); both are None")
         at_least(self, seed=0, kl_warmup_epochs=0)
         at_least(self, random_groups=1, max_group_size=1, num_threads=1)  # or None
         if not self.lr > 0:
@@ -223,7 +238,7 @@ class TrainConfig:
             raise ConfigError(f"critic_lr must be a number > 0 (or None), got {self.critic_lr}")
         if isinstance(self.devices, int) and self.devices < 1:
             raise ConfigError(f"devices must be >= 1 or 'auto', got {self.devices}")
-        at_least(self, min_steps=1, early_stopping_patience=1)  # or None
+        at_least(self, early_stopping_min_delta=0.0, early_stopping_patience=1)  # or None
 
     @property
     def pins_memory(self) -> bool:
@@ -287,7 +302,7 @@ def check_field_types(config: Any) -> None:
             raise ConfigError(f"{field.name} must be {wanted}, got {value!r}")
 
 
-def at_least(config: Any, **bounds: int) -> None:
+def at_least(config: Any, **bounds: float) -> None:
     """Raise :class:`ConfigError` for a field (not ``None``) below its bound."""
     for name, bound in bounds.items():
         value = getattr(config, name)

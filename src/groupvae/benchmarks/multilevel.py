@@ -108,7 +108,7 @@ class MultilevelBenchmark:
         """A one-minute smoke test: ScotsSec, three models, one split, short runs."""
         return cls(
             datasets=("ScotsSec",), models=("vae", "mlvae", "cxvae"), splits=(0,),
-            n_samples=50, overrides={"min_steps": 300, "epochs": 5},
+            n_samples=50, overrides={"epochs": 5},
         )  # fmt: skip
 
 

@@ -101,8 +101,9 @@ def _resume_command(args: dict[str, Any]) -> str:
     """The ``groupvae train ... --resume`` line that continues this run."""
     words = ["groupvae", "train", args["model"], args["dataset"], "--out", str(args["out"])]
     words += ["--seed", str(args["seed"])]
-    if args["epochs"] is not None:
-        words += ["--epochs", str(args["epochs"])]
+    for option in ("epochs", "max_steps"):
+        if args[option] is not None:
+            words += [f"--{option.replace('_', '-')}", str(args[option])]
     for option, values in (("--set", args["set_"]), ("--data", args["data"])):
         for value in values or []:
             words += [option, value]
@@ -117,7 +118,21 @@ def _resume_command(args: dict[str, Any]) -> str:
 def train(
     model: Annotated[str, typer.Argument(help="Model preset, e.g. mlvae or cxvae.")],
     dataset: Annotated[str, typer.Argument(help="Data set, e.g. exam-scores or mnist.")],
-    epochs: Annotated[int | None, typer.Option(help="Training epochs.")] = None,
+    epochs: Annotated[
+        int | None,
+        typer.Option(
+            help="Train exactly this many epochs (replaces the data set's default budget; "
+            "the settings line says which budget runs)."
+        ),
+    ] = None,
+    max_steps: Annotated[
+        int | None,
+        typer.Option(
+            help="Budget in optimiser steps: stop after exactly this many (or --epochs, "
+            "whichever comes first). Default: the data set's (own data: sized from its "
+            "groups)."
+        ),
+    ] = None,
     seed: Annotated[int, typer.Option(help="Seed of data, split, weights and training.")] = 0,
     out: Annotated[Path | None, typer.Option(help="Run directory.")] = None,
     set_: SetOption = None,
@@ -143,6 +158,9 @@ def train(
         raise ConfigError(f"--seed must be >= 0, got {seed}")
     out = out or Path("runs") / f"{model}-{dataset}-seed{seed}"
     command = _resume_command(locals())
+    overrides = parse_overrides(set_ or [])
+    if max_steps is not None:
+        overrides["max_steps"] = str(max_steps)
     try:
         fitted = train_run(
             model,
@@ -150,7 +168,7 @@ def train(
             out,
             seed=seed,
             epochs=epochs,
-            overrides=parse_overrides(set_ or []),
+            overrides=overrides,
             data_options=parse_values(data),
             holdout=holdout,
             holdout_labels=_parse_labels(holdout_labels),
@@ -159,7 +177,6 @@ def train(
             resume_command=command,
         )
     except TrainingInterrupted as stop:
-
         if not is_global_zero():  # another device's process of a DDP run
             raise typer.Exit(130) from None
         typer.secho(
@@ -172,11 +189,26 @@ def train(
 
     if not is_global_zero():  # another device's process of a DDP run
         return
-    last = fitted.history.iloc[-1] if fitted.history is not None else {}
-    elbo = last.get("val_elbo_per_obs", last.get("train_elbo_per_obs", float("nan")))
-    typer.echo(
-        f"saved {out} (holdout ELBO per observation {elbo:.2f} nats); next: groupvae evaluate {out}"
-    )
+    typer.echo(f"saved {out} ({final_number(fitted)}); next: groupvae evaluate {out}")
+
+
+def final_number(model: Any) -> str:
+    """What ``train`` reports last: the holdout estimate of the weights the run ends with
+    (the number ``metadata.json``, ``evaluate`` and the history give), labelled."""
+    record = model.extra_metadata.get("holdout_elbo") or {}
+    value = record.get("elbo_per_observation")
+    if value is not None:
+        stop = model.extra_metadata.get("early_stopping") or {}
+        which = "best" if stop.get("restored") == "best" else "last"
+        return (
+            f"{record['estimator']}: {value:.4f} nats, the {which} check's weights "
+            f"(step {record['step']})"
+        )
+    history = model.history
+    if history is None or "train_elbo_per_obs" not in history or history.empty:
+        return "no holdout data"
+    last = float(history["train_elbo_per_obs"].iloc[-1])
+    return f"training ELBO per observation, mean over the last epoch: {last:.4f} nats"
 
 
 @app.command()
@@ -193,13 +225,11 @@ def evaluate(
         typer.echo(json.dumps(metrics, indent=2))
         return
     for key, value in metrics.items():
-        typer.echo(f"{key:>24}: {value:.3f}" if isinstance(value, float) else f"{key:>24}: {value}")
+        typer.echo(f"{key:>24}: {value:.4f}" if isinstance(value, float) else f"{key:>24}: {value}")
     typer.echo(f"wrote {run_dir / 'metrics.json'}")
 
 
-def _run_rows(
-    run_dir: Path, out: Path, data: list[str] | None, overwrite: bool
-) -> tuple[Any, Any]:
+def _run_rows(run_dir: Path, out: Path, data: list[str] | None, overwrite: bool) -> tuple[Any, Any]:
     """The run's model and data (``--data`` changes applied), once ``out`` is known to be
     writable (before the run is loaded)."""
     frame_path(out, overwrite=overwrite)

@@ -305,7 +305,6 @@ def domain_transfer(
     # deferred: scikit-learn is slow to import
     from sklearn.linear_model import LogisticRegression
 
-
     if not model.has_group_latent:
         raise ConfigError(f"{model.preset} has no group latent to swap")
     domain = np.asarray(domain)

@@ -151,7 +151,7 @@ def _group_vae_metrics(
         metrics.update(METRICS[dataset](model, holdout, seed))
     groups = scoring_groups(model, holdout, seed=seed)
     metrics.update(group_vae_activity(model, groups))
-    metrics.update(holdout_elbo(model, groups))
+    metrics.update(holdout_elbo(model, holdout))
     return metrics
 
 
@@ -170,10 +170,12 @@ FAMILY_METRICS.add("group-vae", _group_vae_metrics)
 FAMILY_METRICS.add("cpvae", _cpvae_metrics)
 
 
-def holdout_elbo(model: ElboModel, data: GroupedDataset) -> dict[str, float]:
-    """Single-sample ELBO on ``data`` (:meth:`~groupvae.models.base.BaseModel.get_elbo`):
-    mean per observation, and per group where groups have a latent of their own (group
-    VAEs), in nats."""
+def holdout_elbo(model: ElboModel, data: GroupedDataset) -> dict[str, Any]:
+    """The holdout ELBO estimate that training validated on and reported
+    (:meth:`~groupvae.models.base.BaseModel.get_elbo`: fixed noise, the run's
+    ``validation_samples`` per observation): mean per observation, and per group where
+    groups have a latent of their own (group VAEs), in nats, with its ``estimator``
+    label."""
     return model.get_elbo(data)
 
 

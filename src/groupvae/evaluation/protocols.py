@@ -204,12 +204,12 @@ class CPVAEModel(Protocol):
 
 @runtime_checkable
 class ElboModel(Protocol):
-    """A model of any family with a single-sample ELBO. Used by
+    """A model of any family with a holdout ELBO estimate. Used by
     :func:`~groupvae.evaluation.metric_sets.holdout_elbo`."""
 
-    def get_elbo(self, data: GroupedDataset) -> dict[str, float]:
-        """``elbo_per_observation`` (nats) on ``data``, and ``elbo_per_group`` where
-        groups have a latent of their own."""
+    def get_elbo(self, data: GroupedDataset, n_samples: int | None = None) -> dict[str, Any]:
+        """``elbo_per_observation`` (nats) on ``data``, ``elbo_per_group`` where groups
+        have a latent of their own, ``n_samples`` and the ``estimator`` label."""
         ...
 
 

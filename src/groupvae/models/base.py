@@ -26,6 +26,7 @@ from groupvae.data.datasets import DatasetSpec
 from groupvae.data.grouped import GroupedDataset
 from groupvae.data.subsample import subsample_size
 from groupvae.errors import CheckpointError, ConfigError, DataError, GroupVAEError
+from groupvae.models.defaults import OWN_DATA, DataShape
 from groupvae.models.resolve import resolve_train_config
 from groupvae.modules.base import BaseModule, seeded_module
 from groupvae.registry import Registry
@@ -37,7 +38,38 @@ from groupvae.store.checkpoint_files import (
 )
 from groupvae.training.accelerators import check_accelerator
 from groupvae.training.fit_plan import FitPlan
-from groupvae.training.steps import describe, epochs_for_steps
+from groupvae.training.holdout import elbo_estimate, estimator_name
+from groupvae.training.steps import describe, size_budget, validation_epochs
+
+
+def restored_estimate(
+    history: pd.DataFrame, summary: dict[str, Any], n_samples: int
+) -> dict[str, Any]:
+    """The holdout estimate of the weights a fit ends with, as ``history`` has it: the
+    best check's row when early stopping restored it, else the last check's.
+
+    Returns:
+        ``elbo_per_observation`` (nats, or ``None`` without a check), ``step``,
+        ``epoch`` and ``estimator`` (its label).
+    """
+    checked = history.dropna(subset=["val_elbo_per_obs"]) if "val_elbo_per_obs" in history else None
+    if checked is None or checked.empty:
+        return {"elbo_per_observation": None, "estimator": estimator_name(n_samples)}
+    if summary.get("restored") == "best" and summary.get("best_step") is not None:
+        row = checked[checked["step"] == summary["best_step"]].iloc[-1]
+    else:
+        row = checked.iloc[-1]
+    return {
+        "elbo_per_observation": float(row["val_elbo_per_obs"]),
+        "step": int(row["step"]),
+        "epoch": int(row["epoch"]),
+        "estimator": estimator_name(n_samples),
+    }
+
+
+RETIRED_TRAIN_FIELDS = ("min_steps",)
+"""``TrainConfig`` fields of older runs, ignored on loading (``min_steps`` became the
+``max_steps`` budget)."""
 
 Schedule = Callable[[float], float]
 """``schedule(progress) -> weight``; ``progress`` runs from 0 to 1 over training."""
@@ -158,10 +190,13 @@ class BaseModel:
         """Check holdout data as the training data is checked (shape, range, groups)."""
         raise NotImplementedError
 
-    def _loaders(
-        self, train: GroupedDataset, holdout: GroupedDataset | None, config: TrainConfig
-    ) -> tuple[Any, Any]:
-        """``(train loader, holdout loader or None)``."""
+    def elbo_groups(self, data: GroupedDataset, config: TrainConfig) -> GroupedDataset:
+        """``data`` grouped as the holdout ELBO estimate sees it (as is here; a model
+        trained on random groups regroups it)."""
+        return data
+
+    def train_loader(self, train: GroupedDataset, config: TrainConfig) -> Any:
+        """The training batches of one epoch (reshuffled each epoch)."""
         raise NotImplementedError
 
     def eval_loader(self, data: GroupedDataset, batch_size: int = 1024) -> Any:
@@ -231,9 +266,7 @@ class BaseModel:
         """
         _check_resume(resume, checkpoint_dir)  # before planning prints the settings
         plan = self.plan_fit(data, holdout=holdout, callbacks=callbacks, **train_options)
-        return self.fit_planned(
-            plan, log_dir=log_dir, checkpoint_dir=checkpoint_dir, resume=resume
-        )
+        return self.fit_planned(plan, log_dir=log_dir, checkpoint_dir=checkpoint_dir, resume=resume)
 
     def fit_planned(
         self,
@@ -244,6 +277,11 @@ class BaseModel:
         resume: bool = False,
     ) -> BaseModel:
         """Train as ``plan`` (from :meth:`plan_fit`) says; see :meth:`fit`.
+
+        With holdout data, ``extra_metadata["holdout_elbo"]`` records the estimate of the
+        weights the model ends with (the best check's when it stopped early, else the
+        last check's), which is the number in ``history`` at ``step``, and
+        ``extra_metadata["early_stopping"]`` what validation did.
 
         Returns:
             ``self``; ``self.history`` holds one row per epoch.
@@ -256,8 +294,11 @@ class BaseModel:
             self.module, plan, log_dir=log_dir, checkpoint_dir=checkpoint_dir, resume=resume
         )
         self.train_config = plan.config
-        if plan.stopper is not None:
-            self.extra_metadata["early_stopping"] = plan.stopper.summary()
+        if plan.validation is not None:
+            self.extra_metadata["early_stopping"] = summary = plan.validation.summary()
+            self.extra_metadata["holdout_elbo"] = restored_estimate(
+                self.history, summary, plan.config.validation_samples
+            )
         return self
 
     def plan_fit(
@@ -269,68 +310,99 @@ class BaseModel:
         **train_options: Any,
     ) -> FitPlan:
         """Resolve the training settings once, check ``data`` and ``holdout``, and build
-        what a fit consumes (:class:`~groupvae.training.fit.FitPlan`): the loaders, the
-        epochs sized by ``min_steps``, the loss-weight schedules and early stopping (with
-        holdout data and ``early_stopping_patience``). Prints the chosen settings with
-        ``progress``. Nothing is trained.
+        what a fit consumes (:class:`~groupvae.training.fit.FitPlan`): the training
+        loader, the budget (``epochs`` sized by ``max_steps``), the loss-weight schedules
+        and, with holdout data, the validation callback (the holdout ELBO estimate of
+        :meth:`get_elbo` every ``validation_every`` steps; early stopping with
+        ``early_stopping_patience``). Prints the chosen settings, and where the budget
+        came from, with ``progress``. Nothing is trained.
 
         Raises:
             DataError: if the data or the holdout does not fit the model (shape, value
                 range, groups too small for the regulariser in some batch).
             ConfigError: for an unknown or bad training setting.
         """
-        # deferred: Lightning takes about a second to import; only training needs it
-        from groupvae.training.early_stopping import BestHoldoutELBO
-
         config = self.preflight(data, holdout=holdout, **train_options)
-        loader, val_loader = self._loaders(data, holdout, config)
+        loader = self.train_loader(data, config)
         steps = len(loader)
-        config = epochs_for_steps(config, steps)
-        stopper = None
-        if config.early_stopping_patience is not None and holdout is not None:
-            stopper = BestHoldoutELBO(
-                config.early_stopping_patience,
-                min_delta=config.early_stopping_min_delta,
-                min_epochs=-(-(config.min_steps or 0) // max(steps, 1)),
-            )
+        config = size_budget(config, steps)
+        validation = None if holdout is None else self._validation(holdout, config, steps)
         if config.progress:
-            print(describe(config, steps, subsample_size(data.group_sizes, config)), flush=True)
+            line = describe(
+                config, steps, subsample_size(data.group_sizes, config),
+                budget_source=self._budget_source(train_options, data),
+                validation_groups=None if holdout is None else holdout.n_groups,
+            )  # fmt: skip
+            print(line, flush=True)
         return FitPlan(
             config=config,
             loader=loader,
-            val_loader=val_loader,
             schedules=self._schedules(config),
-            callbacks=(*(callbacks or []), *([stopper] if stopper else [])),
-            stopper=stopper,
+            callbacks=(*(callbacks or []), *([validation] if validation else [])),
+            validation=validation,
         )
 
-    def resolved_train_config(self, **train_options: Any) -> TrainConfig:
+    def _validation(self, holdout: GroupedDataset, config: TrainConfig, steps: int) -> Any:
+        """The validation callback: :meth:`get_elbo`'s estimate on ``holdout``."""
+        # deferred: Lightning takes about a second to import; only training needs it
+        from groupvae.training.validation import HoldoutValidation
+
+        groups = self.elbo_groups(holdout, config)
+
+        def estimate(module: torch.nn.Module) -> dict[str, float]:
+            batches = self.eval_loader(groups)
+            return elbo_estimate(module, batches, n_samples=config.validation_samples)
+
+        return HoldoutValidation(
+            estimate,
+            every=validation_epochs(config, steps),
+            patience=config.early_stopping_patience,
+            min_delta=config.early_stopping_min_delta,
+        )
+
+    def _budget_source(self, train_options: dict[str, Any], data: GroupedDataset) -> str:
+        """Who set the budget, for the settings line."""
+        mine = [k for k in ("epochs", "max_steps") if train_options.get(k) is not None]
+        if mine:
+            return "yours: " + ", ".join(mine)
+        if self.dataset in OWN_DATA:
+            shape = DataShape.of(data)
+            return (
+                f"the {self.dataset} defaults for {shape.n_groups} groups of median size "
+                f"{shape.median_group_size:g}"
+            )
+        return f"the {self.dataset or self.family} defaults"
+
+    def resolved_train_config(
+        self, data: GroupedDataset | None = None, **train_options: Any
+    ) -> TrainConfig:
         """The :class:`TrainConfig` that ``fit(data, **train_options)`` would train with
         (:func:`~groupvae.models.resolve.resolve_train_config`; the seed defaults to
-        :attr:`seed`), before ``min_steps`` sizes the epochs.
+        :attr:`seed`; on the user's own data sets ``data``'s shape sizes the budget),
+        before ``max_steps`` sizes the epochs.
 
         Raises:
             ConfigError: for an unknown or bad training setting.
         """
-        return resolve_train_config(self, {"seed": self.seed, **train_options})
+        return resolve_train_config(self, {"seed": self.seed, **train_options}, data)
 
     def preflight(
         self, data: GroupedDataset, *, holdout: GroupedDataset | None = None, **train_options: Any
     ) -> TrainConfig:
         """Resolve the training settings and check ``data`` and ``holdout`` as :meth:`fit`
         would, without building loaders or training; returns the resolved
-        :class:`TrainConfig` (before ``min_steps`` sizes the epochs).
+        :class:`TrainConfig` (before ``max_steps`` sizes the epochs).
 
         Raises:
             DataError: if the data or the holdout does not fit the model (shape, value
                 range, groups too small for the regulariser in some batch).
             ConfigError: for an unknown or bad training setting.
         """
-        config = self.resolved_train_config(**train_options)
-        check_accelerator(config)
         for name, part in (("data", data), ("holdout", holdout)):
             if part is not None and not isinstance(part, GroupedDataset):
                 raise DataError(f"fit needs a GroupedDataset as {name}")
+        config = self.resolved_train_config(data, **train_options)
+        check_accelerator(config)
         self._prepare(data, config)
         if holdout is not None:
             self._check_holdout(holdout, config)
@@ -390,23 +462,32 @@ class BaseModel:
         frame.index = pd.Index(rows, name="row_id")
         return frame
 
-    def get_elbo(self, data: GroupedDataset) -> dict[str, float]:
-        """Single-sample ELBO on ``data`` (scvi-tools' ``get_elbo``), with torch's global
-        RNG seeded by 0 and restored: ``elbo_per_observation`` (nats), and
-        ``elbo_per_group`` where groups have a latent of their own (group VAEs)."""
-        total, n_groups, grouped = 0.0, 0, False
-        self.module.eval()
-        with torch.no_grad(), torch.random.fork_rng(devices=[]):
-            torch.manual_seed(0)
-            for batch in self.eval_loader(data):
-                out = self.module(batch)
-                total += float(out.elbo.sum())
-                n_groups += int(out.n_groups)
-                grouped = out.group is not None  # CPVAE: every observation its own group
-        metrics = {"elbo_per_observation": total / data.n_obs}
-        if grouped:
-            metrics["elbo_per_group"] = total / n_groups
-        return metrics
+    def get_elbo(self, data: GroupedDataset, n_samples: int | None = None) -> dict[str, Any]:
+        """The holdout ELBO estimate that validation, early stopping, ``groupvae train``,
+        ``metadata.json`` and ``groupvae evaluate`` report
+        (:func:`groupvae.training.holdout.elbo_estimate`): the mean ELBO over
+        ``n_samples`` draws of fixed noise per observation, so the same weights and data
+        always give the same number (on the same device).
+
+        Args:
+            data: whole groups (the model's ``eval_loader`` batches them in order).
+            n_samples: draws per observation; default: the ``validation_samples`` the
+                model was trained with (1 before training).
+
+        Returns:
+            ``elbo_per_observation`` (nats), ``elbo_per_group`` where groups have a
+            latent of their own (group VAEs), ``n_samples`` and ``estimator`` (its
+            label).
+        """
+        config = self.train_config or TrainConfig()
+        if n_samples is None:
+            n_samples = config.validation_samples
+        batches = self.eval_loader(self.elbo_groups(data, config))
+        terms = elbo_estimate(self.module, batches, n_samples=n_samples)
+        metrics: dict[str, Any] = {"elbo_per_observation": terms["elbo_per_obs"]}
+        if "elbo_per_group" in terms:
+            metrics["elbo_per_group"] = terms["elbo_per_group"]
+        return {**metrics, "n_samples": n_samples, "estimator": estimator_name(n_samples)}
 
     # --------------------------------------------------------------- save / load
     def save(
@@ -492,6 +573,8 @@ class BaseModel:
             raise CheckpointError(f"cannot rebuild the model of {directory}: {err}") from None
         load_state(model.module, state, str(directory))
         train = metadata.get("train_config")
+        if isinstance(train, dict):  # runs saved before a field was retired still load
+            train = {k: v for k, v in train.items() if k not in RETIRED_TRAIN_FIELDS}
         try:
             model.train_config = None if train is None else replace(TrainConfig(), **train)
         except GroupVAEError as err:

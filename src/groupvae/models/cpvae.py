@@ -167,21 +167,13 @@ class CPVAE(BaseModel):
         self.module.likelihood.check_data(x)
         population_sizes(pop, self.module.n_populations)
 
-    def _loaders(
-        self, train: GroupedDataset, holdout: GroupedDataset | None, config: TrainConfig
-    ) -> tuple[Any, Any]:
+    def train_loader(self, train: GroupedDataset, config: TrainConfig) -> Any:
+        """Balanced mini-batches of ``batch_per_population`` rows of each population."""
         m, k = config.batch_per_population, self.module.n_populations
-        pin = config.pins_memory
-        loader = population_loader(
-            *self._arrays(train, None), m, n_populations=k, seed=config.seed, pin_memory=pin
-        )
-        val_loader = None
-        if holdout is not None:
-            x, pop = self._arrays(holdout, None)
-            val_loader = population_loader(
-                x, pop, m, n_populations=k, balanced=False, pin_memory=pin
-            )
-        return loader, val_loader
+        return population_loader(
+            *self._arrays(train, None), m, n_populations=k, seed=config.seed,
+            pin_memory=config.pins_memory,
+        )  # fmt: skip
 
     def eval_loader(self, data: GroupedDataset, batch_size: int = 1024) -> Any:
         """The rows of ``data`` in order, ``batch_size`` per batch."""

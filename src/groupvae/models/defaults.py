@@ -18,6 +18,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from groupvae.data.datasets import DATASETS
 from groupvae.models.presets import UGVAE_FAMILY
 
@@ -167,18 +169,77 @@ CPVAE_TRAIN = {"epochs": 50, "batch_per_population": 64, "lr": 1e-3}
 CPVAE_CLASS_TRAIN = {**CPVAE_TRAIN, "batch_per_population": 16}
 
 # Readers of your own data (``groupvae.data.readers``). Their training defaults suit any
-# grouping: training sized by optimiser steps (the epochs adapt to few groups), early
-# stopping on the holdout ELBO with the best weights restored, and groups above 128
-# members subsampled per step (ML-VAE section 3.2).
+# grouping: a budget in optimiser steps (the epochs adapt to few groups), sized from the
+# data's shape by ``own_data_training``; early stopping on a fixed-noise holdout ELBO
+# estimate with the best weights restored; groups above 128 members subsampled per step
+# (ML-VAE section 3.2). These are the values without a data shape.
 OWN_DATA_TRAIN = {
     "groups_per_batch": 16,
     "lr": 1e-3,
-    "epochs": 50,
-    "min_steps": 3000,
-    "early_stopping_patience": 20,
+    "epochs": None,
+    "max_steps": 3000,
+    "validation_every": 50,
+    "validation_samples": 4,
+    "early_stopping_patience": 10,
     "max_group_size": 128,
     "num_threads": 1,
 }
+OWN_DATA = ("table", "npz", "anndata", "image-folder")
+"""The data sets read from the user's files, whose training adapts to the data's shape."""
+
+
+@dataclass(frozen=True)
+class DataShape:
+    """What the own-data training defaults look at.
+
+    Attributes:
+        n_groups: groups in the training data.
+        n_obs: observations in the training data.
+        median_group_size: the median group's members.
+    """
+
+    n_groups: int
+    n_obs: int
+    median_group_size: float
+
+    @classmethod
+    def of(cls, data: Any) -> DataShape:
+        """The shape of a :class:`~groupvae.data.grouped.GroupedDataset`."""
+        sizes = np.asarray(data.group_sizes)
+        median = float(np.median(sizes)) if len(sizes) else 0.0
+        return cls(len(sizes), int(sizes.sum()), median)
+
+
+OBS_PER_BATCH = 256
+"""Observations a batch aims at: ``groups_per_batch ~ OBS_PER_BATCH / median group size``."""
+
+
+def own_data_training(dataset: str | None, shape: DataShape) -> dict[str, Any]:
+    """Training settings sized from the data's shape, for the user's own data sets
+    (:data:`OWN_DATA`; ``{}`` for every other data set).
+
+    - ``groups_per_batch``: about :data:`OBS_PER_BATCH` observations a step (groups
+      above ``max_group_size`` count as that many), between 4 and 64 groups, and at
+      most a quarter of the groups (so an epoch has at least 4 steps where it can), but
+      at least 2 (a regulariser compares groups within a batch);
+    - ``max_steps``: 200 epochs, between 2,000 and 10,000 optimiser steps (early
+      stopping usually ends the run well before);
+    - ``validation_every``: 40 checks over the budget, at least one per epoch.
+    """
+    if dataset not in OWN_DATA or shape.n_groups < 1:
+        return {}
+    cap = int(OWN_DATA_TRAIN["max_group_size"])
+    per_group = min(max(shape.median_group_size, 1.0), cap)
+    groups = int(np.clip(round(OBS_PER_BATCH / per_group), 4, 64))
+    groups = max(min(groups, shape.n_groups // 4), min(2, shape.n_groups))
+    steps_per_epoch = -(-shape.n_groups // groups)
+    max_steps = int(np.clip(200 * steps_per_epoch, 2000, 10000))
+    return {
+        "groups_per_batch": groups,
+        "max_steps": max_steps,
+        "validation_every": max(steps_per_epoch, max_steps // 40),
+    }
+
 
 TABLE_MODEL = {
     "likelihood": "gaussian",
@@ -228,7 +289,9 @@ DEFAULTS: tuple[Defaults, ...] = (
         training={"groups_per_batch": 64, "lr": 1e-3, "num_threads": 1},
     ),
     Defaults(
-        "exam-scores", "group-vae", GROUP_LATENT,
+        "exam-scores",
+        "group-vae",
+        GROUP_LATENT,
         {"group_dim": 2, "instance_dim": 1, "decoder": "exam-scores"},
     ),
     Defaults("exam-scores", "group-vae", NO_GROUP_LATENT, {"instance_dim": 3, "decoder": "mlp"}),
@@ -236,30 +299,45 @@ DEFAULTS: tuple[Defaults, ...] = (
     # style code (larger ones let the digit leak into the style; see the README's demo
     # section; the VAE gets the same total latent size).
     *image_rows(
-        "mnist", (1, 28, 28), group_dim=10, instance_dim=3, hidden=512,
+        "mnist",
+        (1, 28, 28),
+        group_dim=10,
+        instance_dim=3,
+        hidden=512,
         training={"groups_per_batch": 32, "lr": 1e-3, "epochs": 80, "num_threads": 1},
     ),
     *cpvae_rows("mnist", 10, CPVAE_CLASS_TRAIN),
     *image_rows(
-        "mnist-full", (1, 28, 28),
+        "mnist-full",
+        (1, 28, 28),
         training={"groups_per_batch": 64, "lr": 1e-3, "epochs": 20, "num_threads": 1},
     ),
     *cpvae_rows("mnist-full", 10, CPVAE_CLASS_TRAIN),
     *image_rows(
-        "uci-digits", (1, 28, 28),
+        "uci-digits",
+        (1, 28, 28),
         training={"groups_per_batch": 32, "lr": 1e-3, "epochs": 100, "num_threads": 1},
     ),
     *cpvae_rows("uci-digits", 10, CPVAE_CLASS_TRAIN),
     *image_rows(
-        "shapes", (3, 64, 64), backbone="conv", decoder="conv", hidden=512, n_hidden=2,
+        "shapes",
+        (3, 64, 64),
+        backbone="conv",
+        decoder="conv",
+        hidden=512,
+        n_hidden=2,
         training={"groups_per_batch": 32, "lr": 1e-3, "epochs": 20, "num_threads": 2},
     ),
     # UG-VAE section 4.2; with random groups (UG-VAE's presets), half of each group from
     # each domain.
     *image_rows(
-        "digit-domains", (1, 28, 28),
+        "digit-domains",
+        (1, 28, 28),
         training={
-            "groups_per_batch": 32, "lr": 1e-3, "epochs": 60, "num_threads": 1,
+            "groups_per_batch": 32,
+            "lr": 1e-3,
+            "epochs": 60,
+            "num_threads": 1,
             "balance_by": "domain",
         },
     ),
@@ -269,7 +347,8 @@ DEFAULTS: tuple[Defaults, ...] = (
     ),
     *cpvae_rows("grassy-mnist", 2, CPVAE_TRAIN),
     *image_rows(
-        "grassy-mnist-classes", (1, 28, 28),
+        "grassy-mnist-classes",
+        (1, 28, 28),
         training={"groups_per_batch": 32, "lr": 1e-3, "epochs": 60},
     ),
     *cpvae_rows("grassy-mnist-classes", 10, CPVAE_CLASS_TRAIN),
@@ -310,9 +389,12 @@ def lookup(
 __all__ = [
     "CPVAE_OBS_STD",
     "DEFAULTS",
+    "OWN_DATA",
     "OWN_DATA_TRAIN",
+    "DataShape",
     "Defaults",
     "cpvae_model_defaults",
     "lookup",
+    "own_data_training",
     "ugvae_model_defaults",
 ]

@@ -12,7 +12,7 @@ from torch import Tensor
 from groupvae.config import ModelConfig, TrainConfig
 from groupvae.data.batch import GroupBatch
 from groupvae.data.grouped import GroupedDataset
-from groupvae.data.grouping import split_by_label
+from groupvae.data.grouping import regroup_at_random, split_by_label
 from groupvae.data.sampler import group_loader
 from groupvae.data.subsample import subsample_size
 from groupvae.errors import ConfigError, DataError, GroupVAEError
@@ -135,28 +135,29 @@ class GroupVAE(BaseModel):
                 f"{train.n_groups} and groups_per_batch is {config.groups_per_batch}"
             )
 
-    def _loaders(
-        self, train: GroupedDataset, holdout: GroupedDataset | None, config: TrainConfig
-    ) -> tuple[Any, Any]:
+    def train_loader(self, train: GroupedDataset, config: TrainConfig) -> Any:
+        """Whole groups (or random groups), ``groups_per_batch`` per step, reshuffled
+        each epoch; groups above ``max_group_size`` subsampled."""
         # A regulariser needs two groups per batch: a last batch that would hold only one
         # joins the batch before it (every group is still trained on once per epoch).
-        grouping = {"random_groups": config.random_groups, "balance_by": config.balance_by}
-        loader = group_loader(
+        return group_loader(
             train,
             config.groups_per_batch,
             max_group_size=subsample_size(train.group_sizes, config),
             seed=config.seed,
             min_groups_per_batch=2 if self.module.regulariser is not None else 1,
             pin_memory=config.pins_memory,
-            **grouping,
+            random_groups=config.random_groups,
+            balance_by=config.balance_by,
         )
-        val_loader = None
-        if holdout is not None:
-            val_loader = group_loader(
-                holdout, config.groups_per_batch, shuffle=False, seed=config.seed,
-                pin_memory=config.pins_memory, **grouping,
-            )  # fmt: skip
-        return loader, val_loader
+
+    def elbo_groups(self, data: GroupedDataset, config: TrainConfig) -> GroupedDataset:
+        """``data`` in its own groups, or, for a model trained on random groups (UG-VAE),
+        in random groups of that size (seeded by 0): a global posterior from a few
+        members is far wider than from the ``random_groups`` it was trained on."""
+        if config.random_groups is None:
+            return data
+        return regroup_at_random(data, config.random_groups, seed=0)
 
     def eval_loader(self, data: GroupedDataset, batch_size: int = 1024) -> Any:
         """Whole groups of ``data`` in order, ``batch_size`` groups per batch."""

@@ -8,14 +8,22 @@ train``, the demo and the benchmarks alike. Precedence, lowest first:
    family's own, then its data set's;
 3. the preset's parts and training settings (``MODELS[name]``);
 4. the user's options (``--set key=value``, keyword arguments).
+
+Training settings of the user's own data sets also depend on the data's shape
+(:func:`groupvae.models.defaults.own_data_training`, between 2 and 3). A layer that sets
+the budget in one unit replaces the budget of the layers below it: ``epochs`` without
+``max_steps`` clears ``max_steps``, and ``max_steps`` without ``epochs`` leaves the
+epochs to ``max_steps``; so ``--epochs 7`` trains exactly 7 epochs.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from groupvae.config import TrainConfig, replace
-from groupvae.models.defaults import lookup
+from groupvae.data.grouped import GroupedDataset
+from groupvae.models.defaults import DataShape, lookup, own_data_training
 from groupvae.models.presets import MODELS
 
 
@@ -41,19 +49,41 @@ def resolve_model_config(
     return replace(config_class(model=preset), **fields)
 
 
-def resolve_train_config(model: Any, options: dict[str, Any] | None = None) -> TrainConfig:
+def resolve_train_config(
+    model: Any, options: dict[str, Any] | None = None, data: GroupedDataset | None = None
+) -> TrainConfig:
     """The :class:`TrainConfig` of ``model`` (a ``BaseModel``: its ``family``, ``config``
-    and ``dataset``) for ``fit(**options)``.
+    and ``dataset``) for ``fit(data, **options)``.
+
+    Args:
+        model: the user-facing model.
+        options: the user's training options.
+        data: the training data; on the user's own data sets its shape sizes the
+            budget, the groups per batch and the validation interval.
 
     Raises:
         ConfigError: for an unknown field or a bad value.
     """
     preset = model.config.model
     _, fields = lookup(model.dataset, model.family, preset, model.config.has_group_latent)
+    layers: list[Mapping[str, Any]] = []
+    if data is not None:
+        layers.append(own_data_training(model.dataset, DataShape.of(data)))
     if preset in MODELS:
-        fields.update(MODELS[preset].training)
-    fields.update(options or {})
+        layers.append(MODELS[preset].training)
+    layers.append(options or {})
+    for layer in layers:
+        apply_layer(fields, layer)
     return replace(TrainConfig(), **fields)
+
+
+def apply_layer(fields: dict[str, Any], layer: Mapping[str, Any]) -> None:
+    """Update ``fields`` with ``layer``; a budget in one unit replaces the other's."""
+    if layer.get("epochs") is not None and "max_steps" not in layer:
+        fields["max_steps"] = None
+    if layer.get("max_steps") is not None and "epochs" not in layer:
+        fields["epochs"] = None
+    fields.update(layer)
 
 
 __all__ = ["resolve_model_config", "resolve_train_config"]

@@ -61,15 +61,18 @@ def draw_curves(
     early_stopping: dict[str, Any] | None = None,
     title: str = "",
 ) -> Path:
-    """Training curves: the training and validation ELBO per observation by epoch, with
-    the best epoch (whose weights were restored) and the stopping epoch marked.
+    """Training curves: the training ELBO per observation (each epoch's mean) and the
+    holdout estimate (each validation check) by optimiser step, with the restored
+    check's step and the stopping step marked.
 
     Args:
-        history: one row per epoch (``epoch``, ``train_elbo_per_obs``,
-            ``val_elbo_per_obs``, ...; a run's ``history.csv``).
+        history: one row per epoch (``epoch``, ``step``, ``train_elbo_per_obs``,
+            ``val_elbo_per_obs`` on the checked epochs, ...; a run's ``history.csv``).
+            Runs saved before ``step`` was recorded are drawn by epoch.
         path: PNG path.
-        early_stopping: the run's ``early_stopping`` record (``best_epoch``, ``best``,
-            ``stopped_epoch``, ``monitor``), or ``None``.
+        early_stopping: the run's ``early_stopping`` record (``best_step``, ``best``,
+            ``stopped_step``, ``restored``; older runs: ``best_epoch``,
+            ``stopped_epoch``), or ``None``.
         title: the figure's title.
 
     Raises:
@@ -78,27 +81,34 @@ def draw_curves(
     if history is None or len(history) == 0:
         raise DataError("the run's history.csv has no epochs")
     cols, label = _curve_columns(history)
-    epoch = history["epoch"] if "epoch" in history else pd.Series(np.arange(len(history)))
+    unit = "step" if "step" in history else "epoch"
+    if unit not in history:
+        history = history.assign(epoch=np.arange(len(history)))
     fig = Figure(figsize=(6.0, 4.0), layout="constrained")
     ax = fig.subplots()
-    names = {"train": "training", "val": "validation (held-out groups)"}
+    names = {"train": "training (epoch mean)", "val": "validation (held-out groups)"}
     for col, color in zip(cols, ("tab:blue", "tab:orange"), strict=False):
-        ax.plot(epoch, history[col], marker="o" if len(history) < 30 else None, ms=3,
+        rows = history.dropna(subset=[col])
+        ax.plot(rows[unit], rows[col], marker="o" if len(rows) < 60 else None, ms=3,
                 color=color, label=names[col.split("_", 1)[0]])  # fmt: skip
-    record = early_stopping or {}
-    if record.get("best_epoch") is not None:
-        ax.axvline(record["best_epoch"], color="green", ls="--", lw=1,
-                   label=f"best epoch {record['best_epoch']} (weights restored)")  # fmt: skip
-    if record.get("stopped_epoch") is not None:
-        ax.axvline(record["stopped_epoch"], color="0.4", ls=":", lw=1,
-                   label=f"stopped at epoch {record['stopped_epoch']}")  # fmt: skip
-    ax.set_xlabel("epoch")
+    _mark_stops(ax, early_stopping or {}, unit)
+    ax.set_xlabel("optimiser step" if unit == "step" else "epoch")
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_ylabel(label)
     ax.legend(fontsize=8, loc="best")
     ax.grid(alpha=0.3)
     ax.set_title(title or "training curves", fontsize=10)
     return _save(fig, path)
+
+
+def _mark_stops(ax: Any, record: dict[str, Any], unit: str) -> None:
+    """The restored check and the early stop, as vertical lines at their ``unit``."""
+    best, stopped = record.get(f"best_{unit}"), record.get(f"stopped_{unit}")
+    if best is not None and record.get("restored", "best") == "best":
+        ax.axvline(best, color="green", ls="--", lw=1,
+                   label=f"best check, {unit} {best} (weights restored)")  # fmt: skip
+    if stopped is not None:
+        ax.axvline(stopped, color="0.4", ls=":", lw=1, label=f"stopped at {unit} {stopped}")
 
 
 def column_values(

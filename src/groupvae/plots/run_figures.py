@@ -283,13 +283,17 @@ plot_swap = PLOTS.register("swap")(
 )
 plot_interpolation = PLOTS.register("interpolation")(
     _image_figure(
-        "interpolation", "interpolation (ML-VAE Fig. 5b)", draw_interpolation,
+        "interpolation",
+        "interpolation (ML-VAE Fig. 5b)",
+        draw_interpolation,
         "the endpoint groups and images",
     )
 )
 plot_generation = PLOTS.register("generation")(
     _image_figure(
-        "generation", "generation (ML-VAE Fig. 5a)", draw_generation,
+        "generation",
+        "generation (ML-VAE Fig. 5a)",
+        draw_generation,
         "the groups and draws the styles from the prior",
     )
 )

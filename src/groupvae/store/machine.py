@@ -19,7 +19,6 @@ def machine_info() -> dict[str, Any]:
         "groupvae", "python", "torch", "numpy", "scikit-learn"}``, JSON-ready.
     """
 
-
     return {
         "processor": platform.processor() or platform.machine(),
         "cpu_count": os.cpu_count(),

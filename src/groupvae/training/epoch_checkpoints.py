@@ -93,14 +93,16 @@ class _Stop(BaseException):
 class RunCheckpoint(Checkpoint):
     """Seeds, records, guards and checkpoints a training run.
 
-    - Before each training (validation) batch, torch's global generator is seeded with
+    - Before each training batch, torch's global generator is seeded with
       :func:`position_seed` of ``(seed, stage, epoch, batch index, rank)``, so sampling
       noise depends only on the position in the run.
-    - After each epoch, the parameters and the epoch's ``train_*`` / ``val_*`` terms must
-      be finite (else :class:`NonFiniteLossError`); the terms are appended to
-      :attr:`history`; and, with a ``directory``, the checkpoint ``directory/last.ckpt``
-      is written (weights, both optimisers, loop progress, this callback's state: the
-      history and the model step count).
+    - After each epoch, the parameters and the epoch's ``train_*`` terms (and the
+      ``val_*`` terms of ``validation``'s check, on the epochs it checked) must be finite
+      (else :class:`NonFiniteLossError`); they are appended to :attr:`history` with
+      ``epoch`` (0-based) and ``step`` (model optimiser steps so far); and, with a
+      ``directory``, the checkpoint ``directory/last.ckpt`` is written (weights, both
+      optimisers, loop progress, this callback's state: the history and the model step
+      count).
     - A pending signal (see :func:`interrupts`) stops the run at the next batch (under
       DDP at the end of the epoch, on every rank at once, after the checkpoint).
 
@@ -110,10 +112,15 @@ class RunCheckpoint(Checkpoint):
     Args:
         seed: the run's seed.
         directory: folder of ``last.ckpt``; ``None`` keeps nothing on disk.
+        validation: the run's :class:`~groupvae.training.validation.HoldoutValidation`,
+            if any (its epoch-end check runs before this callback's).
     """
 
-    def __init__(self, seed: int, directory: str | Path | None = None) -> None:
+    def __init__(
+        self, seed: int, directory: str | Path | None = None, validation: Any = None
+    ) -> None:
         self.seed = seed
+        self.validation = validation
         self.directory = None if directory is None else Path(directory)
         self.history: list[dict[str, float]] = []
         self.signal: str | None = None
@@ -153,27 +160,19 @@ class RunCheckpoint(Checkpoint):
     ) -> None:
         self._seed(trainer, 0, batch_idx)
 
-    def on_validation_batch_start(
-        self,
-        trainer: L.Trainer,
-        pl_module: L.LightningModule,
-        batch: Any,
-        batch_idx: int,
-        dataloader_idx: int = 0,
-    ) -> None:
-        self._seed(trainer, 1, batch_idx)
-
     # ------------------------------------------------------------- epoch end
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         epoch = trainer.current_epoch + 1
         check_parameters(pl_module, f"after epoch {epoch}")
         row = epoch_terms(trainer.callback_metrics)
+        row.update(self.validation.pop_row() if self.validation is not None else {})
         bad = sorted(k for k, v in row.items() if not math.isfinite(v))
         if bad:
             raise NonFiniteLossError(
                 f"{', '.join(bad)} became non-finite in epoch {epoch}. {NAN_HINT}"
             )
-        self.history.append({"epoch": float(trainer.current_epoch), **row})
+        steps = float(getattr(pl_module, "model_steps", trainer.global_step))
+        self.history.append({"epoch": float(trainer.current_epoch), "step": steps, **row})
         if self.directory is not None:
             trainer.save_checkpoint(self.directory / LAST)
         if trainer.world_size > 1 and self._any_rank_signalled(trainer):
@@ -190,8 +189,10 @@ class RunCheckpoint(Checkpoint):
 
 
 def epoch_terms(metrics: dict[str, Any]) -> dict[str, float]:
-    """The ``train_*`` and ``val_*`` terms of Lightning's ``callback_metrics``, as floats."""
-    return {k: float(v) for k, v in sorted(metrics.items()) if k.startswith(("train_", "val_"))}
+    """The ``train_*`` terms of Lightning's ``callback_metrics``, as floats (the
+    ``val_*`` ones come from :class:`~groupvae.training.validation.HoldoutValidation`,
+    on the epochs it checked)."""
+    return {k: float(v) for k, v in sorted(metrics.items()) if k.startswith("train_")}
 
 
 def check_parameters(module: torch.nn.Module, when: str) -> None:

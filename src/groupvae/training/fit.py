@@ -47,10 +47,13 @@ def _quiet_lightning() -> None:
 
 
 def history_frame(rows: list[dict[str, float]]) -> pd.DataFrame:
-    """One row per epoch (``epoch`` 0-based, then every ``train_*`` / ``val_*`` term)."""
+    """One row per epoch (``epoch`` 0-based, ``step`` the model optimiser steps at its
+    end, every ``train_*`` term, and the ``val_*`` terms on the epochs validated, NaN on
+    the others)."""
     frame = pd.DataFrame(rows)
-    if "epoch" in frame:
-        frame["epoch"] = frame["epoch"].astype(int)
+    for name in ("epoch", "step"):
+        if name in frame:
+            frame[name] = frame[name].astype(int)
     return frame
 
 
@@ -63,7 +66,8 @@ def fit(
     resume: bool = False,
 ) -> pd.DataFrame:
     """Train ``module`` (in place) as ``plan`` says, with the one :class:`TrainingPlan`;
-    return the per-epoch history.
+    return the per-epoch history (with ``plan.validation``, the best check's weights are
+    restored when it stops early).
 
     Args:
         module: the model's module.
@@ -94,8 +98,8 @@ def fit(
     L.seed_everything(config.seed, workers=True, verbose=False)
     training = TrainingPlan(module, config, plan.steps_per_epoch, plan.schedules)
     return run_trainer(
-        training, plan.loader, plan.val_loader, config, log_dir=log_dir,
-        callbacks=list(plan.callbacks), checkpoint_dir=checkpoint_dir, resume=resume,
+        training, plan.loader, config, log_dir=log_dir, callbacks=list(plan.callbacks),
+        checkpoint_dir=checkpoint_dir, resume=resume, validation=plan.validation,
     )  # fmt: skip
 
 
@@ -146,20 +150,22 @@ def make_trainer(
 def run_trainer(
     plan: L.LightningModule,
     loader: Any,
-    val_loader: Any,
     config: TrainConfig,
     *,
     log_dir: str | Path | None = None,
     callbacks: list[Callback] | None = None,
     checkpoint_dir: str | Path | None = None,
     resume: bool = False,
+    validation: Callback | None = None,
 ) -> pd.DataFrame:
     """Fit ``plan`` with a quiet Lightning ``Trainer``; return the history.
 
-    See :func:`fit` for the arguments. The module is moved back to the CPU
+    See :func:`fit` for the arguments; ``validation`` (a
+    :class:`~groupvae.training.validation.HoldoutValidation` among ``callbacks``) adds
+    its checks' ``val_*`` terms to the history. The module is moved back to the CPU
     afterwards.
     """
-    state = RunCheckpoint(config.seed, checkpoint_dir)
+    state = RunCheckpoint(config.seed, checkpoint_dir, validation=validation)
     trainer = make_trainer(
         config, [*(callbacks or []), state], log_dir, max(1, min(50, len(loader)))
     )
@@ -170,7 +176,7 @@ def run_trainer(
         ckpt = str(last) if resume and last.is_file() else None
     try:
         with interrupts(state):
-            trainer.fit(plan, loader, val_loader, ckpt_path=ckpt, weights_only=True)
+            trainer.fit(plan, loader, ckpt_path=ckpt, weights_only=True)
     except (_Stop, SIGTERMException):  # ours, or Lightning's own SIGTERM handling
         raise TrainingInterrupted(
             trainer.current_epoch + 1, config.epochs, len(state.history), state.signal or "SIGTERM"

@@ -22,21 +22,20 @@ class FitPlan:
     back into the model.
 
     Attributes:
-        config: the resolved training settings (epochs already sized by ``min_steps``).
+        config: the resolved training settings (``epochs`` sized by ``max_steps``).
         loader: the training batches (one epoch), built once.
-        val_loader: the holdout batches, or ``None``.
         schedules: loss keyword -> ``schedule(progress in [0, 1])`` (KL warm-up, CPVAE's
             alpha).
-        callbacks: Lightning callbacks (the caller's, then early stopping).
-        stopper: the early-stopping callback among ``callbacks``, or ``None``.
+        callbacks: Lightning callbacks (the caller's, then validation).
+        validation: the :class:`~groupvae.training.validation.HoldoutValidation` among
+            ``callbacks`` (holdout estimate, early stopping), or ``None``.
     """
 
     config: TrainConfig
     loader: Any
-    val_loader: Any
     schedules: Mapping[str, Callable[[float], float]] = field(default_factory=dict)
     callbacks: tuple[Any, ...] = ()
-    stopper: Any = None
+    validation: Any = None
 
     @property
     def steps_per_epoch(self) -> int:

@@ -30,6 +30,7 @@ from groupvae.config import TrainConfig
 from groupvae.errors import GroupVAEError, NonFiniteLossError
 from groupvae.modules.base import BaseModule
 from groupvae.nn.segment import trusted_groups
+from groupvae.training.steps import total_steps
 
 NAN_HINT = (
     "Try a smaller learning rate (--set lr=...), check the data range (a Bernoulli "
@@ -179,12 +180,14 @@ class TrainingPlan(L.LightningModule):
     the detached instance samples of the same inference (same model weights, so the same
     distribution as a fresh one), and the model's loss reuses them with the updated
     critic; the model's backward computes no critic gradients. Every term of
-    :meth:`LossOutput.scalars` is logged per epoch as ``train_*`` and, with holdout data,
-    ``val_*`` (without the regulariser), as group-weighted epoch means.
+    :meth:`LossOutput.scalars` is logged per epoch as ``train_*``, as group-weighted
+    epoch means (validation is a callback's:
+    :class:`~groupvae.training.validation.HoldoutValidation`). Training stops after
+    exactly ``config.max_steps`` model updates when that is set.
 
     Args:
         module: the model's module (trained in place).
-        config: training settings (``lr``, ``critic_lr``, ``epochs``).
+        config: training settings (``lr``, ``critic_lr``, ``epochs``, ``max_steps``).
         steps_per_epoch: batches per epoch, to measure progress.
         schedules: loss keyword -> ``schedule(progress in [0, 1])``.
 
@@ -204,13 +207,13 @@ class TrainingPlan(L.LightningModule):
         super().__init__()
         self.module = module
         self.config = config
-        self.total_steps = max(1, config.epochs * steps_per_epoch)
+        self.total_steps = total_steps(config, steps_per_epoch)
         self.schedules = dict(schedules or {})
         self.automatic_optimization = False
         # Model updates so far. Lightning's global_step also counts the critic's
         # optimiser steps, which would run the schedules twice as fast with a critic.
         self.model_steps = 0
-        self._train_means, self._val_means = EpochMeans(), EpochMeans()
+        self._train_means = EpochMeans()
         self._guards = {"model": FiniteGuard("training loss"), "critic": FiniteGuard("critic loss")}
 
     def weights(self) -> dict[str, float]:
@@ -229,7 +232,7 @@ class TrainingPlan(L.LightningModule):
         # group existed: measure progress in this rank's batches.
         batches = self.trainer.num_training_batches
         if isinstance(batches, int) and batches > 0:
-            self.total_steps = max(1, self.config.epochs * batches)
+            self.total_steps = total_steps(self.config, batches)
 
     def on_before_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
         check = getattr(self.module, "check_step_batch", None)
@@ -301,6 +304,8 @@ class TrainingPlan(L.LightningModule):
             out = self.module(batch, inference=inference, **self.weights())
         self._update(optimisers[0], _weighted(out.loss, weight), "model")
         self.model_steps += 1
+        if self.config.max_steps is not None and self.model_steps >= self.config.max_steps:
+            self.trainer.should_stop = True  # the budget: exactly max_steps model updates
         self._train_means.add(out.scalars(), out.n_groups)
         if self.trainer.progress_bar_callback is not None and batch_idx % PROGRESS_EVERY == 0:
             self.log("loss", out.loss.detach(), prog_bar=True, on_step=True, logger=False)
@@ -309,14 +314,6 @@ class TrainingPlan(L.LightningModule):
         for guard in self._guards.values():
             guard.check(self.current_epoch)
         self._log_means(self._train_means, "train")
-
-    def validation_step(self, batch: Any, batch_idx: int) -> None:
-        with trusted_groups():
-            out = self.module(batch, with_regulariser=False, **self.weights())
-        self._val_means.add(out.scalars(), out.n_groups)
-
-    def on_validation_epoch_end(self) -> None:
-        self._log_means(self._val_means, "val")
 
     def _log_means(self, means: EpochMeans, prefix: str) -> None:
         values = {f"{prefix}_{k}": v for k, v in means.pop().items()}
