@@ -247,7 +247,6 @@ def test_a_run_that_becomes_non_finite_is_not_finished(tmp_path, monkeypatch):
 
 def test_non_finite_validation_terms_raise():
     from groupvae.training.epoch_checkpoints import RunCheckpoint
-
     from groupvae.training.validation import HoldoutValidation
 
     class Trainer:
