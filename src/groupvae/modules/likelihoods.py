@@ -39,7 +39,8 @@ class Likelihood(nn.Module):
 
     @staticmethod
     def check_data(x: np.ndarray) -> None:
-        """Raise :class:`DataError` for data outside the likelihood's support (none here)."""
+        """Raise :class:`DataError` for data outside the likelihood's support (here any
+        finite data, which ``GroupedDataset`` checks)."""
 
     def encoder_input(self, x: Tensor) -> Tensor:
         """What the encoders read of ``x: (n_obs, *obs_shape)``: ``x`` itself."""
@@ -62,10 +63,6 @@ class GaussianLikelihood(Likelihood):
         """Log-density (nats) of ``x: (n_obs, *obs_shape)`` summed per observation: ``(n_obs,)``."""
         sq = (x - mean).pow(2).flatten(1)
         return -0.5 * (sq * torch.exp(-2 * self.log_std) + LOG_2PI + 2 * self.log_std).sum(-1)
-
-    @staticmethod
-    def check_data(x: np.ndarray) -> None:
-        """Any finite data is valid (finiteness is checked by ``GroupedDataset``)."""
 
     def mean(self, params: Tensor) -> Tensor:
         """The likelihood's mean: ``params`` itself."""

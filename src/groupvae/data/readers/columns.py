@@ -34,7 +34,7 @@ def level_text(values: pd.Series) -> np.ndarray:
     column was read as integers or as floats), other numbers as Python writes them."""
     if _is_number(values):
         v = values.to_numpy(dtype=np.float64)
-        if np.all(np.isfinite(v) & (v == np.round(v))):
+        if np.all((np.abs(v) < 2**53) & (v == np.round(v))):  # exact as integers
             return v.astype(np.int64).astype(str)
     return values.astype(str).to_numpy()
 
