@@ -116,7 +116,11 @@ def test_translation_is_the_models_decoding_mapped_back_by_the_transform(run):
     src = data.subset_groups(np.array([list(data.group_ids).index("s1")]))
     tgt = data.subset_groups(np.array([list(data.group_ids).index("s2")]))
     u = np.repeat(model.encode_groups(tgt).mean, src.n_obs, 0)
-    np.testing.assert_allclose(rows[["score", "hours"]], t.inverse(model.translate(src, u)))
+    decoded = model.decode(u, model.encode_instances(src).mean)  # model units
+    np.testing.assert_allclose(rows[["score", "hours"]], t.inverse(decoded))
+    frame = model.translate(src, u)  # the same, as the user's table
+    assert frame.index.name == "row_id" and list(frame.index) == list(rows["row_id"])
+    np.testing.assert_allclose(frame[["score", "hours"]], t.inverse(decoded))
 
 
 @pytest.mark.parametrize(

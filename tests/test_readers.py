@@ -91,7 +91,7 @@ def test_jacobian_matches_the_closed_form_of_a_scaled_normal():
     [
         ({"group": "class"}, "has no column(s) ['class']; its columns are: school, normexam"),
         ({"group": "school", "features": "normexam,age"}, "no column(s) ['age']"),
-        ({"group": "school", "features": "normexam,sex"}, "declare it categorical"),
+        ({"group": "school", "features": "normexam,sex", "continuous": "sex"}, "declare it categ"),
         ({}, "needs the group column"),
         ({"group": "school", "missing": "guess"}, "missing must be one of"),
     ],

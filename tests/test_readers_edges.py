@@ -258,7 +258,7 @@ def files(tmp_path):
 @pytest.mark.parametrize(
     ("dataset", "path", "takes"),
     [
-        ("table", "s.csv", "categorical, echo, features, group"),
+        ("table", "s.csv", "binary, categorical, continuous, counts, echo, features, group"),
         ("npz", "d.npz", "name, path, standardise"),
         ("anndata", "c.h5ad", "group, labels, layer, name, path"),
         ("image-folder", "faces", "labels, mode, name, path, size"),

@@ -17,6 +17,34 @@ from groupvae.errors import ConfigError
 OBS_SCALES = ("std", "variance")
 """How ``ModelConfig.obs_std`` is read: a standard deviation, or a variance."""
 
+COLUMN_KINDS = ("continuous", "categorical", "binary", "counts")
+"""The kinds of a table's columns (``ModelConfig.columns``, the table reader's options)."""
+
+
+def parse_columns(columns: str) -> tuple[tuple[str, int], ...]:
+    """The blocks of a column layout: ``(kind, width)`` per source column, in ``x``'s order.
+
+    A layout is comma-separated tokens, one per source column: ``continuous``, ``binary``
+    and ``counts`` take one model column each, ``categorical:K`` takes ``K`` (the one-hot
+    codes of its ``K`` levels). ``"continuous,categorical:3,binary"`` is 5 model columns.
+
+    Raises:
+        ConfigError: for an unknown kind or a categorical token without ``K >= 1``.
+    """
+    blocks = []
+    for token in columns.split(","):
+        kind, _, levels = token.strip().partition(":")
+        if kind == "categorical" and levels.isdigit() and int(levels) >= 1:
+            blocks.append((kind, int(levels)))
+        elif kind in COLUMN_KINDS and kind != "categorical" and not levels:
+            blocks.append((kind, 1))
+        else:
+            raise ConfigError(
+                f"columns: {token.strip()!r} is not a column kind; use continuous, binary, "
+                "counts or categorical:K (K levels), comma-separated"
+            )
+    return tuple(blocks)
+
 
 def shape_tuple(shape: Any) -> tuple[int, ...]:
     """``shape`` as a tuple of ints, or :class:`ConfigError`."""
@@ -66,7 +94,14 @@ class ModelConfig:
         regulariser_weight: weight of the mutual-information estimate in the loss.
         critic_hidden: width of the regulariser's critic network.
         decoder: ``mlp``, ``conv`` or ``exam-scores`` (``DECODERS``).
-        likelihood: ``gaussian`` or ``bernoulli`` (``LIKELIHOODS``).
+        likelihood: ``gaussian``, ``bernoulli``, ``gaussian-sigmoid``,
+            ``negative-binomial`` or ``mixed`` (a likelihood per table column, laid out by
+            ``columns``) (``LIKELIHOODS``).
+        columns: the column layout of a mixed-type table (:func:`parse_columns`), e.g.
+            ``"continuous,categorical:3,binary,counts"``: which model columns of ``x``
+            belong to which source column, and of what kind. ``""`` (default) for data
+            that is not a mixed-type table. The table reader writes it
+            (``FeatureTransform.layout``); ``create(..., data=data)`` sets it.
         obs_std: standard deviation of the Gaussian likelihood (initial value if learned),
             or its variance with ``obs_scale="variance"``.
         obs_scale: how ``obs_std`` is read: ``"std"`` (a standard deviation) or
@@ -96,6 +131,7 @@ class ModelConfig:
     critic_hidden: int = 32
     decoder: str = "mlp"
     likelihood: str = "gaussian"
+    columns: str = ""
     obs_std: float = 1.0
     obs_scale: str = "std"
     learn_obs_std: bool = False
@@ -121,6 +157,17 @@ class ModelConfig:
         if self.group_sample not in ("observation", "group"):
             raise ConfigError(
                 f"group_sample must be 'observation' or 'group', got {self.group_sample!r}"
+            )
+        if self.columns:
+            self._check_columns()
+
+    def _check_columns(self) -> None:
+        """Raise :class:`ConfigError` unless ``columns`` parses and covers ``obs_shape``."""
+        width = sum(w for _, w in parse_columns(self.columns))
+        if self.obs_shape != (width,):
+            raise ConfigError(
+                f"columns describe {width} model columns, so obs_shape must be ({width},); "
+                f"got {self.obs_shape}"
             )
 
     @property

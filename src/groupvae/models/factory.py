@@ -9,10 +9,12 @@ this map with no branch on a model's name.
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
 from groupvae.config import split_overrides
+from groupvae.data.grouped import GroupedDataset
 from groupvae.models.base import FAMILIES, BaseModel
 from groupvae.models.cpvae import CPVAE, CPVAE_PARTS
 from groupvae.models.group_vae import PARTS, GroupVAE
@@ -46,7 +48,31 @@ def build_config(name: str, *, dataset: str | None = None, **overrides: Any) -> 
     return config
 
 
-def create(name: str, *, seed: int = 0, dataset: str | None = None, **overrides: Any) -> BaseModel:
+def data_settings(preset: str, data: GroupedDataset) -> dict[str, Any]:
+    """The config fields of ``preset`` that ``data`` decides: ``obs_shape``, and for a
+    mixed-type table (a reader's transform with a column that is not continuous) the
+    mixed likelihood and its column layout (``likelihood="mixed"``, ``columns=
+    data.transform.layout``), where the family's config has them.
+
+    Raises:
+        UnknownNameError: for an unknown preset.
+    """
+    fields: dict[str, Any] = {"obs_shape": data.obs_shape}
+    names = {f.name for f in dataclasses.fields(config_class(preset))}
+    transform = data.transform
+    if getattr(transform, "is_mixed", False) and "columns" in names:
+        fields.update(likelihood="mixed", columns=transform.layout)
+    return fields
+
+
+def create(
+    name: str,
+    *,
+    seed: int = 0,
+    dataset: str | None = None,
+    data: GroupedDataset | None = None,
+    **overrides: Any,
+) -> BaseModel:
     """Create the model preset ``name`` (``vae``, ``beta-vae``, ``mlvae``, ``gvae``,
     ``gvae-adv``, ``cxvae``, ``gmvae``, ``ugvae``, ``cpvae``).
 
@@ -56,6 +82,9 @@ def create(name: str, *, seed: int = 0, dataset: str | None = None, **overrides:
         dataset: a key of ``DATASETS`` whose defaults apply
             (:data:`groupvae.models.defaults.DEFAULTS`): model defaults (likelihood,
             decoder, latent sizes) here, training defaults in ``fit``.
+        data: data the model is for: it sets the fields :func:`data_settings` names
+            (the observations' shape; a mixed-type table's likelihood and column layout)
+            unless ``overrides`` set them.
         **overrides: any field of the family's config, e.g. ``obs_shape=(1, 28, 28)``,
             ``group_encoder="poe"``, ``regulariser_weight=10.0``, ``objective="elbo"``.
 
@@ -63,6 +92,8 @@ def create(name: str, *, seed: int = 0, dataset: str | None = None, **overrides:
         UnknownNameError: for an unknown model, data set or part name.
         ConfigError: for an unknown field, a bad value or parts that do not fit.
     """
+    if data is not None:
+        overrides = {**data_settings(name, data), **overrides}
     config = build_config(name, dataset=dataset, **overrides)
     return FAMILIES[MODELS[name].family](config, seed=seed, dataset=dataset)
 
@@ -95,6 +126,7 @@ __all__ = [
     "build_config",
     "config_class",
     "create",
+    "data_settings",
     "load",
     "resolved_train_config",
     "split_settings",

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import torch
 from torch import Tensor
 
@@ -13,6 +14,7 @@ from groupvae.config import ModelConfig, TrainConfig
 from groupvae.data.batch import GroupBatch
 from groupvae.data.grouped import GroupedDataset
 from groupvae.data.grouping import regroup_at_random, split_by_label
+from groupvae.data.readers.transform import FeatureTransform
 from groupvae.data.sampler import group_loader
 from groupvae.data.subsample import subsample_size
 from groupvae.errors import ConfigError, DataError, GroupVAEError
@@ -98,6 +100,7 @@ class GroupVAE(BaseModel):
         """Shape, value range and a first forward pass, as for the training data."""
         module = self.module
         self._check_obs_shape(data.obs_shape)
+        self._check_columns(data)
         module.likelihood.check_data(data.x)
         n = min(config.groups_per_batch, data.n_groups)
         batch = next(iter(group_loader(data, n, seed=0)))
@@ -108,6 +111,32 @@ class GroupVAE(BaseModel):
             raise
         except RuntimeError as err:  # a shape mismatch deep in a network
             raise DataError(f"a first forward pass on the data failed: {err}") from None
+
+    def _check_columns(self, data: GroupedDataset) -> None:
+        """A reader's table fits the likelihood's column layout: the mixed likelihood's
+        ``columns`` are the table's (``FeatureTransform.layout``), and a table with a
+        column that is not continuous is not modelled by a Gaussian on its codes.
+
+        Raises:
+            DataError: naming the layouts, or the columns that are not continuous.
+        """
+        transform, config = data.transform, self.config
+        if not isinstance(transform, FeatureTransform):
+            return
+        if config.likelihood == "mixed" and transform.layout != config.columns:
+            raise DataError(
+                f"the table's columns are {transform.layout!r} but the model was built for "
+                f"{config.columns!r}; create it with data=... (the table's own layout)"
+            )
+        if config.likelihood != "mixed" and transform.is_mixed:
+            kinds = transform.kind_by_column.items()
+            other = [f"{c} ({k})" for c, k in kinds if k != "continuous"]
+            raise DataError(
+                f"the table has columns that are not continuous ({', '.join(other[:5])}), "
+                f"which the {config.likelihood} likelihood would model as numbers: use "
+                f"likelihood='mixed' with columns={transform.layout!r} (create(..., "
+                "data=data) sets both)"
+            )
 
     def _check_regulariser_batches(self, train: GroupedDataset, config: TrainConfig) -> None:
         """A regulariser pairs members of different groups: every batch needs two groups,
@@ -260,7 +289,10 @@ class GroupVAE(BaseModel):
         """Likelihood means of codes ``u: (n, group_dim)`` (or ``None``), ``v: (n, instance_dim)``.
 
         Returns:
-            ``(n, *obs_shape)``: means (Gaussian) or pixel probabilities (Bernoulli).
+            ``(n, *obs_shape)`` in model units: means (Gaussian), pixel probabilities
+            (Bernoulli), or a mixed table's means, probabilities in ``[0, 1]`` (summing
+            to 1 over each categorical column's levels) and expected counts
+            (:meth:`MixedLikelihood.mean <groupvae.modules.likelihoods.MixedLikelihood.mean>`).
         """
         self.module.eval()
         vt = self._decode_tensor(v, self.config.instance_dim, "v")
@@ -269,12 +301,50 @@ class GroupVAE(BaseModel):
         ut = None if u is None else self._decode_tensor(u, self.config.group_dim, "u", len(vt))
         return self.module.likelihood.mean(self.module.decode(ut, vt)).numpy()
 
-    def reconstruct(self, data: GroupedDataset | Any, group: Any = None) -> np.ndarray:
-        """Decode every observation from its posterior means: ``(n_obs, *obs_shape)``."""
+    def feature_transform(self, data: Any = None) -> FeatureTransform | None:
+        """The transform between the user's table and the model's units: the one fitting
+        recorded (``extra_metadata["feature_transform"]``), else ``data``'s (a reader's
+        :class:`GroupedDataset`), else ``None``."""
+        recorded = self.extra_metadata.get("feature_transform")
+        if recorded is not None:
+            return FeatureTransform.from_dict(recorded)
+        transform = getattr(data, "transform", None)
+        return transform if isinstance(transform, FeatureTransform) else None
+
+    def _as_table(self, x: np.ndarray, data: Any) -> np.ndarray | pd.DataFrame:
+        """Decoded ``x: (n_obs, d)`` of a reader's table as the user's table; else ``x``."""
+        transform = self.feature_transform(data)
+        if not isinstance(data, GroupedDataset) or transform is None:
+            return x
+        rows = data.aux.get("row_id", np.arange(data.n_obs))
+        return pd.DataFrame(
+            transform.inverse(x),
+            columns=list(transform.columns),
+            index=pd.Index(rows, name="row_id"),
+        )
+
+    def reconstruct(
+        self, data: GroupedDataset | Any, group: Any = None
+    ) -> np.ndarray | pd.DataFrame:
+        """Decode every observation from its posterior means.
+
+        Args:
+            data: a :class:`GroupedDataset`, or ``x: (n_obs, *obs_shape)``.
+            group: with an array ``x``, ``(n_obs,)`` group ids (one group if ``None``).
+
+        Returns:
+            For a table (a :class:`GroupedDataset` a reader made, or any data set once
+            the model was fitted on one): a DataFrame indexed by the user's row ids
+            (``row_id``) with the user's columns, in the user's units: continuous
+            columns de-standardised, a probability per level of each categorical column
+            (``colour=red``; in ``[0, 1]``, summing to 1 per column), the probability of
+            each binary column's second level, each count column's expected count.
+            Otherwise ``(n_obs, *obs_shape)`` likelihood means (:meth:`decode`).
+        """
         if isinstance(data, GroupedDataset):
             group = data.group
         u, v = self._codes(data, group)
-        return self.decode(u, v)
+        return self._as_table(self.decode(u, v), data)
 
     def _codes(self, data: Any, group: Any) -> tuple[np.ndarray | None, np.ndarray]:
         """Posterior means ``(u of each observation's group or None, v)``."""
@@ -288,7 +358,9 @@ class GroupVAE(BaseModel):
         g = np.unique(np.asarray(group), return_inverse=True)[1]
         return self.encode_groups(data, group).mean[g], v
 
-    def translate(self, data: GroupedDataset | Any, target_u: Any, group: Any = None) -> np.ndarray:
+    def translate(
+        self, data: GroupedDataset | Any, target_u: Any, group: Any = None
+    ) -> np.ndarray | pd.DataFrame:
         """Unsupervised translation: decode each observation's instance code with a new group code.
 
         CxVAE section 5.1: keep ``v_k`` inferred from the source observation (with its
@@ -300,7 +372,9 @@ class GroupVAE(BaseModel):
                 e.g. ``model.encode_groups(target).mean[target_of_each_obs]``.
 
         Returns:
-            ``(n_obs, *obs_shape)`` translated likelihood means.
+            For a table, a DataFrame indexed by the source rows' ids in the user's
+            columns and units, as :meth:`reconstruct`; otherwise ``(n_obs, *obs_shape)``
+            translated likelihood means.
 
         Raises:
             ConfigError: for a model without a group latent.
@@ -308,7 +382,7 @@ class GroupVAE(BaseModel):
         if not self.has_group_latent:
             raise ConfigError(f"{self.config.model} has no group latent to translate")
         v = self.encode_instances(data, group).mean
-        return self.decode(target_u, v)
+        return self._as_table(self.decode(target_u, v), data)
 
     # ---------------------------------------------------------- evaluation interface
     # The public methods groupvae.evaluation calls (declared by the Protocols of

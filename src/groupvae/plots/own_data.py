@@ -245,9 +245,13 @@ def draw_codes(
     return _save(fig, path)
 
 
-def user_units(model: Any, x: np.ndarray) -> tuple[np.ndarray, list[str]]:
+def user_units(model: Any, x: np.ndarray | pd.DataFrame) -> tuple[np.ndarray, list[str]]:
     """``x`` (``(n, *obs_shape)``, model units) as ``(n, d)`` in the user's units, where
-    the run records a feature transform, with the feature names."""
+    the run records a feature transform, with the feature names; a DataFrame (a table's
+    reconstruction or translation, already in the user's units) as its values and
+    columns."""
+    if isinstance(x, pd.DataFrame):
+        return x.to_numpy(dtype=np.float64), [str(c) for c in x.columns]
     x = np.asarray(x).reshape(len(x), -1)
     recorded = getattr(model, "extra_metadata", {}).get("feature_transform")
     if recorded is not None:
@@ -277,7 +281,9 @@ def draw_reconstruction(
 ) -> Path:
     """Observed against reconstructed values, one panel per feature (at most
     :data:`MAX_FEATURES`, the first ones), in the user's units where the run records a
-    feature transform. Reconstructions decode each observation's posterior means.
+    feature transform (a categorical level's or binary column's observed 0/1 against
+    its reconstructed probability). Reconstructions decode each observation's posterior
+    means.
 
     Args:
         model: a fitted group VAE (``reconstruct``).

@@ -10,7 +10,6 @@ import numpy as np
 import pandas as pd
 
 from groupvae.data.grouped import GroupedDataset
-from groupvae.data.readers.transform import FeatureTransform
 from groupvae.errors import DataError
 from groupvae.models.base import BaseModel
 from groupvae.store.atomic import write_with
@@ -75,10 +74,14 @@ def _group_index(data: GroupedDataset, name: str, which: str) -> int:
 
 def translated_rows(model: Any, data: GroupedDataset, source: str, target: str) -> pd.DataFrame:
     """The source group's rows decoded with the target group's code (CxVAE section 5.1),
-    in the user's units where the run records a feature transform.
+    in the user's columns and units where the run records a feature transform
+    (:meth:`GroupVAE.translate <groupvae.models.GroupVAE.translate>`: a categorical
+    column's level probabilities, a binary column's probability, a count column's
+    expected count).
 
     Returns:
-        One row per observation of ``source``: ``row_id``, then the model's columns.
+        One row per observation of ``source``: ``row_id``, then the user's columns (or
+        ``x_0, x_1, ...`` without a transform).
 
     Raises:
         DataError: for a group that is not in the data.
@@ -87,14 +90,11 @@ def translated_rows(model: Any, data: GroupedDataset, source: str, target: str) 
     src, tgt = _group_index(data, source, "source"), _group_index(data, target, "target")
     rows = data.subset_groups(np.array([src]))
     u = model.encode_groups(data.subset_groups(np.array([tgt]))).mean
-    x = model.translate(rows, np.repeat(u, rows.n_obs, axis=0)).reshape(rows.n_obs, -1)
-    recorded = getattr(model, "extra_metadata", {}).get("feature_transform")
-    if recorded is not None:
-        transform = FeatureTransform.from_dict(recorded)
-        x, columns = transform.inverse(x), list(transform.columns)
-    else:
-        columns = [f"x_{j}" for j in range(x.shape[1])]
-    frame = pd.DataFrame(x, columns=columns)
+    out = model.translate(rows, np.repeat(u, rows.n_obs, axis=0))
+    if isinstance(out, pd.DataFrame):
+        return out.reset_index()
+    x = np.asarray(out).reshape(rows.n_obs, -1)
+    frame = pd.DataFrame(x, columns=[f"x_{j}" for j in range(x.shape[1])])
     frame.insert(0, "row_id", rows.aux.get("row_id", np.flatnonzero(data.group == src)))
     return frame
 

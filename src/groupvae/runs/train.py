@@ -142,9 +142,10 @@ def train_run(
     model_over, train_over = split_settings(model_name, dict(overrides or {}))
     spec = DATASETS[dataset]
     data = spec.load(seed=seed, **data_options)
-    if spec.shape_from_data:  # a reader of the user's files: the data gives the shape
-        model_over.setdefault("obs_shape", data.obs_shape)
-    model = create(model_name, dataset=dataset, seed=seed, **model_over)
+    # a reader of the user's files: the data gives the shape (and a mixed-type table
+    # its likelihood's column layout), unless --set says otherwise
+    shaped_by = data if spec.shape_from_data else None
+    model = create(model_name, dataset=dataset, seed=seed, data=shaped_by, **model_over)
     data = model.adapt_data(data, spec)
     train, hold = model.split(data, holdout, seed=seed, holdout_labels=holdout_labels)
     options = {"progress": progress, **train_over}

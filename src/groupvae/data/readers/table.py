@@ -10,7 +10,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from groupvae.config import COLUMN_KINDS
 from groupvae.data.grouped import GroupedDataset
+from groupvae.data.readers.columns import (
+    code_column,
+    column_levels,
+    column_names,
+    declared_kinds,
+    detect_kind,
+)
 from groupvae.data.readers.common import (
     category_codes,
     check_unique,
@@ -77,68 +85,68 @@ def _drop_missing(
     return kept
 
 
-def _known_categories(values: pd.Series, col: str, cats: list[str]) -> None:
-    unknown = sorted(set(values.astype(str)) - set(cats))
-    if unknown:
-        raise DataError(
-            f"feature {col!r} has categories {unknown[:5]} the run was not trained on "
-            f"(it knows {cats}); drop those rows or train again"
-        )
-
-
 def _apply(frame: pd.DataFrame, transform: FeatureTransform) -> np.ndarray:
     """``x: (n, d)`` in model units, by a recorded transform (the run's, for new rows)."""
-    blocks = []
-    for col in transform.features:
-        values = frame[col]
-        if col in transform.categories:
-            cats = transform.categories[col]
-            _known_categories(values, col, cats)
-            blocks.append(values.astype(str).to_numpy()[:, None] == np.asarray(cats)[None])
-        else:
-            blocks.append(values.to_numpy(dtype=np.float64)[:, None])
-    x = transform.forward(np.concatenate(blocks, axis=1).astype(np.float64))
+    blocks = [
+        code_column(frame[col], col, kind, transform.categories.get(str(col)), frame.index)
+        for col, kind in zip(transform.features, transform.kinds, strict=True)
+    ]
+    x = transform.forward(np.concatenate(blocks, axis=1))
     return check_finite(x, transform.columns, frame.index)
 
 
+def _kinds(frame: pd.DataFrame, features: list, declared: dict[object, str]) -> list[str]:
+    """The kind of each feature: declared, else detected (:func:`detect_kind`)."""
+    return [declared.get(col) or detect_kind(frame[col], col) for col in features]
+
+
+def _statistics(v: np.ndarray, col: object, rows: pd.Index) -> tuple[float, float]:
+    mean, scale = column_statistics(v, str(col), rows)
+    if not scale > 0:
+        raise DataError(f"feature {col!r} is constant ({mean:g}); leave it out of features")
+    return mean, scale
+
+
 def _encode_features(
-    frame: pd.DataFrame, features: list[str], categorical: set[str], standardise: bool
+    frame: pd.DataFrame, features: list, kinds: list[str], standardise: bool
 ) -> tuple[np.ndarray, FeatureTransform]:
-    """``x: (n, d)`` in model units and its transform (one-hot categories, standardised
-    numbers)."""
+    """``x: (n, d)`` in model units and its transform: each feature coded by its kind
+    (:func:`code_column`), the continuous ones standardised."""
     blocks, columns, means, scales = [], [], [], []
     categories: dict[str, list[str]] = {}
-    for col in features:
-        values = frame[col]
-        if col in categorical:
-            cats = sorted(pd.unique(values.astype(str)))
-            categories[col] = cats
-            onehot = (values.astype(str).to_numpy()[:, None] == np.asarray(cats)[None]).astype(
-                np.float64
-            )
-            blocks.append(onehot)
-            columns += [f"{col}={c}" for c in cats]
-            means += [0.0] * len(cats)
-            scales += [1.0] * len(cats)
-            continue
-        if not (pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)):
-            raise DataError(
-                f"feature {col!r} is not numeric (dtype {values.dtype}); declare it "
-                f"categorical (--data categorical={col}) or leave it out of features"
-            )
-        v = values.to_numpy(dtype=np.float64)
-        mean, scale = column_statistics(v, str(col), frame.index) if standardise else (0.0, 1.0)
-        if standardise and not scale > 0:
-            raise DataError(f"feature {col!r} is constant ({mean:g}); leave it out of features")
-        blocks.append(v[:, None])
-        columns.append(str(col))
-        means.append(mean)
-        scales.append(scale)
+    for col, kind in zip(features, kinds, strict=True):
+        levels = column_levels(frame[col], col, kind)
+        block = code_column(frame[col], col, kind, levels, frame.index)
+        if levels is not None:
+            categories[str(col)] = levels
+        mean, scale = 0.0, 1.0
+        if kind == "continuous" and standardise:
+            mean, scale = _statistics(block[:, 0], col, frame.index)
+        blocks.append(block)
+        names = column_names(col, kind, levels)
+        columns += names
+        means += [mean] * len(names)
+        scales += [scale] * len(names)
     transform = FeatureTransform(
-        tuple(columns), tuple(means), tuple(scales), tuple(features), categories
+        tuple(columns), tuple(means), tuple(scales), tuple(features), categories, tuple(kinds)
     )
     x = transform.forward(np.concatenate(blocks, axis=1))
     return check_finite(x, transform.columns, frame.index), transform
+
+
+Names = str | int | Sequence[str | int] | None
+"""One column name, comma-separated names, or a list of them."""
+
+
+def _declared_names(transform: FeatureTransform | None, **declared: Names) -> dict[str, list]:
+    """``kind -> declared column names``: from a recorded transform when there is one
+    (the run's kinds), else from the reader's options."""
+    if transform is not None:
+        return {
+            kind: [c for c, k in zip(transform.features, transform.kinds, strict=True) if k == kind]
+            for kind in COLUMN_KINDS
+        }
+    return {kind: names(declared[kind], kind) for kind in COLUMN_KINDS}
 
 
 def read_table(
@@ -146,10 +154,13 @@ def read_table(
     /,
     *,
     group: str | int | None = None,
-    features: str | int | Sequence[str | int] | None = None,
+    features: Names = None,
     labels: str | int | None = None,
     population: str | int | None = None,
-    categorical: str | int | Sequence[str | int] | None = None,
+    categorical: Names = None,
+    binary: Names = None,
+    counts: Names = None,
+    continuous: Names = None,
     id: str | int | None = None,
     missing: str = "error",
     standardise: bool = True,
@@ -164,6 +175,13 @@ def read_table(
     ``1`` two categories); numeric features are numbers. A column name is matched as
     written, and an int names the column of that name (``features=2020`` or ``3``).
 
+    Each feature column has a kind (:mod:`groupvae.data.readers.columns`), declared
+    with ``categorical``, ``binary``, ``counts`` or ``continuous``, else detected: text
+    is categorical, booleans and numbers that are exactly 0 and 1 are binary, other
+    numbers continuous (non-negative integers too: declare counts to model them as
+    counts). A model of a table with a column that is not continuous gets the mixed
+    likelihood (``likelihood="mixed"``, ``columns=data.transform.layout``).
+
     Args:
         source: a ``.csv`` / ``.parquet`` path, or a ``pandas.DataFrame``.
         group: the group column (any dtype; ``group_ids`` keeps the original ids).
@@ -171,17 +189,24 @@ def read_table(
             every column but ``group``, ``labels``, ``population`` and ``id``.
         labels: a class column, kept as ``labels`` (int codes in sorted order).
         population: a population column, kept as ``aux["population"]`` (CPVAE).
-        categorical: feature columns to one-hot encode (the categories are recorded).
+        categorical: categorical feature columns: one-hot codes of their levels
+            (recorded), a categorical likelihood (softmax) over them.
+        binary: binary feature columns (two distinct values; the second in sorted order
+            is coded 1): a Bernoulli likelihood.
+        counts: count feature columns (non-negative integers, kept as they are): a
+            negative binomial likelihood.
+        continuous: numeric feature columns to treat as continuous (Gaussian) where
+            detection would not (a 0/1 column).
         id: a row-id column; default the frame's index (the row number of a file). Row
             ids must be unique.
         missing: ``"error"`` (default: refuse rows with a missing value, a missing group
             id included, naming them) or ``"drop"`` them (the count is printed through
             ``echo``).
-        standardise: standardise numeric features to mean 0, std 1 over all rows (the
+        standardise: standardise continuous features to mean 0, std 1 over all rows (the
             transform is ``data.transform``; a run records it). A column whose mean or
             std is not finite (a value of ``1e300``) is refused.
         transform: a recorded :class:`FeatureTransform` (or its dict) to apply instead
-            of fitting one: new rows for a trained run, in its units and categories.
+            of fitting one: new rows for a trained run, in its units, kinds and levels.
         name: the data set's name, for records.
         echo: where the reader's notes go (stderr by default).
 
@@ -191,10 +216,13 @@ def read_table(
         :class:`~groupvae.data.readers.transform.FeatureTransform`.
 
     Raises:
-        DataError: a missing column (naming the columns there are), a non-numeric
-            feature not declared categorical, missing values or group ids (naming the
-            rows), duplicate row ids, a column too large to standardise or not finite in
-            model units (naming the rows), or a bad file.
+        DataError: a missing column (naming the columns there are), a column declared
+            of two kinds or not among the features, a declared column its values do not
+            fit (counts that are not non-negative integers, a binary column without two
+            values, a continuous one that is not numeric), text with too many values to
+            be detected categorical, missing values or group ids (naming the rows),
+            duplicate row ids, a column too large to standardise or not finite in model
+            units (naming the rows), or a bad file.
     """
     if group is None:
         raise DataError("the table reader needs the group column: --data group=COLUMN")
@@ -205,10 +233,14 @@ def read_table(
     if not callable(echo):
         raise DataError(f"echo must be a function, got {echo!r}")
     if transform is not None:
-        features, categorical = list(transform.features), list(transform.categories)
-    feat_names, cat_names = names(features), names(categorical, "categorical")
+        features = list(transform.features)
+    declared = _declared_names(
+        transform, categorical=categorical, binary=binary, counts=counts, continuous=continuous
+    )
+    feat_names = names(features)
     keys = [c for c in (group, labels, population, id) if c is not None]
-    frame = source if isinstance(source, pd.DataFrame) else load_frame(source, keys + cat_names)
+    text = keys + declared["categorical"]
+    frame = source if isinstance(source, pd.DataFrame) else load_frame(source, text)
     where = "the table" if isinstance(source, pd.DataFrame) else str(source)
     found = dict(zip(keys, require_columns(frame, keys, where), strict=True))
     group, id = found[group], found.get(id)
@@ -221,15 +253,13 @@ def read_table(
     )
     if not feats:
         raise DataError(f"{where} has no feature columns besides {', '.join(map(str, special))}")
-    cats = set(require_columns(frame, cat_names, where))
-    undeclared = sorted(map(str, cats - set(feats)))
-    if undeclared:
-        raise DataError(f"categorical column(s) {undeclared} are not among the features {feats}")
+    found_kinds = {k: require_columns(frame, v, where) for k, v in declared.items()}
+    kinds = declared_kinds(found_kinds, feats)
     frame = _drop_missing(frame, [*special, *feats], missing, echo)
     row_id = frame[id].to_numpy() if id is not None else frame.index.to_numpy()
     check_unique(row_id, f"the id column {id!r}" if id is not None else "the table's index")
     if transform is None:
-        x, transform = _encode_features(frame, feats, cats, standardise)
+        x, transform = _encode_features(frame, feats, _kinds(frame, feats, kinds), standardise)
     else:
         x = _apply(frame, transform)
     codes, ids = encode_groups(frame[group], frame.index, f"the group column {group!r}")

@@ -1,5 +1,6 @@
-"""The feature transform of a table: one-hot codes of categorical columns and the
-standardisation of numeric ones, recorded in the run so that values go back to user units."""
+"""The feature transform of a table: how each source column became model columns (its
+kind, the one-hot codes of categorical columns, the standardisation of continuous ones),
+recorded in the run so that values go back to user units."""
 
 from __future__ import annotations
 
@@ -9,22 +10,39 @@ from typing import Any
 
 import numpy as np
 
+from groupvae.config import COLUMN_KINDS
 from groupvae.errors import DataError
 
 
 @dataclass(frozen=True)
 class FeatureTransform:
-    """``z = (x - mean) / scale`` per model column, and the one-hot encoding of categories.
+    """``z = (x - mean) / scale`` per model column, and how each source column was coded.
 
-    A categorical source column ``c`` with categories ``a, b`` becomes the model columns
-    ``c=a``, ``c=b`` (0/1, ``mean 0``, ``scale 1``); a numeric column is standardised
-    when the reader's ``standardise`` is on (else ``mean 0``, ``scale 1``).
+    Each source column has a kind (:data:`~groupvae.config.COLUMN_KINDS`):
+
+    * ``continuous``: one model column, standardised when the reader's ``standardise``
+      is on (else ``mean 0``, ``scale 1``);
+    * ``categorical`` with levels ``a, b``: the model columns ``c=a``, ``c=b``, one-hot
+      (``mean 0``, ``scale 1``);
+    * ``binary`` with levels ``no, yes``: one model column ``c=yes``, 1 where the value
+      is the second level (``mean 0``, ``scale 1``);
+    * ``counts``: one model column, the counts as they are (``mean 0``, ``scale 1``).
 
     Attributes:
         columns: ``(d,)`` names of the model's columns, in ``x``'s order.
         mean, scale: ``(d,)`` location and scale of each model column, in user units.
-        features: the source columns, in order.
-        categories: source column -> its categories, for the one-hot encoded ones.
+        features: the source columns, in order (empty: each model column is its own
+            continuous source column).
+        categories: ``str(source column)`` -> its levels, as text in sorted order, for
+            the categorical and binary ones.
+        kinds: ``(len(features),)`` the kind of each source column (default: categorical
+            for those in ``categories``, else continuous: records written before kinds).
+
+    Raises:
+        DataError: for lengths that disagree, a scale that is not positive, a mean or
+            scale that is not finite, an unknown kind, a categorical or binary column
+            without its levels (a binary one with other than two), or a non-continuous
+            column with a mean or scale other than 0 and 1.
     """
 
     columns: tuple[str, ...]
@@ -32,6 +50,7 @@ class FeatureTransform:
     scale: tuple[float, ...]
     features: tuple[str, ...] = ()
     categories: dict[str, list[str]] = field(default_factory=dict)
+    kinds: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not len(self.columns) == len(self.mean) == len(self.scale):
@@ -45,12 +64,85 @@ class FeatureTransform:
         ]
         if bad:
             raise DataError(f"a feature transform needs finite means and scales; not of {bad}")
+        if not self.kinds:
+            kinds = ("categorical" if str(f) in self.categories else "continuous"
+                     for f in self.features)  # fmt: skip
+            object.__setattr__(self, "kinds", tuple(kinds))
+        self._check_kinds()
+
+    def _check_kinds(self) -> None:
+        if len(self.kinds) != len(self.features):
+            raise DataError("a feature transform needs one kind per source column")
+        unknown = sorted(set(self.kinds) - set(COLUMN_KINDS))
+        if unknown:
+            raise DataError(f"unknown column kind(s) {unknown}; known: {', '.join(COLUMN_KINDS)}")
+        for col, kind in zip(self.features, self.kinds, strict=True):
+            levels = self.categories.get(str(col))
+            if kind in ("categorical", "binary") and not levels:
+                raise DataError(f"the {kind} column {col!r} needs its levels in categories")
+            if kind == "binary" and len(levels) != 2:
+                raise DataError(f"the binary column {col!r} needs two levels, got {levels}")
+        if self.features and sum(self.widths) != len(self.columns):
+            raise DataError(
+                f"the source columns take {sum(self.widths)} model columns, "
+                f"not the {len(self.columns)} named"
+            )
+        kinds = np.asarray(self.column_kinds)
+        fixed = (kinds != "continuous") & (
+            (np.asarray(self.mean) != 0) | (np.asarray(self.scale) != 1)
+        )
+        if fixed.any():
+            raise DataError(
+                f"model column {self.columns[int(np.argmax(fixed))]!r} is not continuous "
+                "and must have mean 0 and scale 1"
+            )
+
+    @property
+    def widths(self) -> tuple[int, ...]:
+        """``(len(features),)`` model columns of each source column."""
+        return tuple(
+            len(self.categories[str(c)]) if k == "categorical" else 1
+            for c, k in zip(self.features, self.kinds, strict=True)
+        )
+
+    @property
+    def column_kinds(self) -> tuple[str, ...]:
+        """``(d,)`` the kind of each model column (that of its source column)."""
+        if not self.features:
+            return ("continuous",) * len(self.columns)
+        return tuple(k for k, w in zip(self.kinds, self.widths, strict=True) for _ in range(w))
+
+    @property
+    def is_mixed(self) -> bool:
+        """Whether a source column is categorical, binary or counts (not all continuous)."""
+        return any(k != "continuous" for k in self.kinds)
+
+    @property
+    def layout(self) -> str:
+        """The column layout ``ModelConfig.columns`` reads
+        (:func:`~groupvae.config.parse_columns`): ``"continuous,categorical:3,binary"``."""
+        if not self.features:
+            return ",".join(["continuous"] * len(self.columns))
+        return ",".join(
+            f"{k}:{w}" if k == "categorical" else k
+            for k, w in zip(self.kinds, self.widths, strict=True)
+        )
+
+    @property
+    def kind_by_column(self) -> dict[str, str]:
+        """``str(source column) -> kind``, for messages."""
+        return {str(c): k for c, k in zip(self.features, self.kinds, strict=True)}
 
     @property
     def log_jacobian(self) -> float:
-        """``log |dz/dx| = -sum(log scale)``, nats per observation: add it to a
-        log-density of the model's ``z`` to get the log-density of the raw ``x``."""
-        return -float(np.log(np.asarray(self.scale, dtype=np.float64)).sum())
+        """``log |dz/dx| = -sum(log scale)`` over the **continuous** model columns, nats
+        per observation: add it to a log-density of the model's ``z`` to get the
+        log-density of the raw ``x``. Categorical, binary and count columns are not
+        rescaled (their log-probability masses are the same in both units), so they add
+        nothing."""
+        continuous = np.asarray(self.column_kinds) == "continuous"
+        scale = np.asarray(self.scale, dtype=np.float64)[continuous]
+        return -float(np.log(scale).sum())
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         """User units ``(n, d)`` -> model units ``(n, d)`` (float32)."""
@@ -59,7 +151,8 @@ class FeatureTransform:
 
     def inverse(self, z: np.ndarray) -> np.ndarray:
         """Model units ``(n, d)`` (or ``(n, *obs_shape)`` with ``d`` elements) -> user
-        units ``(n, d)`` (float64)."""
+        units ``(n, d)`` (float64): continuous columns de-standardised, the others (codes,
+        probabilities, counts) as they are."""
         z = np.asarray(z, dtype=np.float64).reshape(len(z), -1)
         if z.shape[1] != len(self.columns):
             raise DataError(f"expected {len(self.columns)} columns, got {z.shape[1]}")
@@ -72,7 +165,8 @@ class FeatureTransform:
 
     @classmethod
     def from_dict(cls, record: dict[str, Any]) -> FeatureTransform:
-        """The transform that :meth:`to_dict` wrote.
+        """The transform that :meth:`to_dict` wrote (one written before column kinds were
+        recorded reads as categorical and continuous columns).
 
         Raises:
             DataError: for a record that is not a feature transform.
@@ -83,7 +177,8 @@ class FeatureTransform:
                 mean=tuple(float(m) for m in record["mean"]),
                 scale=tuple(float(s) for s in record["scale"]),
                 features=tuple(record.get("features", ())),
-                categories={k: list(v) for k, v in record.get("categories", {}).items()},
+                categories={str(k): list(v) for k, v in record.get("categories", {}).items()},
+                kinds=tuple(record.get("kinds", ())),
             )
         except (KeyError, TypeError, ValueError) as err:
             raise DataError(f"not a feature transform record: {err}") from None

@@ -141,7 +141,9 @@ class GroupVAEModule(BaseModule):
 
     def inference(self, batch: GroupBatch, *, sample: bool = True) -> GroupInference:
         """Encode a flat batch of groups (``batch.x: (n_obs, *obs_shape)``,
-        ``batch.group: (n_obs,) int64 in [0, G)``).
+        ``batch.group: (n_obs,) int64 in [0, G)``); the encoders read
+        ``likelihood.encoder_input(x)`` (``x`` itself, or ``log(1 + counts)`` in a mixed
+        table's count columns).
 
         The group latent is inferred first and may condition the instance encoder
         (CxVAE); with UG-VAE's ``poe-clusters`` group encoder the instance latent comes
@@ -152,7 +154,8 @@ class GroupVAEModule(BaseModule):
             sample: draw reparameterised samples (training); otherwise use the means.
         """
         group_sample = self.config.group_sample if sample else None
-        return self._infer(self.trunk(batch.x), batch.group, batch.n_groups, group_sample)
+        h = self.trunk(self.likelihood.encoder_input(batch.x))
+        return self._infer(h, batch.group, batch.n_groups, group_sample)
 
     def _infer(
         self, h: Tensor, group: Tensor, n_groups: int, group_sample: str | None
@@ -285,7 +288,7 @@ class GroupVAEModule(BaseModule):
         """
         s, n_obs, n_groups = n_samples, batch.x.shape[0], batch.n_groups
         x = batch.x
-        h = self.trunk(x)
+        h = self.trunk(self.likelihood.encoder_input(x))
         x_rep = x.unsqueeze(0).expand(s, *x.shape).reshape(s * n_obs, *x.shape[1:])
         h_rep = h.unsqueeze(0).expand(s, *h.shape).reshape(s * n_obs, -1)
         offset = n_groups * torch.arange(s, device=x.device).unsqueeze(1)
