@@ -184,7 +184,7 @@ def test_a_bad_column_layout_is_refused(fields, message):
 def fitted():
     data = read(mixed_frame())
     model = create("mlvae", dataset="table", data=data, seed=0, hidden=8)
-    model.fit(data, epochs=2, min_steps=1, progress=False)
+    model.fit(data, epochs=2, progress=False)
     return model, data
 
 
@@ -244,7 +244,7 @@ def test_cli_trains_a_mixed_table_and_translates_in_the_users_columns(tmp_path):
     args = ["train", "mlvae", "table", "--out", str(run), "--epochs", "2"]
     args += ["--data", f"path={tmp_path / 'mixed.csv'}", "--data", "group=school"]
     args += ["--data", "id=student", "--data", "counts=visits"]
-    args += ["--set", "progress=false", "--set", "min_steps=1", "--set", "hidden=8"]
+    args += ["--set", "progress=false", "--set", "hidden=8"]
     runner = CliRunner()
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
