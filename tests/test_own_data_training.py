@@ -57,7 +57,7 @@ def test_own_data_defaults_follow_the_data_shape():
     few_large = own_data_training("table", DataShape(n_groups=52, n_obs=2600, median_group_size=50))
     many_small = own_data_training("table", DataShape(2000, 20000, 10))
     assert few_large["groups_per_batch"] == 5 and many_small["groups_per_batch"] == 26
-    assert 2000 <= few_large["max_steps"] <= many_small["max_steps"] <= 10000
+    assert 3000 <= few_large["max_steps"] <= many_small["max_steps"] <= 10000
     assert few_large["validation_every"] >= math.ceil(52 / 5)  # at least an epoch
     assert own_data_training("exam-scores", DataShape(52, 2600, 50)) == {}
 
