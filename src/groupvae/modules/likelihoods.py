@@ -144,6 +144,12 @@ class NegativeBinomialLikelihood(nn.Module):
         rho = torch.softmax(params.flatten(1), -1).view_as(params)
         return self.library_size * rho
 
+    def normalized_mean(self, params: Tensor, library_size: float) -> Tensor:
+        """Expected counts ``l rho`` at a library size ``l`` the caller fixes (scVI's
+        normalised expression, at ``l = 10,000`` by default there): ``(n_obs,
+        *obs_shape)``, each row summing to ``l``."""
+        return library_size * torch.softmax(params.flatten(1), -1).view_as(params)
+
 
 LIKELIHOODS: Registry[type[nn.Module]] = Registry("likelihood")
 LIKELIHOODS.add("gaussian", GaussianLikelihood)
