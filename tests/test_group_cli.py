@@ -202,3 +202,15 @@ def test_analyse_never_replaces_a_file_without_overwrite(table_run):
 
 def test_every_analysis_is_a_cli_kind():
     assert set(ANALYSES) == {"distances", "outliers", "new-groups", "covariates", "differential"}
+
+
+def test_a_model_without_a_group_latent_has_group_posteriors_but_no_differential(table_run):
+    tmp, _ = table_run
+    run = tmp / "vae-run"
+    invoke("train", "vae", "table", "--out", run, *TINY, "--data", f"path={tmp / 'scores.csv'}",
+           "--data", "group=school", "--data", "features=maths,reading")  # fmt: skip
+    near = analyse(tmp, run, "distances", "--k", "2", name="vae-distances")
+    assert len(near) == 12 * 2  # the product of each school's members' posteriors
+    message = refused("analyse", "differential", run, "--out", tmp / "vae-de.csv",
+                      "--a", "s00,s01", "--b", "s02,s03")  # fmt: skip
+    assert "decodes group codes" in message and "without a group latent" in message

@@ -128,13 +128,15 @@ class Result:
 
 @dataclass(frozen=True)
 class Analysis:
-    """One ``groupvae analyse`` kind: ``run(view, **options) -> Result`` and the options
-    (keyword names) it takes."""
+    """One ``groupvae analyse`` kind: ``run(view, **options) -> Result``, the options
+    (keyword names) it takes, and whether it decodes group codes (``group_latent``: a
+    model without a group latent has group posteriors, the product of its members'
+    instance posteriors, but nothing to decode them with)."""
 
     run: Callable[..., Result]
     options: tuple[str, ...]
     description: str
-    group_latent: bool = True
+    group_latent: bool = False
 
 
 ANALYSES: Registry[Analysis] = Registry("analysis")
@@ -394,7 +396,6 @@ ANALYSES.add(
         outliers,
         ("samples", "top"),
         "outlier groups by log-likelihood per observation",
-        group_latent=False,
     ),
 )
 ANALYSES.add(
@@ -419,6 +420,7 @@ ANALYSES.add(
         differential,
         ("a", "b", "by", "delta", "samples", "effect", "instance", "library_size", "top"),
         "two sets of groups compared per feature (scVI change mode)",
+        group_latent=True,
     ),
 )
 
@@ -480,7 +482,7 @@ def analyse_run(
     model, data = run_data(run_dir, data_options)
     if analysis.group_latent and not getattr(model, "has_group_latent", False):
         raise ConfigError(
-            f"the {kind} analysis works on group codes; {run_dir} holds a "
+            f"the {kind} analysis decodes group codes; {run_dir} holds a "
             f"{model.preset} model without a group latent"
         )
     if not hasattr(model, "encode_groups"):
