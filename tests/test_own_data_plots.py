@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import re
 import struct
-import warnings
 
 import numpy as np
 import pandas as pd
@@ -14,6 +13,7 @@ import pytest
 from typer.testing import CliRunner
 
 from groupvae.cli import app
+from groupvae.data.readers import write_h5ad
 from groupvae.errors import ConfigError, DataError
 from groupvae.models.factory import load
 from groupvae.plots import PLOTS
@@ -92,19 +92,16 @@ def anndata_run(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("own-anndata")
     rng = np.random.default_rng(1)
     donors = np.repeat([f"d{i}" for i in range(8)], 4)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        with pd.option_context("future.infer_string", False):
-            obs = pd.DataFrame(
-                {
-                    "donor": donors.astype(object),
-                    "batch": np.repeat(["b1", "b2"], 16).astype(object),
-                    "n_genes": rng.integers(100, 200, 32),
-                },
-                index=pd.Index([f"cell{i}" for i in range(32)], dtype=object),
-            )
-            x = rng.poisson(3.0, size=(32, 5)).astype(np.float32)
-            anndata.AnnData(X=x, obs=obs).write_h5ad(tmp / "cells.h5ad")
+    obs = pd.DataFrame(
+        {
+            "donor": donors,
+            "batch": np.repeat(["b1", "b2"], 16),
+            "n_genes": rng.integers(100, 200, 32),
+        },
+        index=[f"cell{i}" for i in range(32)],
+    )
+    x = rng.poisson(3.0, size=(32, 5)).astype(np.float32)
+    write_h5ad(anndata.AnnData(X=x, obs=obs), tmp / "cells.h5ad")
     out = tmp / "run"
     train(
         [

@@ -3,8 +3,6 @@ write, and their bad-input errors: one line naming the fix."""
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -17,6 +15,7 @@ from groupvae.data.readers import (
     read_npz,
     read_table,
 )
+from groupvae.data.readers import write_h5ad as save_h5ad
 from groupvae.errors import DataError
 
 
@@ -146,20 +145,13 @@ def write_h5ad(path, sparse: bool):
 
     rng = np.random.default_rng(0)
     counts = rng.poisson(2.0, size=(12, 5)).astype(np.float32)
-    # anndata 0.12 does not write pandas 3's default (Arrow) strings: use object strings.
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        with pd.option_context("future.infer_string", False):
-            obs = pd.DataFrame(
-                {
-                    "donor": np.repeat(["d1", "d2", "d3"], 4).astype(object),
-                    "cell_type": np.tile(["T", "B"], 6).astype(object),
-                },
-                index=pd.Index([f"cell{i}" for i in range(12)], dtype=object),
-            )
-            adata = anndata.AnnData(X=sp.csr_matrix(counts) if sparse else counts, obs=obs)
-            adata.layers["counts"] = counts * 2
-            adata.write_h5ad(path)
+    obs = pd.DataFrame(  # pandas' default strings: write_h5ad makes them writable
+        {"donor": np.repeat(["d1", "d2", "d3"], 4), "cell_type": np.tile(["T", "B"], 6)},
+        index=[f"cell{i}" for i in range(12)],
+    )
+    adata = anndata.AnnData(X=sp.csr_matrix(counts) if sparse else counts, obs=obs)
+    adata.layers["counts"] = counts * 2
+    save_h5ad(adata, path)
     return counts
 
 

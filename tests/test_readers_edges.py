@@ -6,7 +6,6 @@ options and absurd model sizes refused in one line."""
 from __future__ import annotations
 
 import struct
-import warnings
 import zlib
 
 import numpy as np
@@ -16,7 +15,13 @@ from typer.testing import CliRunner
 
 from groupvae.cli import app
 from groupvae.data import DATASETS
-from groupvae.data.readers import read_h5ad, read_image_folder, read_npz, read_table
+from groupvae.data.readers import (
+    read_h5ad,
+    read_image_folder,
+    read_npz,
+    read_table,
+    write_h5ad,
+)
 from groupvae.errors import ConfigError, DataError
 from groupvae.models import create
 from groupvae.models.base import check_model_size
@@ -92,14 +97,11 @@ def test_npz_missing_group_id_and_extreme_values(tmp_path):
 
 def write_h5ad_with_missing_group(path):
     anndata = pytest.importorskip("anndata")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        with pd.option_context("future.infer_string", False):
-            obs = pd.DataFrame(
-                {"donor": pd.Categorical(["d1", None, "d2", "d1"], categories=["d1", "d2"])},
-                index=pd.Index([f"cell{i}" for i in range(4)], dtype=object),
-            )
-            anndata.AnnData(X=np.ones((4, 3), dtype=np.float32), obs=obs).write_h5ad(path)
+    obs = pd.DataFrame(
+        {"donor": pd.Categorical(["d1", None, "d2", "d1"], categories=["d1", "d2"])},
+        index=[f"cell{i}" for i in range(4)],
+    )
+    write_h5ad(anndata.AnnData(X=np.ones((4, 3), dtype=np.float32), obs=obs), path)
 
 
 def test_h5ad_missing_group_id_is_refused_naming_the_cell(tmp_path):

@@ -1,4 +1,5 @@
-"""The ``groupvae`` command line: list, train, evaluate, benchmark, demo.
+"""The ``groupvae`` command line: list, train, evaluate, encode, translate, analyse, plot,
+benchmark, demo.
 
 ``groupvae benchmark NAME`` is generated from the benchmark registry
 (:mod:`groupvae.cli.benchmark`)."""
@@ -21,12 +22,16 @@ from groupvae.config import parse_overrides
 from groupvae.data import DATASETS
 from groupvae.errors import ConfigError, GroupVAEError, TrainingInterrupted
 from groupvae.models import FAMILY_PARTS, MODELS
-from groupvae.models.saved import run_data
+from groupvae.models.saved import run_data, run_options
 from groupvae.plots import PLOTS
+from groupvae.runs.analyses import ANALYSES, analyse_run
+from groupvae.runs.anndata_io import groups_path, write_codes_h5ad
 from groupvae.runs.demo import run_demo
 from groupvae.runs.evaluate import evaluate_run
 from groupvae.runs.export import frame_path, latent_table, translated_rows, write_frame
+from groupvae.runs.observations import observation_table
 from groupvae.runs.train import train_run
+from groupvae.store.outputs import check_output
 from groupvae.store.run_directory import is_global_zero, record_output
 
 app = typer.Typer(
@@ -247,14 +252,42 @@ def _write_table(frame: Any, run_dir: Path, out: Path, overwrite: bool) -> None:
 @friendly_errors
 def encode(
     run_dir: Annotated[Path, typer.Argument(help="A run directory made by train.")],
-    out: Annotated[Path, typer.Option(help="Output file: .csv or .parquet.")],
+    out: Annotated[
+        Path,
+        typer.Option(
+            help="Output file: .csv or .parquet (one table), or .h5ad (AnnData: the "
+            "observations with obsm['X_groupvae'], and OUT.groups.h5ad, one row per group)."
+        ),
+    ],
     data: RunDataOption = None,
     overwrite: OverwriteOption = False,
 ) -> None:
     """Write the codes of the run's data: one row per observation, one per group."""
+    if out.suffix.lower() == ".h5ad":
+        _encode_h5ad(run_dir, out, data, overwrite)
+        return
     model, rows = _run_rows(run_dir, out, data, overwrite)
     _write_table(latent_table(model, rows), run_dir, out, overwrite)
     typer.echo(f"wrote {out} ({rows.n_obs} observations, {rows.n_groups} groups)")
+
+
+def _encode_h5ad(run_dir: Path, out: Path, data: list[str] | None, overwrite: bool) -> None:
+    """``encode --out codes.h5ad``: the observations' AnnData at ``out`` and the
+    groups' beside it, both checked before the run is loaded."""
+    groups_out = groups_path(out)
+    for path in (out, groups_out):
+        check_output(path, overwrite=overwrite)
+    options = parse_values(data)
+    model, rows = run_data(run_dir, options)
+    name, merged = run_options(model, run_dir, options)
+    obs = observation_table(name, merged, rows)
+    cells, groups = write_codes_h5ad(model, rows, out, obs=obs)
+    for path in (cells, groups):
+        record_output(run_dir, path)
+    typer.echo(
+        f"wrote {cells} ({rows.n_obs} observations, obsm['X_groupvae']) and {groups} "
+        f"({rows.n_groups} groups)"
+    )
 
 
 @app.command()
@@ -316,6 +349,98 @@ def plot(
     extra = {"color": color} if color is not None else {}
     path = draw(run_dir, out, seed=seed, overwrite=overwrite, **extra)
     typer.echo(f"wrote {path}")
+
+
+def _given(**options: Any) -> dict[str, Any]:
+    """The options the user gave (not ``None``, a flag only when set)."""
+    return {k: v for k, v in options.items() if v is not None and v is not False}
+
+
+@app.command()
+@friendly_errors
+def analyse(
+    kind: Annotated[
+        str,
+        typer.Argument(
+            help="distances (between groups' posteriors; nearest groups; clusters), "
+            "outliers (groups the model explains worst), new-groups (codes of a new "
+            "file's groups; --new), covariates (group-level columns predicted from the "
+            "codes vs pseudobulk), differential (two sets of groups; --a, --b)."
+        ),
+    ],
+    run_dir: Annotated[Path, typer.Argument(help="A run directory made by train.")],
+    out: Annotated[Path, typer.Option(help="Output table: .csv or .parquet.")],
+    figure: Annotated[
+        Path | None, typer.Option(help="Figure (PNG); default: --out with the suffix .png.")
+    ] = None,
+    data: RunDataOption = None,
+    seed: Annotated[int, typer.Option(help="Seed of the analysis' random draws.")] = 0,
+    overwrite: OverwriteOption = False,
+    metric: Annotated[
+        str | None,
+        typer.Option(help="distances, new-groups: w2 (2-Wasserstein, default) or euclidean."),
+    ] = None,
+    k: Annotated[
+        int | None, typer.Option(help="distances, new-groups: nearest groups per group.")
+    ] = None,
+    clusters: Annotated[int | None, typer.Option(help="distances: clusters (default 4).")] = None,
+    linkage: Annotated[
+        str | None,
+        typer.Option(help="distances: average (default), ward or complete (hierarchical)."),
+    ] = None,
+    max_full: Annotated[
+        int | None,
+        typer.Option(help="distances: most groups for a full matrix and heatmap (2000)."),
+    ] = None,
+    matrix: Annotated[
+        bool, typer.Option(help="distances: write the full matrix, not the nearest groups.")
+    ] = False,
+    samples: Annotated[
+        int | None,
+        typer.Option(help="outliers: importance samples (100); differential: draws (1000)."),
+    ] = None,
+    top: Annotated[
+        int | None, typer.Option(help="outliers, differential: how many to name (10).")
+    ] = None,
+    new: Annotated[Path | None, typer.Option(help="new-groups: the file of new groups.")] = None,
+    columns: Annotated[
+        str | None, typer.Option(help="covariates: the columns (default every group-level one).")
+    ] = None,
+    folds: Annotated[int | None, typer.Option(help="covariates: CV folds (5).")] = None,
+    a: Annotated[
+        str | None, typer.Option("--a", help="differential: set A's group ids (or --by value).")
+    ] = None,
+    b: Annotated[
+        str | None, typer.Option("--b", help="differential: set B's group ids (or --by value).")
+    ] = None,
+    by: Annotated[
+        str | None, typer.Option(help="differential: a group-level column that defines A and B.")
+    ] = None,
+    delta: Annotated[
+        float | None, typer.Option(help="differential: the size of a change that matters.")
+    ] = None,
+    effect: Annotated[
+        str | None, typer.Option(help="differential: auto, difference or lfc (counts).")
+    ] = None,
+    instance: Annotated[
+        str | None, typer.Option(help="differential: instance codes from the prior or data.")
+    ] = None,
+    library_size: Annotated[
+        float | None, typer.Option(help="differential: library size of counts (10000).")
+    ] = None,
+) -> None:
+    """Analyse the groups of a saved run; write a table and a figure."""
+    options = _given(
+        metric=metric, k=k, clusters=clusters, linkage=linkage, max_full=max_full, matrix=matrix,
+        samples=samples, top=top, new=new, columns=columns, folds=folds, a=a, b=b, by=by,
+        delta=delta, effect=effect, instance=instance, library_size=library_size,
+    )  # fmt: skip
+    ANALYSES[kind]  # an unknown kind is refused before anything else
+    table, picture, summary = analyse_run(
+        run_dir, kind, out, figure=figure, overwrite=overwrite,
+        data_options=parse_values(data), seed=seed, **options,
+    )  # fmt: skip
+    typer.echo(f"{summary}\nwrote {table} and {picture}")
 
 
 @app.command()

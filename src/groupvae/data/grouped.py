@@ -44,6 +44,13 @@ class GroupedDataset:
         name: the data set's name, for records.
         transform: how ``x`` was made from the user's columns (a reader's
             :class:`~groupvae.data.readers.FeatureTransform`), or ``None``.
+        reader: how a reader of the user's files made it, to read more data the same
+            way: the reader's name and its options other than the file (e.g.
+            ``{"name": "anndata", "group": "donor", "layer": None}``), or ``None``. A
+            model records it when fitted (``metadata.json``, ``reader``), so that its
+            verbs take an ``AnnData`` object.
+        feature_names: ``(n_features,)`` names of the flattened observations' features
+            (an ``.h5ad`` file's ``var_names``), or ``None``.
 
     Raises:
         DataError: on shapes that disagree, NaN or infinite values, or no observations.
@@ -58,6 +65,8 @@ class GroupedDataset:
     group_ids: np.ndarray | None = None
     name: str = "custom"
     transform: Any = None
+    reader: dict[str, Any] | None = None
+    feature_names: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
         try:
@@ -98,6 +107,14 @@ class GroupedDataset:
             if labels.shape != (n_obs,):
                 raise DataError(f"labels must have shape ({n_obs},), got {labels.shape}")
             set_(self, "labels", labels.astype(np.int64))
+        if self.feature_names is not None:
+            feature_names = tuple(str(f) for f in self.feature_names)
+            if len(feature_names) != int(np.prod(x.shape[1:])):
+                raise DataError(
+                    f"feature_names must name the {int(np.prod(x.shape[1:]))} features, "
+                    f"got {len(feature_names)}"
+                )
+            set_(self, "feature_names", feature_names)
         for key, value in self.aux.items():
             shape = np.shape(value)
             if not shape or shape[0] != n_obs:
@@ -143,6 +160,8 @@ class GroupedDataset:
             group_ids=self.group_ids,
             name=self.name,
             transform=self.transform,
+            reader=self.reader,
+            feature_names=self.feature_names,
         )
 
     def split(

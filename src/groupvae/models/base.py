@@ -24,6 +24,7 @@ from torch import Tensor
 from groupvae.config import TrainConfig, fits_type, replace, to_dict
 from groupvae.data.datasets import DatasetSpec
 from groupvae.data.grouped import GroupedDataset
+from groupvae.data.readers.h5ad import READER, is_anndata, read_h5ad
 from groupvae.data.subsample import subsample_size
 from groupvae.errors import CheckpointError, ConfigError, DataError, GroupVAEError
 from groupvae.models.defaults import OWN_DATA, DataShape
@@ -408,28 +409,77 @@ class BaseModel:
             self._check_holdout(holdout, config)
         return config
 
+    # ----------------------------------------------------------------- data in
+    def reader_options(self) -> dict[str, Any]:
+        """The ``anndata`` reader's options (``group``, ``layer``) that read more cells
+        the way this model's training data was read: recorded when it was fitted
+        (``reader`` in ``metadata.json``), else from a run's data record; ``{}`` for a
+        model trained on other data."""
+        recorded = self.extra_metadata.get("reader")
+        if isinstance(recorded, dict) and recorded.get("name") == READER:
+            options = recorded
+        else:
+            record = self.extra_metadata.get("data")
+            named = isinstance(record, dict) and record.get("name") == READER
+            options = record.get("options", {}) if named else {}
+        return {k: options[k] for k in ("group", "layer") if options.get(k) is not None}
+
+    def as_dataset(
+        self, data: Any, *, group: str | None = None, layer: str | None = None
+    ) -> GroupedDataset | Any:
+        """``data`` as the verbs take it: an ``anndata.AnnData`` object read into a
+        :class:`GroupedDataset` with the reader options the model records
+        (:meth:`reader_options`; ``group`` and ``layer`` override them, as
+        :func:`groupvae.data.readers.read_h5ad` takes them); anything else as it is.
+
+        Raises:
+            DataError: for an AnnData object without a group key (none recorded, none
+                given) or without that ``.obs`` column or layer, naming the fix.
+        """
+        if not is_anndata(data):
+            return data
+        if group is not None and not isinstance(group, str):
+            raise DataError(
+                "with an AnnData object, group names the .obs column of the groups "
+                f'(group="donor"), got {type(group).__name__}'
+            )
+        options = self.reader_options()
+        options.update({k: v for k, v in (("group", group), ("layer", layer)) if v is not None})
+        if "group" not in options:
+            raise DataError(
+                "this model records no .obs column of the groups it was trained on; name it: "
+                'group="KEY"'
+            )
+        return read_h5ad(data, **options)
+
     # ----------------------------------------------------------------- latents
     def get_latent_representation(
         self,
-        data: GroupedDataset,
+        data: GroupedDataset | Any,
         *,
         level: str = "group",
         give_mean: bool = True,
         with_std: bool = False,
         seed: int = 0,
+        group: str | None = None,
+        layer: str | None = None,
     ) -> pd.DataFrame:
         """The codes of ``data`` as a DataFrame indexed by the user's ids (scvi-tools'
         naming).
 
         Args:
             data: a :class:`GroupedDataset` (a reader's keeps the user's row ids in
-                ``aux["row_id"]`` and group ids in ``group_ids``).
+                ``aux["row_id"]`` and group ids in ``group_ids``), or an
+                ``anndata.AnnData`` object (read with the model's reader options,
+                :meth:`as_dataset`; rows indexed by ``obs_names``).
             level: ``"group"``: one row per group, the group posterior ``q(u | x_G)``
                 (without a group latent, the product of the members' posteriors);
                 ``"instance"``: one row per observation, ``q(v_k | x_k[, u])``.
             give_mean: the posterior means; otherwise one sample each (seeded).
             with_std: add the posterior standard deviations as ``<col>_std`` columns.
             seed: seed of the samples (``give_mean=False``).
+            group, layer: for an AnnData object, the ``.obs`` column of the groups and
+                the layer to read, where they differ from those the model records.
 
         Returns:
             ``level="group"``: index ``group`` (the original ids), columns ``u_0 ..
@@ -438,7 +488,10 @@ class BaseModel:
 
         Raises:
             ConfigError: for another ``level``, or a family without these encoders.
+            DataError: for an AnnData object the model cannot read (see
+                :meth:`as_dataset`).
         """
+        data = self.as_dataset(data, group=group, layer=layer)
         if level not in ("group", "instance"):
             raise ConfigError(f"level must be 'group' or 'instance', got {level!r}")
         encode = getattr(self, "encode_groups" if level == "group" else "encode_instances", None)
@@ -462,7 +515,9 @@ class BaseModel:
         frame.index = pd.Index(rows, name="row_id")
         return frame
 
-    def get_elbo(self, data: GroupedDataset, n_samples: int | None = None) -> dict[str, Any]:
+    def get_elbo(
+        self, data: GroupedDataset | Any, n_samples: int | None = None
+    ) -> dict[str, Any]:
         """The holdout ELBO estimate that validation, early stopping, ``groupvae train``,
         ``metadata.json`` and ``groupvae evaluate`` report
         (:func:`groupvae.training.holdout.elbo_estimate`): the mean ELBO over
@@ -470,7 +525,8 @@ class BaseModel:
         always give the same number (on the same device).
 
         Args:
-            data: whole groups (the model's ``eval_loader`` batches them in order).
+            data: whole groups (the model's ``eval_loader`` batches them in order); an
+                AnnData object is read as :meth:`as_dataset` says.
             n_samples: draws per observation; default: the ``validation_samples`` the
                 model was trained with (1 before training).
 
@@ -479,6 +535,7 @@ class BaseModel:
             latent of their own (group VAEs), ``n_samples`` and ``estimator`` (its
             label).
         """
+        data = self.as_dataset(data)
         config = self.train_config or TrainConfig()
         if n_samples is None:
             n_samples = config.validation_samples

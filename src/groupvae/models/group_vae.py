@@ -12,8 +12,10 @@ from torch import Tensor
 
 from groupvae.config import ModelConfig, TrainConfig
 from groupvae.data.batch import GroupBatch
+from groupvae.data.group_level import DEFAULT_LIBRARY_SIZE
 from groupvae.data.grouped import GroupedDataset
 from groupvae.data.grouping import regroup_at_random, split_by_label
+from groupvae.data.readers.h5ad import is_anndata
 from groupvae.data.readers.transform import FeatureTransform
 from groupvae.data.sampler import group_loader
 from groupvae.data.subsample import subsample_size
@@ -93,6 +95,8 @@ class GroupVAE(BaseModel):
         self._check_holdout(train, config)
         if train.transform is not None:  # recorded in the run: user units come back
             self.extra_metadata["feature_transform"] = train.transform.to_dict()
+        if train.reader is not None:  # recorded: the verbs read AnnData objects alike
+            self.extra_metadata["reader"] = dict(train.reader)
         if self.module.regulariser is not None and config.random_groups is None:
             self._check_regulariser_batches(train, config)
 
@@ -215,9 +219,17 @@ class GroupVAE(BaseModel):
         return data.split(holdout, seed=seed)
 
     # ----------------------------------------------------------------- inference
+    def _input(self, data: Any, group: Any) -> tuple[Any, Any]:
+        """``(data, group)`` with an AnnData object read into a :class:`GroupedDataset`
+        (``group``, if given, its ``.obs`` column: :meth:`as_dataset`)."""
+        if is_anndata(data):
+            return self.as_dataset(data, group=group), None
+        return data, group
+
     def _batches(
         self, data: GroupedDataset | Any, group: Any, batch_groups: int
     ) -> Iterator[GroupBatch]:
+        data, group = self._input(data, group)
         if isinstance(data, GroupedDataset):
             yield from group_loader(data, batch_groups, shuffle=False)
             return
@@ -248,8 +260,12 @@ class GroupVAE(BaseModel):
         """The group posterior ``q(u | x_G)`` of every group.
 
         Args:
-            data: a :class:`GroupedDataset`, or ``x: (n_obs, *obs_shape)``.
-            group: with an array ``x``, ``(n_obs,)`` group ids (one group if ``None``).
+            data: a :class:`GroupedDataset`, an ``anndata.AnnData`` object (read with
+                the model's reader options: :meth:`as_dataset`), or
+                ``x: (n_obs, *obs_shape)``.
+            group: with an array ``x``, ``(n_obs,)`` group ids (one group if ``None``);
+                with an AnnData object, the ``.obs`` column of the groups (default the
+                one the model records).
             batch_groups: groups encoded per forward pass.
 
         Returns:
@@ -329,7 +345,8 @@ class GroupVAE(BaseModel):
         """Decode every observation from its posterior means.
 
         Args:
-            data: a :class:`GroupedDataset`, or ``x: (n_obs, *obs_shape)``.
+            data: a :class:`GroupedDataset`, an AnnData object, or
+                ``x: (n_obs, *obs_shape)``.
             group: with an array ``x``, ``(n_obs,)`` group ids (one group if ``None``).
 
         Returns:
@@ -341,6 +358,7 @@ class GroupVAE(BaseModel):
             each binary column's second level, each count column's expected count.
             Otherwise ``(n_obs, *obs_shape)`` likelihood means (:meth:`decode`).
         """
+        data, group = self._input(data, group)
         if isinstance(data, GroupedDataset):
             group = data.group
         u, v = self._codes(data, group)
@@ -348,6 +366,7 @@ class GroupVAE(BaseModel):
 
     def _codes(self, data: Any, group: Any) -> tuple[np.ndarray | None, np.ndarray]:
         """Posterior means ``(u of each observation's group or None, v)``."""
+        data, group = self._input(data, group)
         if isinstance(data, GroupedDataset):
             group = data.group
         elif group is None:
@@ -367,7 +386,8 @@ class GroupVAE(BaseModel):
         own group's code for a conditional encoder), swap in the target group's code.
 
         Args:
-            data: source observations (a :class:`GroupedDataset`, or ``x`` with ``group``).
+            data: source observations (a :class:`GroupedDataset`, an AnnData object, or
+                ``x`` with ``group``).
             target_u: ``(n_obs, group_dim)`` the group code to give each observation,
                 e.g. ``model.encode_groups(target).mean[target_of_each_obs]``.
 
@@ -383,6 +403,129 @@ class GroupVAE(BaseModel):
             raise ConfigError(f"{self.config.model} has no group latent to translate")
         v = self.encode_instances(data, group).mean
         return self._as_table(self.decode(target_u, v), data)
+
+    # ------------------------------------------------------- the user's units
+    @property
+    def has_count_likelihood(self) -> bool:
+        """Whether the model's observations are counts (the negative-binomial
+        likelihood), so that :meth:`get_normalized_expression` applies."""
+        return hasattr(self.module.likelihood, "normalized_mean")
+
+    def feature_names(self, data: GroupedDataset | None = None) -> list[str]:
+        """The names of the flattened observations' features: ``data``'s own (an
+        ``.h5ad`` file's ``var_names``), else the model's recorded feature transform's
+        columns (a table's), else ``x_0 .. x_{d-1}``."""
+        if data is not None and data.feature_names is not None:
+            return list(data.feature_names)
+        if data is not None and data.transform is not None:
+            return list(data.transform.columns)
+        recorded = self.extra_metadata.get("feature_transform")
+        if recorded is not None:
+            return list(FeatureTransform.from_dict(recorded).columns)
+        return [f"x_{j}" for j in range(int(np.prod(self.config.obs_shape)))]
+
+    @torch.no_grad()
+    def decode_user_units(
+        self, u: Any, v: Any, *, library_size: float = DEFAULT_LIBRARY_SIZE
+    ) -> np.ndarray:
+        """Decoded means of codes ``u: (n, group_dim)`` (or ``None`` without a group
+        latent), ``v: (n, instance_dim)``, flattened, in the user's units: for counts
+        (negative binomial) the expected counts at ``library_size`` (normalised
+        expression); for a table run its recorded feature transform inverted (points,
+        not standardised values; one-hot columns as probabilities); else the
+        likelihood's means. Decoded in chunks of at most ``2**24`` values.
+
+        Returns:
+            ``(n, n_features)`` float64.
+
+        Raises:
+            DataError: for codes of the wrong shape or not finite, or a library size
+                that is not positive.
+        """
+        if not np.isfinite(library_size) or library_size <= 0:
+            raise DataError(f"library_size must be a positive number, got {library_size}")
+        self.module.eval()
+        vt = self._decode_tensor(v, self.config.instance_dim, "v")
+        if u is None and self.has_group_latent:
+            raise DataError(f"{self.config.model} has a group latent: pass u, not None")
+        ut = None if u is None else self._decode_tensor(u, self.config.group_dim, "u", len(vt))
+        width = int(np.prod(self.config.obs_shape))
+        rows = max(1, 2**24 // max(width, 1))
+        likelihood = self.module.likelihood
+        out = np.empty((len(vt), width), dtype=np.float64)
+        for start in range(0, len(vt), rows):  # chunks of rows, not a loop over rows
+            part = slice(start, start + rows)
+            params = self.module.decode(None if ut is None else ut[part], vt[part])
+            if self.has_count_likelihood:
+                mean = likelihood.normalized_mean(params, float(library_size))
+            else:
+                mean = likelihood.mean(params)
+            out[part] = mean.reshape(len(mean), -1).double().numpy()
+        recorded = self.extra_metadata.get("feature_transform")
+        if recorded is not None and not self.has_count_likelihood:
+            out = FeatureTransform.from_dict(recorded).inverse(out)
+        return out
+
+    def get_normalized_expression(
+        self,
+        data: GroupedDataset | Any,
+        *,
+        library_size: float = DEFAULT_LIBRARY_SIZE,
+        target_group: Any = None,
+        group: str | None = None,
+        layer: str | None = None,
+    ) -> pd.DataFrame:
+        """Each observation's decoded negative-binomial mean at a fixed library size
+        (scVI's ``get_normalized_expression``, Lopez et al. 2018): ``library_size *
+        rho``, ``rho`` the decoded proportions of the features, from the posterior means
+        of the observation's group code and its own instance code.
+
+        With ``target_group``, the counterfactual: each observation keeps its own
+        instance code (inferred with its own group's code, for a conditional instance
+        encoder) and is decoded with the group code of ``target_group`` instead, the
+        cell as if it belonged to that group (CxVAE section 5.1's translation).
+
+        Args:
+            data: a :class:`GroupedDataset` of counts or an ``anndata.AnnData`` object
+                (read with the model's reader options, :meth:`as_dataset`).
+            library_size: the total count of each decoded observation (default 10,000).
+            target_group: a group id of ``data`` (as the user writes it), or ``None``.
+            group, layer: for an AnnData object, the ``.obs`` column of the groups and
+                the layer, where they differ from those the model records.
+
+        Returns:
+            ``(n_obs, n_features)`` expected counts, indexed by the row ids
+            (``obs_names``), one column per feature (``var_names``).
+
+        Raises:
+            ConfigError: for a model whose likelihood is not negative-binomial, or a
+                ``target_group`` for a model without a group latent.
+            DataError: for a ``target_group`` that is not a group of ``data`` (naming
+                some that are), or a library size that is not positive.
+        """
+        if not self.has_count_likelihood:
+            raise ConfigError(
+                f"get_normalized_expression is for count models (likelihood "
+                f"negative-binomial); this one's is {self.config.likelihood}: use "
+                "reconstruct or translate"
+            )
+        data = self.as_dataset(data, group=group, layer=layer)
+        if not isinstance(data, GroupedDataset):
+            raise DataError("get_normalized_expression needs a GroupedDataset or an AnnData")
+        u, v = self._codes(data, data.group)
+        if target_group is not None:
+            if not self.has_group_latent:
+                raise ConfigError(f"{self.config.model} has no group latent to swap")
+            target = group_index(data, target_group)
+            code = self.encode_groups(data.subset_groups(np.array([target]))).mean
+            u = np.repeat(code, data.n_obs, axis=0)
+        values = self.decode_user_units(u, v, library_size=library_size)
+        rows = data.aux.get("row_id", np.arange(data.n_obs))
+        return pd.DataFrame(
+            values,
+            index=pd.Index(rows, name="row_id"),
+            columns=pd.Index(self.feature_names(data), dtype=object),
+        )
 
     # ---------------------------------------------------------- evaluation interface
     # The public methods groupvae.evaluation calls (declared by the Protocols of
@@ -428,4 +571,19 @@ class GroupVAE(BaseModel):
         return log_p.double().cpu().numpy()
 
 
-__all__ = ["PARTS", "GroupVAE", "Posterior"]
+def group_index(data: GroupedDataset, group_id: Any) -> int:
+    """The index in ``data`` of the group the user calls ``group_id`` (matched as
+    written: ``7`` finds ``"7"`` and back).
+
+    Raises:
+        DataError: for an id that is not a group of ``data``, naming some that are.
+    """
+    ids = np.asarray(data.group_ids).astype(str)
+    found = np.flatnonzero(ids == str(group_id))
+    if not len(found):
+        shown = ", ".join(ids[:10]) + (", ..." if len(ids) > 10 else "")
+        raise DataError(f"{group_id!r} is not a group of the data; its groups are: {shown}")
+    return int(found[0])
+
+
+__all__ = ["PARTS", "GroupVAE", "Posterior", "group_index"]

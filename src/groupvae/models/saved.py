@@ -191,10 +191,32 @@ def run_data(
             record["file"], f"cannot use the run {run_dir}",
             hint="; to encode this file as new data, name it with --data path=FILE",
         )  # fmt: skip
-    merged = {**_recorded_options(model, record), **(options or {})}
-    spec = DATASETS[record["name"]]
+    name, merged = run_options(model, run_dir, options)
+    spec = DATASETS[name]
     data = model.adapt_data(spec.load(seed=int(record.get("seed", 0)), **merged), spec)
     return model, data
 
 
-__all__ = ["build_data", "data_record", "holdout_groups", "load_run", "run_data", "split_by_ids"]
+def run_options(
+    model: BaseModel, run_dir: str | Path, options: dict[str, Any] | None = None
+) -> tuple[str, dict[str, Any]]:
+    """``(data set name, options)`` that :func:`run_data` builds a run's data with: the
+    options the run records (its file's absolute path, a table's feature transform),
+    updated by ``options``.
+
+    Raises:
+        CheckpointError: if the run does not record its data.
+    """
+    record = data_record(model.extra_metadata, run_dir)
+    return record["name"], {**_recorded_options(model, record), **(options or {})}
+
+
+__all__ = [
+    "build_data",
+    "data_record",
+    "holdout_groups",
+    "load_run",
+    "run_data",
+    "run_options",
+    "split_by_ids",
+]

@@ -162,6 +162,12 @@ class NegativeBinomialLikelihood(Likelihood):
         rho = torch.softmax(params.flatten(1), -1).view_as(params)
         return self.library_size * rho
 
+    def normalized_mean(self, params: Tensor, library_size: float) -> Tensor:
+        """Expected counts ``l rho`` at a library size ``l`` the caller fixes (scVI's
+        normalised expression, at ``l = 10,000`` by default there): ``(n_obs,
+        *obs_shape)``, each row summing to ``l``."""
+        return library_size * torch.softmax(params.flatten(1), -1).view_as(params)
+
 
 def negative_binomial_log_prob(x: Tensor, log_mu: Tensor, log_theta: Tensor) -> Tensor:
     """``log NB(x; mu, theta)`` elementwise, in nats, of counts ``x`` with log-mean
