@@ -43,7 +43,7 @@ def fitted():
     adata = make_adata()
     data = read_h5ad(adata, group="donor")
     model = create("mlvae", dataset="anndata", obs_shape=data.obs_shape, seed=0, hidden=16)
-    model.fit(data, epochs=2, progress=False, min_steps=1)
+    model.fit(data, epochs=2, progress=False)
     return model, adata
 
 

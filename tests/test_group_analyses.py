@@ -140,7 +140,7 @@ def test_a_planted_outlier_group_is_recovered_by_a_trained_model():
     data = shifted_groups()
     model = create("mlvae", obs_shape=(4,), seed=0, likelihood="gaussian", decoder="mlp",
                    group_dim=2, instance_dim=2, hidden=16)  # fmt: skip
-    model.fit(data, epochs=60, lr=1e-2, progress=False, min_steps=None, groups_per_batch=8)
+    model.fit(data, epochs=60, lr=1e-2, progress=False, groups_per_batch=8)
     table = group_outliers(model, data, n_samples=20)
     assert table.loc[0, "group"] == "g5"
     assert table.loc[0, "robust_z"] < -3.5

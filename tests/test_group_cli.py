@@ -15,7 +15,7 @@ from groupvae.runs.analyses import ANALYSES
 anndata = pytest.importorskip("anndata")
 runner = CliRunner()
 PNG = b"\x89PNG\r\n\x1a\n"
-TINY = ["--epochs", "2", "--set", "hidden=8", "--set", "progress=false", "--set", "min_steps=1"]
+TINY = ["--epochs", "2", "--set", "hidden=8", "--set", "progress=false"]
 
 
 def invoke(*args: object) -> str:

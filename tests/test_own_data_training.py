@@ -185,3 +185,13 @@ def test_subsample_size_applies_only_above_the_limit():
     summary = subsample_summary(sizes, 128)
     assert summary["groups_subsampled"] == 1
     assert summary["rows_per_epoch"] == (3 + 10 + 128) / 213
+
+
+def test_own_data_warms_the_kl_up_and_a_users_epochs_cap_it():
+    _, data = _table()
+    model = create("mlvae", dataset="table", obs_shape=data.obs_shape, seed=0)
+    assert model.resolved_train_config(data).kl_warmup_epochs == 10
+    assert model.resolved_train_config(data, epochs=30).kl_warmup_epochs == 3
+    assert model.resolved_train_config(data, epochs=30, kl_warmup_epochs=5).kl_warmup_epochs == 5
+    weights = model._schedules(TrainConfig(epochs=4, kl_warmup_epochs=8))["kl_weight"]
+    assert weights(0.5) == 0.5 and weights(1.0) == 1.0  # reaches 1 by the end at most

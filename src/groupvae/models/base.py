@@ -515,9 +515,7 @@ class BaseModel:
         frame.index = pd.Index(rows, name="row_id")
         return frame
 
-    def get_elbo(
-        self, data: GroupedDataset | Any, n_samples: int | None = None
-    ) -> dict[str, Any]:
+    def get_elbo(self, data: GroupedDataset | Any, n_samples: int | None = None) -> dict[str, Any]:
         """The holdout ELBO estimate that validation, early stopping, ``groupvae train``,
         ``metadata.json`` and ``groupvae evaluate`` report
         (:func:`groupvae.training.holdout.elbo_estimate`): the mean ELBO over

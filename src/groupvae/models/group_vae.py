@@ -200,7 +200,7 @@ class GroupVAE(BaseModel):
         """KL warm-up: the KL weight rises linearly to 1 over ``kl_warmup_epochs``."""
         if config.kl_warmup_epochs <= 0:
             return {}
-        share = config.kl_warmup_epochs / config.epochs
+        share = min(1.0, config.kl_warmup_epochs / config.epochs)  # 1 by the end at most
         return {"kl_weight": lambda progress: min(1.0, progress / share)}
 
     def split(
@@ -417,11 +417,9 @@ class GroupVAE(BaseModel):
         columns (a table's), else ``x_0 .. x_{d-1}``."""
         if data is not None and data.feature_names is not None:
             return list(data.feature_names)
-        if data is not None and data.transform is not None:
-            return list(data.transform.columns)
-        recorded = self.extra_metadata.get("feature_transform")
-        if recorded is not None:
-            return list(FeatureTransform.from_dict(recorded).columns)
+        transform = self.feature_transform(data)
+        if transform is not None:
+            return list(transform.columns)
         return [f"x_{j}" for j in range(int(np.prod(self.config.obs_shape)))]
 
     @torch.no_grad()
@@ -461,9 +459,9 @@ class GroupVAE(BaseModel):
             else:
                 mean = likelihood.mean(params)
             out[part] = mean.reshape(len(mean), -1).double().numpy()
-        recorded = self.extra_metadata.get("feature_transform")
-        if recorded is not None and not self.has_count_likelihood:
-            out = FeatureTransform.from_dict(recorded).inverse(out)
+        transform = self.feature_transform()
+        if transform is not None and not self.has_count_likelihood:
+            out = transform.inverse(out)
         return out
 
     def get_normalized_expression(

@@ -78,9 +78,13 @@ def resolve_train_config(
 
 
 def apply_layer(fields: dict[str, Any], layer: Mapping[str, Any]) -> None:
-    """Update ``fields`` with ``layer``; a budget in one unit replaces the other's."""
-    if layer.get("epochs") is not None and "max_steps" not in layer:
+    """Update ``fields`` with ``layer``; a budget in one unit replaces the other's, and a
+    budget in epochs caps a lower layer's KL warm-up at a tenth of it."""
+    epochs = layer.get("epochs")
+    if epochs is not None and "max_steps" not in layer:
         fields["max_steps"] = None
+    if epochs is not None and "kl_warmup_epochs" not in layer and "kl_warmup_epochs" in fields:
+        fields["kl_warmup_epochs"] = min(fields["kl_warmup_epochs"], epochs // 10)
     if layer.get("max_steps") is not None and "epochs" not in layer:
         fields["epochs"] = None
     fields.update(layer)

@@ -21,7 +21,6 @@ from matplotlib.ticker import MaxNLocator
 
 from groupvae.data.grouped import GroupedDataset
 from groupvae.data.readers.table import load_frame
-from groupvae.data.readers.transform import FeatureTransform
 from groupvae.errors import DataError
 from groupvae.store.atomic import write_with
 
@@ -253,9 +252,8 @@ def user_units(model: Any, x: np.ndarray | pd.DataFrame) -> tuple[np.ndarray, li
     if isinstance(x, pd.DataFrame):
         return x.to_numpy(dtype=np.float64), [str(c) for c in x.columns]
     x = np.asarray(x).reshape(len(x), -1)
-    recorded = getattr(model, "extra_metadata", {}).get("feature_transform")
-    if recorded is not None:
-        transform = FeatureTransform.from_dict(recorded)
+    transform = model.feature_transform() if hasattr(model, "feature_transform") else None
+    if transform is not None:
         return transform.inverse(x), list(transform.columns)
     return x.astype(np.float64), [f"x_{j}" for j in range(x.shape[1])]
 

@@ -68,6 +68,8 @@ def describe(
         budget += f" = {config.epochs} epochs x {steps_per_epoch} steps"
         budget += f" ({budget_source})" if budget_source else ""
     parts = [budget, f"{config.groups_per_batch} groups per batch", f"lr {config.lr:g}"]
+    if config.kl_warmup_epochs > 0:
+        parts.append(f"KL warm-up over {config.kl_warmup_epochs} epochs")
     if validation_groups is not None:
         every = validation_epochs(config, steps_per_epoch) * steps_per_epoch
         check = f"validation every {every} steps on {validation_groups} holdout groups"
