@@ -7,6 +7,7 @@ import json
 import math
 import types
 import typing
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -391,16 +392,25 @@ def replace(config: C, **overrides: Any) -> C:
     Raises:
         ConfigError: for an unknown field or a value of the wrong type.
     """
-    hints = typing.get_type_hints(type(config))
-    unknown = sorted(set(overrides) - set(hints))
-    if unknown:
-        known = ", ".join(f.name for f in dataclasses.fields(config))  # type: ignore[arg-type]
-        raise ConfigError(f"unknown {type(config).__name__} field(s) {unknown}; known: {known}")
-    coerced = {k: _coerce(v, hints[k], k) for k, v in overrides.items()}
+    coerced = coerce(type(config), overrides)
     try:
         return dataclasses.replace(config, **coerced)  # type: ignore[type-var]
     except TypeError as err:
         raise ConfigError(str(err)) from None
+
+
+def coerce(config_class: type, fields: Mapping[str, Any]) -> dict[str, Any]:
+    """``fields`` with string values turned into their field's type (``--set`` values).
+
+    Raises:
+        ConfigError: for an unknown field or a value of the wrong type.
+    """
+    hints = typing.get_type_hints(config_class)
+    unknown = sorted(set(fields) - set(hints))
+    if unknown:
+        known = ", ".join(f.name for f in dataclasses.fields(config_class))
+        raise ConfigError(f"unknown {config_class.__name__} field(s) {unknown}; known: {known}")
+    return {k: _coerce(v, hints[k], k) for k, v in fields.items()}
 
 
 def parse_overrides(pairs: list[str]) -> dict[str, str]:

@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from groupvae.config import TrainConfig, replace
+from groupvae.config import TrainConfig, coerce, replace
 from groupvae.data.grouped import GroupedDataset
 from groupvae.models.defaults import DataShape, lookup, own_data_training
 from groupvae.models.presets import MODELS
@@ -73,7 +73,7 @@ def resolve_train_config(
         layers.append(MODELS[preset].training)
     layers.append(options or {})
     for layer in layers:
-        apply_layer(fields, layer)
+        apply_layer(fields, coerce(TrainConfig, layer))
     return replace(TrainConfig(), **fields)
 
 
