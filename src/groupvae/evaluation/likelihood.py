@@ -6,6 +6,14 @@ groups with :func:`groupvae.data.group_loader`, seeds the sampling, and averages
 applies to every model, with a group latent or not (for the VAE, ``log p(x_G)`` is the
 sum of its members' ``log p(x_k)``). The estimate is a stochastic lower bound that
 tightens as the number of samples ``K`` grows (``K = 1`` is the ELBO).
+
+The **conditional** score of one member given the rest of its group,
+``log p(x_k | x_{G without k}) = log p(x_G) - log p(x_{G without k})``, is the difference
+of two such estimates (:func:`conditional_log_likelihoods`), on the groups and on the same
+groups with member ``k`` removed (:meth:`GroupedDataset.subset_observations`). It is
+where a group latent must help: without one, ``p(x_G)`` factorises and the conditional is
+``log p(x_k)``. The difference of two lower bounds is not a bound; its error is the
+difference of the two estimators' gaps, which shrinks as ``K`` grows.
 """
 
 from __future__ import annotations
@@ -129,6 +137,80 @@ def group_log_likelihoods(
     return out
 
 
+def held_out_members(group: np.ndarray, seed: int) -> np.ndarray:
+    """One member of every group, uniformly at random: the ``k`` of the conditional score.
+
+    Args:
+        group: ``(n_obs,)`` group indices in ``[0, G)``, every group of two or more.
+        seed: seed of the ``numpy.random.Generator`` that draws the members.
+
+    Returns:
+        ``(n_obs,)`` boolean, ``True`` at exactly one member of each group.
+
+    Raises:
+        DataError: for a group of one member (nothing to condition on) or an empty one.
+    """
+    group = np.asarray(group, dtype=np.int64)
+    sizes = np.bincount(group)
+    if (sizes < 2).any():
+        raise DataError(
+            f"{int((sizes < 2).sum())} group(s) have fewer than two members; the conditional "
+            "score needs another member to condition on (drop them first)"
+        )
+    key = np.random.default_rng(seed).random(len(group))
+    order = np.lexsort((key, group))  # by group, then by the random key
+    first = np.r_[True, group[order][1:] != group[order][:-1]]
+    held = np.zeros(len(group), dtype=bool)
+    held[order[first]] = True
+    return held
+
+
+def conditional_log_likelihoods(
+    model: LikelihoodModel | LikelihoodModule,
+    data: GroupedDataset,
+    held: np.ndarray,
+    *,
+    n_samples: int = 100,
+    seed: int = 0,
+    joint: np.ndarray | None = None,
+) -> np.ndarray:
+    """Importance-sampled ``log p(x_k | x_{G without k})`` of one held-out member ``k`` of
+    every group, as ``log p(x_G) - log p(x_{G without k})`` (module docstring), in nats.
+
+    Args:
+        model: as for :func:`group_log_likelihoods`.
+        data: the groups, each of two or more members.
+        held: ``(n_obs,)`` boolean, exactly one member of each group
+            (:func:`held_out_members`).
+        n_samples: importance samples ``K`` of each of the two estimates.
+        seed: seed of both estimates' samples.
+        joint: ``(n_groups,)`` ``log p(x_G)`` already estimated with these settings
+            (:func:`group_log_likelihoods`), to save estimating it again.
+
+    Returns:
+        ``(n_groups,)`` float64 log-densities of one observation each, in group order.
+
+    Raises:
+        DataError: for a ``held`` mask without exactly one member of every group, or a
+            group without another member.
+    """
+    held = np.asarray(held)
+    sizes = data.group_sizes
+    if held.shape != (data.n_obs,) or held.dtype != np.bool_:
+        raise DataError(f"held must be a boolean mask of shape ({data.n_obs},)")
+    if (np.bincount(data.group[held], minlength=data.n_groups) != 1).any() or (sizes < 2).any():
+        raise DataError(
+            "held must mark exactly one member of every group, and every group needs "
+            "another member (held_out_members)"
+        )
+    if joint is None:
+        joint = group_log_likelihoods(model, data, n_samples=n_samples, seed=seed)
+    rest = group_log_likelihoods(
+        model, data.subset_observations(~held), n_samples=n_samples, seed=seed
+    )
+    return np.asarray(joint, dtype=np.float64) - rest
+
+
 def holdout_log_likelihood(
     model: LikelihoodModel | LikelihoodModule,
     data: GroupedDataset,
@@ -159,6 +241,8 @@ def holdout_log_likelihood(
 __all__ = [
     "MAX_ELEMENTS",
     "activation_width",
+    "conditional_log_likelihoods",
     "group_log_likelihoods",
+    "held_out_members",
     "holdout_log_likelihood",
 ]
