@@ -161,6 +161,7 @@ def test_benchmark_prints_its_table_on_a_tiny_table(tmp_path):
     table = (tmp_path / "table.md").read_text()
     assert "| toy | mlvae |" in table and "| toy | random-slope |" in table
     assert "`grade` dequantised, step 2; `gcse` continuous; `year` dequantised, step 1" in table
+    assert "14 runs; fitting" in table
     assert any("| flat | vae |" in line for line in lines)
     record = json.loads((tmp_path / "results.json").read_text())
     assert record["notes"]["toy/split1"]["columns"]["year"] == "dequantised, step 1"
