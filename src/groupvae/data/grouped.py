@@ -164,6 +164,37 @@ class GroupedDataset:
             feature_names=self.feature_names,
         )
 
+    def subset_observations(self, keep: np.ndarray) -> GroupedDataset:
+        """The data set restricted to the observations ``keep`` (a ``(n_obs,)`` boolean
+        mask), every group keeping at least one of its members.
+
+        Groups keep their indices, ids and true factors ``u``, so that the result lines
+        up group by group with ``self`` (e.g. ``x_{G without k}`` beside ``x_G``).
+
+        Raises:
+            DataError: for a mask of the wrong shape, or one that removes a whole group.
+        """
+        keep = np.asarray(keep)
+        if keep.shape != (self.n_obs,) or keep.dtype != np.bool_:
+            raise DataError(
+                f"keep must be a boolean mask of shape ({self.n_obs},), got {keep.dtype} "
+                f"{keep.shape}"
+            )
+        emptied = int((np.bincount(self.group[keep], minlength=self.n_groups) == 0).sum())
+        if emptied:
+            raise DataError(f"keep removes every member of {emptied} group(s)")
+        return GroupedDataset(
+            x=self.x[keep],
+            group=self.group[keep],
+            u=self.u,
+            v=None if self.v is None else self.v[keep],
+            labels=None if self.labels is None else self.labels[keep],
+            aux={k: np.asarray(a)[keep] for k, a in self.aux.items()},
+            group_ids=self.group_ids,
+            name=self.name,
+            transform=self.transform,
+        )
+
     def split(
         self, holdout: float = 0.2, *, seed: int = 0
     ) -> tuple[GroupedDataset, GroupedDataset]:

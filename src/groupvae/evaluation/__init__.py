@@ -14,7 +14,12 @@ from groupvae.evaluation.evidence import (
     k_groups_by_label,
     label_entropy,
 )
-from groupvae.evaluation.likelihood import group_log_likelihoods, holdout_log_likelihood
+from groupvae.evaluation.likelihood import (
+    conditional_log_likelihoods,
+    group_log_likelihoods,
+    held_out_members,
+    holdout_log_likelihood,
+)
 from groupvae.evaluation.probes import chance_accuracy, probe_accuracy, split_groups_in_half
 from groupvae.evaluation.protocols import (
     CPVAEModel,
@@ -36,10 +41,12 @@ __all__ = [
     "accumulating_evidence",
     "chance_accuracy",
     "classifier_scores",
+    "conditional_log_likelihoods",
     "disentanglement_scores",
     "encode_k_groups",
     "factor_score",
     "group_log_likelihoods",
+    "held_out_members",
     "holdout_log_likelihood",
     "k_groups_by_label",
     "label_entropy",

@@ -127,6 +127,29 @@ class LikelihoodModel(Protocol):
 
 
 @runtime_checkable
+class ConditionalLikelihoodModel(Protocol):
+    """A model that estimates ``log p(x_k | x_{G without k})`` of one member of each
+    group of a batch on common importance samples. Used by
+    :func:`~groupvae.evaluation.likelihood.conditional_log_likelihoods`."""
+
+    def group_log_conditional_likelihood(
+        self, batch: GroupBatch, held: np.ndarray, *, n_samples: int = 100
+    ) -> np.ndarray:
+        """Importance-sampled ``log p(x_k | x_{G without k})`` of the member marked in
+        ``held: (len(batch),)`` (one per group), samples from the global torch
+        generator, in eval mode.
+
+        Returns:
+            ``(batch.n_groups,)`` float64 log-densities of one observation each (nats).
+
+        Raises:
+            DataError: if ``batch`` does not fit the model or ``held`` is not one member
+                of each group.
+        """
+        ...
+
+
+@runtime_checkable
 class LikelihoodModule(Protocol):
     """The torch module of a group VAE (``GroupVAEModule``), as
     :func:`~groupvae.evaluation.likelihood.activation_width` and
@@ -238,6 +261,7 @@ class CPVAERunModel(CPVAEModel, ElboModel, Protocol):
 
 __all__ = [
     "CPVAEModel",
+    "ConditionalLikelihoodModel",
     "CPVAERunModel",
     "ElboModel",
     "RunModel",

@@ -11,6 +11,18 @@ each ``N(0, W)``, and ``sqrt(n) xbar ~ N(sqrt(n) m, W + n B)``, so
 
 with ``S_i`` the within-group scatter: the whole fit uses each group's sufficient
 statistics ``(n_i, xbar_i, S_i)``, vectorised over groups (segment sums, no loop).
+
+The **conditional** density of one member ``x_k`` given the ``r = n - 1`` others of its
+group is Gaussian (the conditional of the group's multivariate normal, written through
+the posterior of ``b_i``): with ``rbar`` the mean of the others minus ``m`` and
+``V = B + W / r`` (the covariance of ``rbar``),
+
+``b_i | x_{G without k} ~ N(B V^-1 rbar, B - B V^-1 B)``,
+``x_k | x_{G without k} ~ N(m + B V^-1 rbar, W + B - B V^-1 B)``
+
+(Gelman et al., *Bayesian Data Analysis*, 3rd ed., section 5.4 for ``d = 1``). It equals
+``log p(x_i) - log p(x_{G without k})`` of the formula above, as any conditional of a
+joint density does.
 """
 
 from __future__ import annotations
@@ -121,6 +133,70 @@ class RandomIntercept:
         ]
         return _log_lik(stats, *t).numpy()
 
+    def conditional_log_likelihoods(
+        self, x: np.ndarray, group: np.ndarray, held: np.ndarray
+    ) -> np.ndarray:
+        """Exact ``log p(x_k | x_{G without k})`` of the held-out member ``k`` of every
+        group, in closed form (the module docstring's posterior predictive).
+
+        Args:
+            x: ``(n_obs, d)`` observations.
+            group: ``(n_obs,)`` group indices in ``[0, G)``.
+            held: ``(n_obs,)`` boolean, exactly one ``True`` per group (the member ``k``);
+                every group needs another member.
+
+        Returns:
+            ``(G,)`` log-densities of one observation each, nats.
+
+        Raises:
+            DataError: for a group without exactly one held member, or with no other.
+        """
+        x = np.asarray(x, dtype=np.float64).reshape(len(x), -1)
+        group, held = np.asarray(group, dtype=np.int64), np.asarray(held, dtype=bool)
+        n_groups = int(group.max()) + 1
+        check_held(group, held, n_groups)
+        rest = group_stats(x[~held], group[~held])
+        xk = np.empty((n_groups, x.shape[1]))
+        xk[group[held]] = x[held]
+        W, B = self.within, self.between
+        V = B + W / rest.n[:, None, None]  # (G, d, d): covariance of the others' mean
+        gain = np.linalg.solve(V, np.broadcast_to(B, V.shape)).transpose(0, 2, 1)  # B V^-1
+        mean = self.mean + np.einsum("gij,gj->gi", gain, rest.mean - self.mean)
+        cov = W + B - gain @ B
+        return gaussian_log_pdf(xk, mean, cov)
+
+
+def check_held(group: np.ndarray, held: np.ndarray, n_groups: int) -> None:
+    """Refuse a ``held: (n_obs,)`` mask without exactly one member of each of the
+    ``n_groups`` groups, or one that holds out a group's only member.
+
+    Raises:
+        DataError: naming how many groups are wrong.
+    """
+    if held.shape != group.shape:
+        raise DataError(f"held must have shape {group.shape}, got {held.shape}")
+    per_group = np.bincount(group[held], minlength=n_groups)
+    sizes = np.bincount(group, minlength=n_groups)
+    if (per_group != 1).any():
+        raise DataError(
+            f"held must mark exactly one member of every group; {int((per_group != 1).sum())} "
+            "group(s) have none or several"
+        )
+    if (sizes < 2).any():
+        raise DataError(
+            f"{int((sizes < 2).sum())} group(s) have a single member: nothing to condition on"
+        )
+
+
+def gaussian_log_pdf(x: np.ndarray, mean: np.ndarray, cov: np.ndarray) -> np.ndarray:
+    """``log N(x_g; mean_g, cov_g)`` of every row, ``x, mean: (G, d)``, ``cov: (G, d, d)``
+    (or ``(d, d)``), ``(G,)`` nats (by Cholesky factors, batched)."""
+    diff = np.asarray(x, dtype=np.float64) - mean
+    chol = np.linalg.cholesky(np.broadcast_to(cov, (*diff.shape, diff.shape[1])))
+    white = np.linalg.solve(chol, diff[..., None])[..., 0]
+    logdet = 2 * np.log(np.diagonal(chol, axis1=-2, axis2=-1)).sum(-1)
+    return -0.5 * (diff.shape[1] * LOG_2PI + logdet + (white**2).sum(-1))
+
 
 def fit_random_intercept(
     x: np.ndarray, group: np.ndarray, *, max_iter: int = 2000, gtol: float = 1e-8
@@ -157,4 +233,11 @@ def fit_random_intercept(
     )
 
 
-__all__ = ["GroupStats", "RandomIntercept", "fit_random_intercept", "group_stats"]
+__all__ = [
+    "GroupStats",
+    "RandomIntercept",
+    "check_held",
+    "fit_random_intercept",
+    "gaussian_log_pdf",
+    "group_stats",
+]

@@ -568,6 +568,47 @@ class GroupVAE(BaseModel):
         log_p = module.log_marginal_likelihood(batch.to(device), n_samples=n_samples)
         return log_p.double().cpu().numpy()
 
+    def group_log_conditional_likelihood(
+        self, batch: GroupBatch, held: np.ndarray, *, n_samples: int = 100
+    ) -> np.ndarray:
+        """Importance-sampled ``log p(x_k | x_{G without k})`` of the held-out member of
+        every group of one batch of whole groups, on one set of samples for both terms
+        of ``log p(x_G) - log p(x_{G without k})``
+        (:meth:`GroupVAEModule.log_conditional_likelihood`), in eval mode on the model's
+        device; the samples come from the global torch generator.
+
+        Args:
+            batch: a :class:`GroupBatch` of whole groups.
+            held: ``(len(batch),)`` boolean, exactly one member of each group.
+            n_samples: importance samples ``K`` per group.
+
+        Returns:
+            ``(batch.n_groups,)`` float64 log-densities of one observation each (nats).
+
+        Raises:
+            DataError: if ``batch`` does not fit the model, or ``held`` does not mark
+                exactly one member of each group with another member beside it.
+        """
+        module = self.module
+        module.eval()
+        module.check_batch(batch)
+        held = np.asarray(held)
+        group = batch.group.cpu().numpy()
+        ok = held.shape == group.shape and held.dtype == np.bool_
+        if ok:
+            n_held = np.bincount(group[held], minlength=batch.n_groups)
+            ok = bool((n_held == 1).all() and (np.bincount(group) >= 2).all())
+        if not ok:
+            raise DataError(
+                "held must mark exactly one member of every group of the batch, each group "
+                "with another member"
+            )
+        device = next(module.parameters()).device
+        log_p = module.log_conditional_likelihood(
+            batch.to(device), torch.as_tensor(held, device=device), n_samples=n_samples
+        )
+        return log_p.double().cpu().numpy()
+
 
 def group_index(data: GroupedDataset, group_id: Any) -> int:
     """The index in ``data`` of the group the user calls ``group_id`` (matched as
