@@ -1,4 +1,4 @@
-"""The ``groupvae`` command line: list, train, evaluate, benchmark, demo.
+"""The ``groupvae`` command line: list, train, tune, evaluate, benchmark, demo.
 
 ``groupvae benchmark NAME`` is generated from the benchmark registry
 (:mod:`groupvae.cli.benchmark`)."""
@@ -17,6 +17,7 @@ import typer
 
 from groupvae.benchmarks.catalog import parse_values
 from groupvae.cli.benchmark import benchmark_app
+from groupvae.cli.tune import tune_command
 from groupvae.config import parse_overrides
 from groupvae.data import DATASETS
 from groupvae.errors import ConfigError, GroupVAEError, TrainingInterrupted
@@ -332,6 +333,7 @@ def demo(
     typer.echo(f"wrote {out}/swap_grid.png and {out}/metrics.json")
 
 
+app.command("tune")(friendly_errors(tune_command))
 app.add_typer(benchmark_app(friendly_errors), name="benchmark")
 
 
