@@ -12,10 +12,24 @@ Quick use::
 
 from __future__ import annotations
 
+from typing import Any
+
 from groupvae import data, models
 from groupvae._version import __version__
 from groupvae.config import ModelConfig, TrainConfig
 from groupvae.models import CPVAE, BaseModel, GroupVAE, load
+
+
+def __getattr__(name: str) -> Any:
+    """``groupvae.tune``, imported when first used: Optuna is an optional dependency
+    (``pip install "groupvae[tune]"``)."""
+    if name == "tune":
+        # deferred: Optuna is an optional dependency (the ``tune`` extra)
+        from groupvae.tuning import tune
+
+        return tune
+    raise AttributeError(f"module 'groupvae' has no attribute {name!r}")
+
 
 __all__ = [
     "CPVAE",

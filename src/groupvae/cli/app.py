@@ -1,5 +1,5 @@
-"""The ``groupvae`` command line: list, train, evaluate, encode, translate, analyse, plot,
-benchmark, demo.
+"""The ``groupvae`` command line: list, train, tune, evaluate, encode, translate, analyse,
+plot, benchmark, demo.
 
 ``groupvae benchmark NAME`` is generated from the benchmark registry
 (:mod:`groupvae.cli.benchmark`)."""
@@ -18,6 +18,7 @@ import typer
 
 from groupvae.benchmarks.catalog import parse_values
 from groupvae.cli.benchmark import benchmark_app
+from groupvae.cli.tune import tune_command
 from groupvae.config import parse_overrides
 from groupvae.data import DATASETS
 from groupvae.errors import ConfigError, GroupVAEError, TrainingInterrupted
@@ -457,6 +458,7 @@ def demo(
     typer.echo(f"wrote {out}/swap_grid.png and {out}/metrics.json")
 
 
+app.command("tune")(friendly_errors(tune_command))
 app.add_typer(benchmark_app(friendly_errors), name="benchmark")
 
 
