@@ -512,12 +512,12 @@ def time_markdown(runs: pd.DataFrame) -> str:
 
 
 def data_markdown(data: dict[str, Source], notes: dict[str, dict[str, Any]]) -> str:
-    """The data sets as a Markdown table: groups, observations and sizes as modelled
-    (split 0's notes; ``notes`` keyed ``"<name>/split<s>"``), and how each column is
-    modelled."""
+    """The data sets as a Markdown table: what a group is, groups, observations and sizes
+    as modelled (the first split's notes; ``notes`` keyed ``"<name>/split<s>"``), and how
+    each column is modelled."""
     lines = [
-        "| data set | group | groups (kept) | observations (kept) | group sizes min / median "
-        "/ max | columns | random slope on |",
+        "| data set | groups: what | groups (kept) | observations (kept) | group sizes min / "
+        "median / max | columns | random slope on |",
         "|---|---|---|---|---|---|---|",
     ]
     for name, source in data.items():
@@ -528,8 +528,11 @@ def data_markdown(data: dict[str, Source], notes: dict[str, dict[str, Any]]) -> 
         columns = "; ".join(f"`{c}` {how}" for c, how in n["columns"].items())
         sizes = " / ".join(f"{s:g}" for s in n["group_sizes"])
         kept = f"{n['groups']} ({n['groups_kept']}{', subsampled' if n['subsampled'] else ''})"
+        what = (
+            f"`{source.group}`: {SOURCES[name].groups}" if name in SOURCES else f"`{source.group}`"
+        )
         lines.append(
-            f"| {name} | `{source.group}` | {kept} | {n['observations']} "
+            f"| {name} | {what} | {kept} | {n['observations']} "
             f"({n['observations_kept']}) | {sizes} | {columns} | "
             f"{'`' + source.predictor + '`' if source.predictor else '—'} |"
         )
