@@ -18,6 +18,7 @@ import typer
 
 from groupvae.benchmarks.catalog import parse_values
 from groupvae.cli.benchmark import benchmark_app
+from groupvae.cli.options import parse_labels
 from groupvae.cli.tune import tune_command
 from groupvae.config import parse_overrides
 from groupvae.data import DATASETS
@@ -73,16 +74,6 @@ def friendly_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
             raise typer.Exit(130) from None
 
     return wrapper
-
-
-def _parse_labels(text: str | None) -> list[int] | None:
-
-    if not text:
-        return None
-    try:
-        return [int(t) for t in text.split(",") if t.strip()]
-    except ValueError:
-        raise ConfigError(f"--holdout-labels needs integers such as 8,9; got {text!r}") from None
 
 
 @app.command("list")
@@ -177,7 +168,7 @@ def train(
             overrides=overrides,
             data_options=parse_values(data),
             holdout=holdout,
-            holdout_labels=_parse_labels(holdout_labels),
+            holdout_labels=parse_labels(holdout_labels),
             overwrite=overwrite,
             resume=resume,
             resume_command=command,

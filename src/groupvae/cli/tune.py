@@ -8,17 +8,9 @@ from typing import Annotated, Any
 import typer
 
 from groupvae.benchmarks.catalog import parse_values
+from groupvae.cli.options import parse_labels
 from groupvae.config import parse_overrides
 from groupvae.errors import ConfigError
-
-
-def _labels(text: str | None) -> list[int] | None:
-    if not text:
-        return None
-    try:
-        return [int(t) for t in text.split(",") if t.strip()]
-    except ValueError:
-        raise ConfigError(f"--holdout-labels needs integers such as 8,9; got {text!r}") from None
 
 
 def _tuning() -> Any:
@@ -126,7 +118,7 @@ def tune_command(
         timeout=timeout,
         seed=seed,
         holdout=holdout,
-        holdout_labels=_labels(holdout_labels),
+        holdout_labels=parse_labels(holdout_labels),
         validation=validation,
         pruner=pruner,
     )
