@@ -26,7 +26,14 @@ def _flat(text: str) -> str:
 
 
 def test_benchmark_help_lists_every_registered_benchmark_with_its_description():
-    assert set(NAMES) == {"exam-scores", "mlvae-mnist", "cpvae", "ugvae", "multilevel"}
+    assert set(NAMES) == {
+        "exam-scores",
+        "mlvae-mnist",
+        "cpvae",
+        "ugvae",
+        "multilevel",
+        "group-analyses",
+    }
     result = runner.invoke(app, ["benchmark", "--help"], terminal_width=200)
     assert result.exit_code == 0, result.output
     listed = _flat(result.output)

@@ -52,3 +52,21 @@ def test_mlvae_trains_on_counts_from_an_h5ad_file(tmp_path):
     model.fit(data, epochs=2, progress=False)
     assert not torch.equal(before, model.module.likelihood.log_theta.detach())
     assert np.isfinite(model.history["train_elbo_per_obs"]).all()
+
+
+def test_the_encoders_read_log1p_counts_so_large_counts_train():
+    # hundreds of counts per gene: read raw, the encoders' log-variances passed 80 at
+    # the first step and the loss became inf (issue 22's benchmark, 8 genes)
+    from groupvae.data.simulated_groups import simulate_groups
+    from groupvae.models import create
+
+    lik = NegativeBinomialLikelihood(ModelConfig(obs_shape=(3,)))
+    x = torch.tensor([[0.0, 9.0, 999.0]])
+    torch.testing.assert_close(lik.encoder_input(x), torch.log1p(x))
+    sim = simulate_groups("counts", group_size=4, groups_per_cluster=4, n_features=8,
+                          n_differential=2, n_validation=3, seed=0)  # fmt: skip
+    assert sim.data.x.max() > 500
+    torch.set_num_threads(1)
+    model = create("mlvae", dataset="anndata", data=sim.data, seed=0)
+    model.fit(sim.data, holdout=sim.validation, max_steps=10, progress=False)
+    assert np.isfinite(model.history["train_loss"]).all()

@@ -26,7 +26,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
-from groupvae.benchmarks import cpvae, exam_scores, mlvae_mnist, multilevel, ugvae
+from groupvae.benchmarks import (
+    cpvae,
+    exam_scores,
+    group_analyses,
+    mlvae_mnist,
+    multilevel,
+    ugvae,
+)
 from groupvae.benchmarks.runner import Protocol
 from groupvae.config import parse_overrides, split_overrides
 from groupvae.errors import ConfigError
@@ -382,6 +389,60 @@ BENCHMARKS.add(
     ),
 )
 
+
+# ------------------------------------------------------------------ group-analyses
+def _ints(text: str) -> tuple[int, ...]:
+    try:
+        sizes = tuple(int(n) for n in names(text))
+    except ValueError:
+        raise ConfigError(
+            f"--sizes must be whole numbers separated by commas, got {text!r}"
+        ) from None
+    if not sizes or min(sizes) < 1:
+        raise ConfigError(f"--sizes must be >= 1, got {text!r}")
+    return sizes
+
+
+def _real_tables(text: str) -> tuple[str, ...]:
+    chosen = () if text.strip() == "none" else names(text)
+    unknown = [d for d in chosen if d not in group_analyses.REAL_TABLES]
+    if unknown:
+        known = ", ".join(group_analyses.REAL_TABLES)
+        raise ConfigError(f"unknown real table(s) {unknown}; known: {known} (or none)")
+    return chosen
+
+
+BENCHMARKS.add(
+    "group-analyses",
+    Benchmark(
+        settings=group_analyses.GroupAnalysesBenchmark,
+        description="Analyses of groups (clusters, outliers, differential features) on "
+        "simulated groups with known answers, and group covariates of real tables, against "
+        "pseudobulk.",
+        out=Path("runs/group-analyses"),
+        protocol=group_analyses.protocol,
+        variants={
+            "default": fixed(
+                "2 kinds x 4 sizes x 2 noise levels, 3 real tables, 3 seeds",
+                group_analyses.GroupAnalysesBenchmark,
+            ),
+            "quick": fixed("a one-minute smoke test", group_analyses.GroupAnalysesBenchmark.quick),
+        },
+        options=(
+            Option(
+                "--sizes", "sizes", str, "Comma-separated group sizes (default 2,5,20,200).", _ints
+            ),
+            Option(
+                "--datasets",
+                "datasets",
+                str,
+                f"Real tables: {', '.join(group_analyses.REAL_TABLES)}, or none (default "
+                f"{','.join(group_analyses.DEFAULT_REAL)}).",
+                _real_tables,
+            ),
+        ),
+    ),
+)
 
 __all__ = [
     "BENCHMARKS",

@@ -121,6 +121,10 @@ class NegativeBinomialLikelihood(Likelihood):
 
     ``log NB(x; mu, theta) = lgamma(x + theta) - lgamma(theta) - lgamma(x + 1)
     + theta log(theta / (theta + mu)) + x log(mu / (theta + mu))``.
+
+    The encoders read ``log(1 + x)`` (:meth:`encoder_input`; scVI's ``log_variational``):
+    raw counts of hundreds per feature drove the encoders' log-variances past 80 at the
+    first step and the loss to ``inf``.
     """
 
     EPS = 1e-8
@@ -130,6 +134,11 @@ class NegativeBinomialLikelihood(Likelihood):
         self.log_theta = nn.Parameter(torch.zeros(math.prod(config.obs_shape)))
         # The mean library size of the training data, for means without observed counts.
         self.register_buffer("library_size", torch.tensor(1.0))
+
+    def encoder_input(self, x: Tensor) -> Tensor:
+        """``log(1 + x)``: counts span orders of magnitude (scVI's encoder reads them the
+        same way); the likelihood still scores the counts themselves."""
+        return torch.log1p(x)
 
     def log_prob(self, x: Tensor, params: Tensor) -> Tensor:
         """Log-probability (nats) of counts ``x: (n_obs, *obs_shape)`` summed per

@@ -10,7 +10,11 @@
 * :mod:`~groupvae.evaluation.groups.covariates`: group-level columns predicted from the
   codes, cross-validated, against the pseudobulk baseline;
 * :mod:`~groupvae.evaluation.groups.differential`: two sets of groups compared feature by
-  feature (scVI's "change" mode).
+  feature (scVI's "change" mode);
+* :mod:`~groupvae.evaluation.groups.pseudobulk`: the same questions answered from the
+  groups' mean profiles, the baseline of the field;
+* :mod:`~groupvae.evaluation.groups.scores`: scores against known answers (adjusted Rand
+  index, recall at k, AUROC), for ``groupvae benchmark group-analyses``.
 
 The functions of arrays are pure; those that take a model call only its public verbs
 (``encode_groups``, ``encode_instances``, ``decode_user_units``,
@@ -33,9 +37,17 @@ from groupvae.evaluation.groups.distances import (
 )
 from groupvae.evaluation.groups.new_groups import code_columns, new_group_codes
 from groupvae.evaluation.groups.outliers import group_outliers, outlier_table, robust_z
+from groupvae.evaluation.groups.pseudobulk import (
+    pseudobulk_clusters,
+    pseudobulk_differential,
+    pseudobulk_isolation,
+)
+from groupvae.evaluation.groups.scores import adjusted_rand, auroc, recall_at_k
 
 __all__ = [
     "MAX_FULL",
+    "adjusted_rand",
+    "auroc",
     "METRICS",
     "Clustering",
     "Neighbours",
@@ -50,6 +62,10 @@ __all__ = [
     "outlier_table",
     "pairwise_distances",
     "posterior_points",
+    "pseudobulk_clusters",
+    "pseudobulk_differential",
+    "pseudobulk_isolation",
+    "recall_at_k",
     "resolve_groups",
     "robust_z",
     "wasserstein2",

@@ -142,8 +142,8 @@ class GroupVAEModule(BaseModule):
     def inference(self, batch: GroupBatch, *, sample: bool = True) -> GroupInference:
         """Encode a flat batch of groups (``batch.x: (n_obs, *obs_shape)``,
         ``batch.group: (n_obs,) int64 in [0, G)``); the encoders read
-        ``likelihood.encoder_input(x)`` (``x`` itself, or ``log(1 + counts)`` in a mixed
-        table's count columns).
+        ``likelihood.encoder_input(x)`` (``x`` itself, or ``log(1 + counts)``: all of a
+        negative binomial's features, a mixed table's count columns).
 
         The group latent is inferred first and may condition the instance encoder
         (CxVAE); with UG-VAE's ``poe-clusters`` group encoder the instance latent comes
