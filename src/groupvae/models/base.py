@@ -245,7 +245,8 @@ class BaseModel:
 
         Args:
             data: training data (a :class:`GroupedDataset`).
-            holdout: data whose ``val_*`` terms are logged each epoch.
+            holdout: data whose holdout ELBO estimate (``val_*`` terms) is checked
+                every ``validation_every`` steps, for early stopping.
             log_dir: folder for Lightning's CSV log.
             callbacks: extra Lightning callbacks.
             checkpoint_dir: folder for the epoch checkpoint ``last.ckpt`` (weights,

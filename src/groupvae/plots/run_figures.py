@@ -358,10 +358,10 @@ def plot_curves(
     overwrite: bool = False,
 ) -> Path:
     """Draw a saved run's training curves from its ``history.csv``: the training and
-    validation ELBO per observation by epoch, with the best (restored) epoch marked when
-    the run stopped early on the holdout ELBO (:func:`groupvae.plots.own_data.draw_curves`).
-    Any run with a history. ``seed`` is unused. Writes ``out`` (default
-    ``run_dir/curves.png``) and returns its path.
+    validation ELBO per observation by optimiser step, with the restored check's step and
+    the stopping step marked when the run stopped early on the holdout ELBO
+    (:func:`groupvae.plots.own_data.draw_curves`). Any run with a history. ``seed`` is
+    unused. Writes ``out`` (default ``run_dir/curves.png``) and returns its path.
 
     Raises:
         ConfigError: for a run without a training history.
