@@ -214,7 +214,8 @@ KL_WARMUP_EPOCHS = 10
 """Own data's KL warm-up: the KL weight rises from 0 to 1 over the first 10 epochs. On
 Chem97 (2,410 schools of 1-188 students, split 0) it takes ML-VAE from 0.014 nats per
 student below the random-intercept model to 0.012 above, and GVAE from 0.018 below to
-0.016 above (README, multilevel section)."""
+0.016 above (``perf/own_data_defaults.py`` on commit ef2043a; README, multilevel
+section)."""
 
 OBS_PER_BATCH = 256
 """Observations a batch aims at: ``groups_per_batch ~ OBS_PER_BATCH / median group size``."""
@@ -265,7 +266,7 @@ TABLE_TRAIN = {"lr": 3e-3}
 """Tables' small MLPs converge about twice as fast at 3e-3 as at 1e-3 with early stopping
 on (ScotsSec, split 0: ML-VAE +0.16 nats per student over the random-intercept model
 at 3e-3 against +0.08 at 1e-3 in the same budget; Chem97: -0.014 against -0.011, in half
-the time; README, multilevel section)."""
+the time; ``perf/own_data_defaults.py`` on commit 0f0a7a1; README, multilevel section)."""
 COUNTS_MODEL = {
     "likelihood": "negative-binomial",
     "decoder": "mlp",
