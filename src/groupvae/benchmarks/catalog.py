@@ -375,6 +375,20 @@ BENCHMARKS.add(
                 f"Comma-separated: {', '.join(multilevel.SOURCES)} (default all).",
                 _datasets,
             ),
+            Option(
+                "--tune-seconds",
+                "tune_seconds",
+                float,
+                "Also run every model tuned (rows MODEL+tuned): groupvae tune on each "
+                "split's training groups, no trial started after this many seconds, the "
+                "best settings trained and scored as the defaults (Optuna: .[tune]).",
+            ),
+            Option(
+                "--tune-trials",
+                "tune_trials",
+                int,
+                "The most trials of one tuning study (default 500).",
+            ),
         ),
         seeds_field="splits",
         seeds_flags=("--splits", "--seeds"),

@@ -58,6 +58,7 @@ training seconds, and the table of data sets).
 
 from __future__ import annotations
 
+import json
 import math
 import time
 from dataclasses import dataclass, field
@@ -71,7 +72,7 @@ from groupvae.benchmarks.runner import Protocol, Run, run_protocol
 from groupvae.data.grouped import GroupedDataset
 from groupvae.data.rdatasets_tables import load_rdataset
 from groupvae.data.readers import read_table
-from groupvae.errors import DataError
+from groupvae.errors import ConfigError, DataError
 from groupvae.evaluation.likelihood import (
     conditional_log_likelihoods,
     group_log_likelihoods,
@@ -156,6 +157,8 @@ JOINT_GAP, COND_GAP = "joint_gap", "conditional_gap"
 MODEL_OVERRIDES: dict[str, dict[str, Any]] = {
     "ugvae": {"random_groups": None, "groups_per_batch": 16, "lr": 1e-3, "epochs": 50}
 }
+TUNED = "+tuned"
+"""Suffix of a tuned model's rows (``mlvae+tuned``)."""
 
 
 @dataclass(frozen=True)
@@ -176,6 +179,11 @@ class MultilevelBenchmark:
             all).
         overrides: ``--set`` model or training fields for every model.
         jobs: runs made in parallel, each in its own process with one torch thread.
+        tune_seconds: with a number, every model also runs **tuned** (row
+            ``MODEL+tuned``, :func:`_tuned_task`): ``groupvae tune`` on the split's
+            training groups, no trial started after this many seconds, then the best
+            settings trained and scored as the defaults are. ``None``: no tuning.
+        tune_trials: the most trials of one such study.
     """
 
     datasets: tuple[str, ...] = tuple(SOURCES)
@@ -187,6 +195,14 @@ class MultilevelBenchmark:
     max_groups: int | None = 1000
     overrides: dict[str, Any] = field(default_factory=dict)
     jobs: int = 2
+    tune_seconds: float | None = None
+    tune_trials: int = 500
+
+    def __post_init__(self) -> None:
+        if self.tune_seconds is not None and not self.tune_seconds > 0:
+            raise ConfigError(f"--tune-seconds must be > 0, got {self.tune_seconds}")
+        if self.tune_trials < 1:
+            raise ConfigError(f"--tune-trials must be >= 1, got {self.tune_trials}")
 
     @property
     def seeds(self) -> tuple[int, ...]:
@@ -338,11 +354,27 @@ class Split(NamedTuple):
     notes: dict[str, Any]
 
 
-def split_data(bench: MultilevelBenchmark, source: Source, seed: int) -> Split:
+class Frames(NamedTuple):
+    """One split's rows, raw (dequantised, not standardised): the training, validation
+    and scored groups, and :func:`prepare`'s notes."""
+
+    train: pd.DataFrame
+    val: pd.DataFrame
+    test: pd.DataFrame
+    notes: dict[str, Any]
+
+
+def split_frames(bench: MultilevelBenchmark, source: Source, seed: int) -> Frames:
     """:func:`prepare` and :func:`split_groups` the data set for split ``seed``."""
+    cols = tuple(source.features)
+    data, notes = prepare(source.frame, source.group, cols, seed, max_groups=bench.max_groups)
+    return Frames(*split_groups(data, source.group, bench.holdout, bench.validation, seed), notes)
+
+
+def split_data(bench: MultilevelBenchmark, source: Source, seed: int) -> Split:
+    """:func:`split_frames`, read as grouped data standardised by the training groups."""
     group, features = source.group, list(source.features)
-    data, notes = prepare(source.frame, group, tuple(features), seed, max_groups=bench.max_groups)
-    train_f, val_f, test_f = split_groups(data, group, bench.holdout, bench.validation, seed)
+    train_f, val_f, test_f, notes = split_frames(bench, source, seed)
     opts = {"group": group, "features": features}
     train = read_table(train_f, **opts)
     val = read_table(val_f, transform=train.transform, **opts)
@@ -392,16 +424,14 @@ def _anchor_task(
     }
 
 
-def _model_task(
-    bench: MultilevelBenchmark, source: Source, name: str, *, seed: int, run_dir: Path
+def _train_and_score(
+    bench: MultilevelBenchmark, split: Split, name: str, settings: dict[str, Any], seed: int
 ) -> dict[str, Any]:
-    """Train preset ``name`` on split ``seed`` with the table defaults; score the test
-    groups by importance sampling, joint and conditional, plus the Jacobian of the
-    standardisation (nats per raw observation). ``run_dir`` is unused (nothing is
-    saved)."""
-    split = split_data(bench, source, seed)
+    """Train preset ``name`` with ``settings`` (model and training fields over the
+    ``table`` defaults) on ``split.train``, stopping early on ``split.val``; score the
+    test groups by importance sampling, joint and conditional, plus the Jacobian of the
+    standardisation (nats per raw observation)."""
     train, test = split.train, split.test
-    settings = {**MODEL_OVERRIDES.get(name, {}), **bench.overrides}
     model_over, train_over = split_settings(name, settings)
     model = create(name, dataset="table", seed=seed, obs_shape=train.obs_shape, **model_over)
     start = time.perf_counter()
@@ -420,6 +450,67 @@ def _model_task(
         "stopped_epoch": stop.get("stopped_epoch"),
         "stopped_step": stop.get("stopped_step"),
         "train_seconds": seconds,
+    }
+
+
+def _model_task(
+    bench: MultilevelBenchmark, source: Source, name: str, *, seed: int, run_dir: Path
+) -> dict[str, Any]:
+    """Train preset ``name`` on split ``seed`` with the table defaults and score it
+    (:func:`_train_and_score`). ``run_dir`` is unused (nothing is saved)."""
+    settings = {**MODEL_OVERRIDES.get(name, {}), **bench.overrides}
+    return _train_and_score(bench, split_data(bench, source, seed), name, settings, seed)
+
+
+def _tuned_task(
+    bench: MultilevelBenchmark, source: Source, name: str, *, seed: int, run_dir: Path
+) -> dict[str, Any]:
+    """Tune preset ``name`` on split ``seed``'s training groups, then train and score the
+    best settings as :func:`_model_task` does the defaults.
+
+    The training and validation groups of the split (raw, as ``prepare`` leaves them) go
+    to ``run_dir/training-groups.csv``, and :func:`groupvae.tuning.tune` searches the
+    default space of the preset on it (``run_dir/study``) as ``groupvae tune PRESET table
+    --data path=... --timeout tune_seconds`` would: its trials fit 80% of those groups
+    and are scored on the other 20% (one more group is the study's own holdout, never
+    used); the split's test groups are never seen. The best trial's settings (over
+    :data:`MODEL_OVERRIDES` and ``--set``) then train on the split's training groups
+    with its validation groups for early stopping, exactly as the defaults do.
+    """
+    from groupvae.tuning import tune  # Optuna is an extra (.[tune]): only tuned runs need it
+
+    frames = split_frames(bench, source, seed)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    csv = run_dir / "training-groups.csv"
+    training = pd.concat([frames.train, frames.val])
+    training.to_csv(csv, index=False)
+    fixed = {**MODEL_OVERRIDES.get(name, {}), **bench.overrides}
+    start = time.perf_counter()
+    result = tune(
+        name, "table", run_dir / "study", trials=bench.tune_trials,
+        data_options={"path": str(csv), "group": source.group,
+                      "features": ",".join(source.features)},
+        overrides=fixed, timeout=bench.tune_seconds, seed=seed,
+        holdout=1 / training[source.group].nunique(), retrain=False, progress=False,
+    )  # fmt: skip
+    tune_seconds = time.perf_counter() - start
+    if result.best is None:
+        raise DataError(f"no trial of tuning {name} on split {seed} completed")
+    states = result.trials["state"].value_counts()
+    defaults = result.trials[result.trials["number"] == 0]["value"]
+    scores = _train_and_score(
+        bench, split_data(bench, source, seed), name, {**fixed, **result.best.params}, seed
+    )
+    return {
+        **scores,
+        "tune_seconds": tune_seconds,
+        "trials": len(result.trials),
+        "trials_pruned": int(states.get("PRUNED", 0)),
+        "trials_failed": int(states.get("FAIL", 0)),
+        "validation_defaults": float(defaults.iloc[0]) if len(defaults) else math.nan,
+        "validation_best": float(result.best.value),
+        "best_trial": int(result.best.number),
+        "best_settings": json.dumps(result.best.params, sort_keys=True),
     }
 
 
@@ -506,6 +597,43 @@ def time_markdown(runs: pd.DataFrame) -> str:
     )
 
 
+def tuning_markdown(runs: pd.DataFrame) -> str:
+    """Each tuned model against its defaults, per data set and split: both scores and
+    their gains (nats per observation; positive: tuning helped), the gap of the tuned
+    model to the random-intercept model, the study (trials, pruned, failed, its
+    validation value of the default settings and of the best trial) and the tuning
+    seconds. Empty without tuned rows."""
+    runs = with_gap(runs)
+    tuned = runs[runs.model.str.endswith(TUNED)]
+    if tuned.empty:
+        return ""
+    lines = [
+        "| data set | model | split | joint: defaults -> tuned (gain) | tuned joint - RI "
+        "| conditional: defaults -> tuned (gain) | tuned conditional - RI | trials "
+        "(pruned, failed) | validation ELBO: defaults -> best | tune s | train s |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    base = runs.set_index(["dataset", "model", "seed"])
+    for r in tuned.itertuples():
+        model = r.model.removesuffix(TUNED)
+        key = (r.dataset, model, r.seed)
+        d = base.loc[key] if key in base.index else None
+
+        def change(score: str, value: float, d: Any = d) -> str:
+            if d is None:
+                return f"— -> {value:.3f}"
+            return f"{d[score]:.3f} -> {value:.3f} ({value - d[score]:+.3f})"
+
+        lines.append(
+            f"| {r.dataset} | {model} | {r.seed} | {change(JOINT, r.joint)} | "
+            f"{r.joint_gap:+.3f} | {change(COND, r.conditional)} | {r.conditional_gap:+.3f} "
+            f"| {r.trials:.0f} ({r.trials_pruned:.0f}, {r.trials_failed:.0f}) | "
+            f"{r.validation_defaults:.3f} -> {r.validation_best:.3f} | "
+            f"{r.tune_seconds:.0f} | {r.train_seconds:.1f} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
 def data_markdown(data: dict[str, Source], notes: dict[str, dict[str, Any]]) -> str:
     """The data sets as a Markdown table: what a group is, groups, observations and sizes
     as modelled (the first split's notes; ``notes`` keyed ``"<name>/split<s>"``), and how
@@ -543,6 +671,11 @@ def _describe(row: dict[str, Any]) -> str:
         best = row.get("best_step")
         best = f"step {best}" if best is not None else f"epoch {row.get('best_epoch')}"
         line += f" (up to {row['epochs']} epochs, best {best})"
+    if str(row["model"]).endswith(TUNED):
+        line += (
+            f"; tuned {row['tune_seconds']:.0f}s, {row['trials']} trials, best trial "
+            f"{row['best_trial']}: {row['best_settings']}"
+        )
     return line
 
 
@@ -587,6 +720,12 @@ def protocol(bench: MultilevelBenchmark, frames: dict[str, Source] | None = None
                 weight=weight)
             for m in bench.models
         ]  # fmt: skip
+        if bench.tune_seconds is not None:
+            runs += [
+                Run(f"{name}-{m}-tuned", {"dataset": name, "model": m + TUNED}, _tuned_task,
+                    (bench, source, m), weight=weight + bench.tune_seconds)
+                for m in bench.models
+            ]  # fmt: skip
     units = (
         "joint: sum over held-out groups of log p(x_G) over their observations; "
         "conditional: mean over held-out groups of log p(x_k | x_{G without k}), one random "
@@ -601,6 +740,7 @@ def protocol(bench: MultilevelBenchmark, frames: dict[str, Source] | None = None
             + "\n"
             + time_markdown(rows)
             + "\n"
+            + (tuning_markdown(with_gap(rows)) + "\n" if bench.tune_seconds else "")
             + data_markdown(data, notes)
         ).rstrip("\n"),
         metrics=(JOINT, COND, JOINT_GAP, COND_GAP, "train_seconds"),
@@ -638,6 +778,8 @@ __all__ = [
     "MODELS",
     "SLOPE",
     "SOURCES",
+    "TUNED",
+    "Frames",
     "MultilevelBenchmark",
     "Source",
     "Split",
@@ -651,9 +793,11 @@ __all__ = [
     "run_benchmark",
     "sources",
     "split_data",
+    "split_frames",
     "split_groups",
     "summarise",
     "table_markdown",
     "time_markdown",
+    "tuning_markdown",
     "with_gap",
 ]
