@@ -238,3 +238,45 @@ def test_benchmark_command_refuses_bad_names_before_training(args, message):
 
     result = CliRunner().invoke(app, ["benchmark", "multilevel", *args])
     assert result.exit_code == 2 and message in result.output
+
+
+def test_tuned_rows_tune_on_the_training_groups_only_and_report_the_gain(tmp_path):
+    """``tune_seconds`` adds a ``MODEL+tuned`` row per model: a study on the split's
+    training and validation groups (never its scored groups), its best settings trained
+    and scored as the defaults are, and a tuning table of defaults against tuned."""
+    pytest.importorskip("optuna")
+    from groupvae.benchmarks.multilevel import (
+        MultilevelBenchmark,
+        Source,
+        run_benchmark,
+        split_frames,
+    )
+
+    bench = MultilevelBenchmark(
+        datasets=("toy",), models=("mlvae",), splits=(0,), n_samples=4, jobs=1,
+        overrides=fast_training(), tune_seconds=60.0, tune_trials=3,
+    )  # fmt: skip
+    source = Source(toy_schools(), "school", ("grade", "gcse"))
+    summary = run_benchmark(bench, tmp_path, echo=lambda line: None, frames={"toy": source})
+    assert list(summary.model) == ["random-intercept", "mlvae", "mlvae+tuned"]
+    assert np.isfinite(summary[["joint", "conditional", "joint_gap"]].to_numpy()).all()
+    row = pd.read_csv(tmp_path / "results.csv").set_index("model").loc["mlvae+tuned"]
+    assert row.trials == 3 and row.best_trial in (0, 1, 2)
+    assert row.validation_best >= row.validation_defaults  # trial 0 is the defaults
+    run = tmp_path / "runs" / "toy-mlvae-tuned-seed0"
+    tuned_on = pd.read_csv(run / "training-groups.csv")
+    frames = split_frames(bench, source, 0)
+    assert set(tuned_on.school) == set(frames.train.school) | set(frames.val.school)
+    assert not set(tuned_on.school) & set(frames.test.school)
+    assert len(pd.read_csv(run / "study" / "trials.csv")) == 3
+    table = (tmp_path / "table.md").read_text()
+    assert "| toy | mlvae | 0 |" in table and "validation ELBO: defaults -> best" in table
+
+
+def test_benchmark_refuses_a_tuning_budget_that_is_not_positive():
+    from typer.testing import CliRunner
+
+    from groupvae.cli import app
+
+    result = CliRunner().invoke(app, ["benchmark", "multilevel", "--tune-seconds", "0"])
+    assert result.exit_code == 2 and "--tune-seconds must be > 0, got 0.0" in result.output
