@@ -1,5 +1,5 @@
-"""The ``groupvae`` command line: list, train, tune, evaluate, encode, translate, analyse,
-plot, benchmark, demo.
+"""The ``groupvae`` command line: list, prepare, train, tune, evaluate, encode, translate,
+analyse, plot, benchmark, demo.
 
 ``groupvae benchmark NAME`` is generated from the benchmark registry
 (:mod:`groupvae.cli.benchmark`)."""
@@ -19,6 +19,7 @@ import typer
 from groupvae.benchmarks.catalog import parse_values
 from groupvae.cli.benchmark import benchmark_app
 from groupvae.cli.options import parse_labels
+from groupvae.cli.prepare import prepare_command
 from groupvae.cli.tune import tune_command
 from groupvae.config import parse_overrides
 from groupvae.data import DATASETS
@@ -450,6 +451,7 @@ def demo(
 
 
 app.command("tune")(friendly_errors(tune_command))
+app.command("prepare")(friendly_errors(prepare_command))
 app.add_typer(benchmark_app(friendly_errors), name="benchmark")
 
 
