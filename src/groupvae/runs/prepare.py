@@ -211,8 +211,8 @@ def _first_lines(err: Exception) -> str:
 def _counts(con: Any, tmp: Path, group: str) -> tuple[int, int, int]:
     """Rows, distinct groups and rows without a group of the written file."""
     g = _ident(group)
-    sql = f"SELECT count(*), count(DISTINCT {g}), count(*) - count({g}) FROM read_parquet({_literal(tmp)})"
-    rows, groups, missing = con.execute(sql).fetchone()
+    sql = f"SELECT count(*), count(DISTINCT {g}), count(*) - count({g}) FROM read_parquet(?)"
+    rows, groups, missing = con.execute(sql, [str(tmp)]).fetchone()
     return int(rows), int(groups), int(missing)
 
 
