@@ -213,3 +213,21 @@ def test_encode_to_parquet_gives_the_codes_of_encode_to_csv(run):
     assert result.exit_code == 2 and "add --overwrite" in result.output
     store = zarr.open_group(tmp / "codes.zarr", mode="r")
     assert store["instance/v"].shape == (300, 2) and store["group/u"].shape == (40, 2)
+
+
+@pytest.mark.parametrize("suffix", [".parquet", ".zarr"])
+def test_a_read_only_folder_is_one_disk_error(tmp_path, suffix, monkeypatch):
+    from groupvae.runs import code_writers
+
+    def refuse(*args, **kwargs):
+        raise OSError(errno.EROFS, "Read-only file system", str(tmp_path))
+
+    monkeypatch.setattr(code_writers.tempfile, "mkstemp", refuse)
+    monkeypatch.setattr(code_writers.tempfile, "mkdtemp", refuse)
+    writer_class = ParquetCodeWriter if suffix == ".parquet" else ZarrCodeWriter
+    with (
+        pytest.raises(DiskError, match="read-only or not writable"),
+        writer_class(tmp_path / f"codes{suffix}"),
+    ):
+        pass
+    assert list(tmp_path.iterdir()) == []

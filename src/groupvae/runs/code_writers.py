@@ -33,6 +33,11 @@ def _temporary_file(path: Path) -> Path:
     return Path(tmp)
 
 
+def _temporary_folder(path: Path, suffix: str) -> Path:
+    """An empty ``.<name>.<random><suffix>`` folder beside ``path``."""
+    return Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent))
+
+
 class _ChunkWriter:
     """The context-manager protocol of both writers: :meth:`_close` on success,
     :meth:`_abort` on an exception; a failed write of the machine (a full disk) becomes
@@ -100,7 +105,10 @@ class ParquetCodeWriter(_ChunkWriter):
         self._writer: Any = None
 
     def __enter__(self) -> ParquetCodeWriter:
-        self.tmp = _temporary_file(self.path)
+        try:
+            self.tmp = _temporary_file(self.path)
+        except OSError as err:  # a read-only folder
+            raise disk_error(self.path, err) from None
         return self
 
     def write(self, frame: pd.DataFrame) -> None:
@@ -127,8 +135,8 @@ class ParquetCodeWriter(_ChunkWriter):
             import pyarrow as pa
             import pyarrow.parquet as pq
 
-            pq.write_table(pa.table({}) if self.schema is None else self.schema.empty_table(),
-                           self.tmp)  # fmt: skip
+            empty = pa.table({}) if self.schema is None else self.schema.empty_table()
+            pq.write_table(empty, self.tmp)
         else:
             self._writer.close()
         assert self.tmp is not None
@@ -214,11 +222,14 @@ class ZarrCodeWriter(_ChunkWriter):
     def __enter__(self) -> ZarrCodeWriter:
         import zarr  # deferred: an optional dependency (the io extra, with anndata)
 
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.tmp = Path(tempfile.mkdtemp(prefix=f".{self.path.name}.", suffix=".tmp",
-                                         dir=self.path.parent))  # fmt: skip
-        self._root = zarr.open_group(self.tmp, mode="w")
-        self._root.attrs.update(self.attrs)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.tmp = _temporary_folder(self.path, ".tmp")
+            self._root = zarr.open_group(self.tmp, mode="w")
+            self._root.attrs.update(self.attrs)
+        except OSError as err:  # a read-only folder, a full disk
+            self._abort()
+            raise disk_error(self.path, err) from None
         return self
 
     def write(self, part: str, arrays: Mapping[str, np.ndarray]) -> None:
@@ -242,8 +253,7 @@ class ZarrCodeWriter(_ChunkWriter):
         assert self.tmp is not None
         default_permissions(self.tmp)
         if self.path.exists() or self.path.is_symlink():  # --overwrite (check_store)
-            old = Path(tempfile.mkdtemp(prefix=f".{self.path.name}.", suffix=".old",
-                                        dir=self.path.parent))  # fmt: skip
+            old = _temporary_folder(self.path, ".old")
             os.replace(self.path, old / self.path.name)
             os.replace(self.tmp, self.path)
             shutil.rmtree(old, ignore_errors=True)
