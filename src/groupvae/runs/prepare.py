@@ -223,16 +223,14 @@ def group_index_path(path: Path) -> Path:
 
 def build_index(path: Path, group: str) -> Path | None:
     """Index the groups of the sorted file ``path`` with :mod:`groupvae.data.ondisk`
-    (imported here: an optional part), saved beside it; ``None`` where it is missing."""
+    (imported here: an optional part) and save the index beside it (``GroupIndex.save()``
+    without a path: ``<file>.groupindex.npz``); ``None`` where that module is missing."""
     try:
         from groupvae.data.ondisk import build_group_index  # deferred: see the docstring
     except ImportError:
         return None
-    index = build_group_index(path, group=group, fmt="parquet")
-    target = group_index_path(path)
-    if not target.exists():
-        index.save(path)
-    return target if target.exists() else None
+    saved = build_group_index(path, group=group, fmt="parquet").save()
+    return Path(saved) if saved is not None else group_index_path(path)
 
 
 def _connect(memory_limit: str, threads: int, spill: Path) -> Any:
