@@ -165,7 +165,8 @@ def write_table(path: Path, sizes: np.ndarray, features: int, seed: int) -> int:
     schema = pa.schema([("g", pa.int64()), *((n, pa.float32()) for n in names[1:])])
     rows = 0
     tmp = path.with_name(path.name + ".partial")
-    with pq.ParquetWriter(tmp, schema, compression="snappy") as writer:
+    # dictionaries only for the ids: a float column's dictionary pages bloat the file
+    with pq.ParquetWriter(tmp, schema, compression="snappy", use_dictionary=["g"]) as writer:
         for g, x in table_chunks(sizes, features, seed, chunk_rows=262_144):
             columns = [pa.array(g), *(pa.array(x[:, j]) for j in range(features))]
             writer.write_table(pa.Table.from_arrays(columns, schema=schema))
@@ -377,7 +378,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--features", type=int, default=64)
     parser.add_argument("--subset-gigabytes", type=float, default=1.0,
                         help="the in-memory subset's size (1e9 B)")  # fmt: skip
-    parser.add_argument("--memory-limit", default="3GB", help="groupvae prepare's")
+    parser.add_argument("--memory-limit", default="2GB", help="groupvae prepare's")
     parser.add_argument("--threads", type=int, default=2, help="groupvae prepare's")
     parser.add_argument("--cells", type=int, default=1_000_000)
     parser.add_argument("--genes", type=int, default=2000)

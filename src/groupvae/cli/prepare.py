@@ -38,7 +38,7 @@ def prepare_command(
     ] = None,
     memory_limit: Annotated[
         str, typer.Option(help="DuckDB's memory limit; the sort spills to disk beyond it.")
-    ] = "3GB",
+    ] = "2GB",
     threads: Annotated[int, typer.Option(help="DuckDB's threads.")] = 2,
     overwrite: Annotated[
         bool, typer.Option(help="Replace the file already at --out (and its group index).")

@@ -264,7 +264,7 @@ def prepare(
     out: str | Path,
     features: Sequence[str] | None = None,
     keep: Sequence[str] = (),
-    memory_limit: str = "3GB",
+    memory_limit: str = "2GB",
     threads: int = 2,
     overwrite: bool = False,
 ) -> Prepared:
@@ -284,7 +284,9 @@ def prepare(
             other than ``group`` and ``keep``.
         keep: columns copied unchanged (e.g. an id column); without ``features``, every
             column that is not numbers is kept too.
-        memory_limit: DuckDB's memory limit, e.g. ``"3GB"``.
+        memory_limit: DuckDB's memory limit, e.g. ``"2GB"``. Measured: the process
+            peaks at about this plus 0.25 GB DuckDB uses beyond it, plus the
+            interpreter's 0.4 GB under the CLI (which imports torch).
         threads: DuckDB's threads.
         overwrite: replace an existing ``out`` (and its group index).
 
