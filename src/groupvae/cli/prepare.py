@@ -21,7 +21,9 @@ def prepare_command(
     inputs: Annotated[
         list[Path],
         typer.Argument(
-            help="CSV files, Parquet files or folders of Parquet files.", show_default=False
+            help="CSV files, Parquet files or folders of Parquet files.",
+            metavar="INPUT...",
+            show_default=False,
         ),
     ],
     group: Annotated[str, typer.Option(help="The column of the group ids.")],
@@ -44,8 +46,8 @@ def prepare_command(
         bool, typer.Option(help="Replace the file already at --out (and its group index).")
     ] = False,
 ) -> None:
-    """Rewrite INPUTS sorted by group into one Parquet file, with bounded memory, and index
-    its groups, for the streaming readers (``--data streaming=true``)."""
+    """Rewrite INPUT sorted by group into one Parquet file, with bounded memory, and index
+    its groups, for the streaming readers (--data streaming=true)."""
     prepared = prepare(
         inputs, group=group, out=out, features=_names(features), keep=_names(keep) or (),
         memory_limit=memory_limit, threads=threads, overwrite=overwrite,
