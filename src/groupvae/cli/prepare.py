@@ -22,7 +22,7 @@ def prepare_command(
         list[Path],
         typer.Argument(
             help="CSV files, Parquet files or folders of Parquet files.",
-            metavar="INPUT...",
+            metavar="INPUT",
             show_default=False,
         ),
     ],
