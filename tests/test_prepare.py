@@ -207,3 +207,15 @@ def test_duckdbs_own_full_disk_error_is_a_disk_error(tmp_path, monkeypatch):
     with pytest.raises(DiskError, match="no space left on device"):
         prepare(tmp_path / "in.csv", group="school", out=tmp_path / "out.parquet")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.csv"]
+
+
+def test_a_read_only_output_folder_is_one_line(tmp_path, monkeypatch):
+    unsorted().to_csv(tmp_path / "in.csv", index=False)
+
+    def refuse(*args, **kwargs):
+        raise OSError(errno.EROFS, "Read-only file system", str(tmp_path / "out"))
+
+    monkeypatch.setattr(prepare_module.tempfile, "mkdtemp", refuse)
+    code, output = cli(tmp_path / "in.csv", "--group", "school", "--out", tmp_path / "o.parquet")
+    assert code == 2 and output.count("\n") == 1 and "read-only or not writable" in output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.csv"]

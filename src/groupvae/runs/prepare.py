@@ -273,7 +273,8 @@ def prepare(
     DuckDB sorts with at most ``memory_limit`` of memory, spilling to a temporary folder
     next to ``out`` (removed after); the file is written to a temporary name in ``out``'s
     folder and renamed when complete, then its groups are indexed
-    (:func:`build_index`). Rows of one group keep no particular order.
+    (:func:`build_index`). Rows of one group keep no particular order (it may differ
+    between two runs with several ``threads``).
 
     Args:
         inputs: CSV files, Parquet files or folders of Parquet files (read together,
@@ -308,8 +309,11 @@ def prepare(
     out = Path(out)
     sources = [source_sql(p) for p in paths]
     check_paths(paths, out, overwrite=overwrite)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    spill = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".duckdb-tmp", dir=out.parent))
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        spill = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".duckdb-tmp", dir=out.parent))
+    except OSError as err:  # a read-only folder, a full disk
+        raise disk_error(out, err) from None
     try:
         con = _connect(memory_limit, threads, spill)
         try:
