@@ -220,7 +220,10 @@ class ZarrCodeWriter(_ChunkWriter):
         self._root: Any = None
 
     def __enter__(self) -> ZarrCodeWriter:
-        import zarr  # deferred: an optional dependency (the io extra, with anndata)
+        try:
+            import zarr  # deferred: an optional dependency (the io extra, with anndata)
+        except ImportError:
+            raise ConfigError('--out .zarr needs zarr: pip install "groupvae[io]"') from None
 
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
