@@ -344,7 +344,7 @@ def train_row(step: str, kind: str, data: Path, workdir: Path, rows: int | None,
         return row
     try:
         fit = json.loads((out / "metadata.json").read_text())["fit_seconds"]
-        row.obs_per_s = (rows or 0) * (1 - HOLDOUT) / fit
+        row.obs_per_s = None if rows is None else rows * (1 - HOLDOUT) / fit
         row.note = f"fit {fit:,.1f} s"
     except (OSError, KeyError, ValueError) as err:
         row.note = f"no fit_seconds: {err}"
