@@ -21,8 +21,13 @@ from groupvae.models import CPVAE, BaseModel, GroupVAE, load
 
 
 def __getattr__(name: str) -> Any:
-    """``groupvae.tune``, imported when first used: Optuna is an optional dependency
-    (``pip install "groupvae[tune]"``)."""
+    """``groupvae.tune`` and ``groupvae.prepare``, imported when first used: Optuna and
+    DuckDB are optional dependencies (``pip install "groupvae[tune]"``, ``"groupvae[io]"``)."""
+    if name == "prepare":
+        # deferred: the runs layer is imported only by those who prepare data
+        from groupvae.runs.prepare import prepare
+
+        return prepare
     if name == "tune":
         # deferred: Optuna is an optional dependency (the ``tune`` extra)
         from groupvae.tuning import tune

@@ -1,5 +1,5 @@
-"""The ``groupvae`` command line: list, train, tune, evaluate, encode, translate, analyse,
-plot, benchmark, demo.
+"""The ``groupvae`` command line: list, prepare, train, tune, evaluate, encode, translate,
+analyse, plot, benchmark, demo.
 
 ``groupvae benchmark NAME`` is generated from the benchmark registry
 (:mod:`groupvae.cli.benchmark`)."""
@@ -19,6 +19,7 @@ import typer
 from groupvae.benchmarks.catalog import parse_values
 from groupvae.cli.benchmark import benchmark_app
 from groupvae.cli.options import parse_labels
+from groupvae.cli.prepare import prepare_command
 from groupvae.cli.tune import tune_command
 from groupvae.config import parse_overrides
 from groupvae.data import DATASETS
@@ -28,6 +29,12 @@ from groupvae.models.saved import run_data, run_options
 from groupvae.plots import PLOTS
 from groupvae.runs.analyses import ANALYSES, analyse_run
 from groupvae.runs.anndata_io import groups_path, write_codes_h5ad
+from groupvae.runs.chunked_codes import (
+    CHUNKED_SUFFIXES,
+    ROWS_PER_CHUNK,
+    check_codes_path,
+    write_codes,
+)
 from groupvae.runs.demo import run_demo
 from groupvae.runs.evaluate import evaluate_run
 from groupvae.runs.export import frame_path, latent_table, translated_rows, write_frame
@@ -247,16 +254,32 @@ def encode(
     out: Annotated[
         Path,
         typer.Option(
-            help="Output file: .csv or .parquet (one table), or .h5ad (AnnData: the "
-            "observations with obsm['X_groupvae'], and OUT.groups.h5ad, one row per group)."
+            help="Output: .parquet (one table, written chunk by chunk of whole groups), "
+            ".zarr (a store of arrays: instance/v, group/u, ..., chunk by chunk), .csv (one "
+            "table), or .h5ad (AnnData: the observations with obsm['X_groupvae'], and "
+            "OUT.groups.h5ad, one row per group)."
         ),
     ],
     data: RunDataOption = None,
     overwrite: OverwriteOption = False,
+    rows_per_chunk: Annotated[
+        int, typer.Option(help=".parquet, .zarr: rows encoded at a time (whole groups).")
+    ] = ROWS_PER_CHUNK,
 ) -> None:
     """Write the codes of the run's data: one row per observation, one per group."""
-    if out.suffix.lower() == ".h5ad":
+    suffix = out.suffix.lower()
+    if suffix == ".h5ad":
         _encode_h5ad(run_dir, out, data, overwrite)
+        return
+    if suffix in CHUNKED_SUFFIXES:
+        check_codes_path(out, overwrite=overwrite)
+        model, rows = run_data(run_dir, parse_values(data))
+        written = write_codes(model, rows, out, overwrite=overwrite, rows_per_chunk=rows_per_chunk)
+        record_output(run_dir, out)
+        typer.echo(
+            f"wrote {out} ({written.n_obs} observations, {written.n_groups} groups, "
+            f"{written.chunks} chunks)"
+        )
         return
     model, rows = _run_rows(run_dir, out, data, overwrite)
     _write_table(latent_table(model, rows), run_dir, out, overwrite)
@@ -450,6 +473,7 @@ def demo(
 
 
 app.command("tune")(friendly_errors(tune_command))
+app.command("prepare")(friendly_errors(prepare_command))
 app.add_typer(benchmark_app(friendly_errors), name="benchmark")
 
 
