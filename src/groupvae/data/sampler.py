@@ -10,6 +10,7 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 
 from groupvae.data.batch import GroupBatch
 from groupvae.data.grouped import GroupedDataset
+from groupvae.data.ondisk.dataset import OnDiskGroupedData
 from groupvae.errors import DataError
 
 
@@ -316,12 +317,37 @@ class _GroupBatchDataset(Dataset[GroupBatch]):
         return GroupBatch(self.x[index], group, int(group_index.numel()), index, group_index)
 
 
+class _OnDiskBatchDataset(Dataset[GroupBatch]):
+    """Map-style view of an :class:`OnDiskGroupedData` whose ``__getitems__`` reads a
+    batch's rows by a few coalesced range reads (in each ``DataLoader`` worker, which
+    opens its own file handles) and builds the :class:`GroupBatch` the in-memory view
+    builds of the same rows."""
+
+    def __init__(self, data: OnDiskGroupedData) -> None:
+        self.data = data
+
+    def __len__(self) -> int:
+        return self.data.n_obs
+
+    def __getitem__(self, i: int) -> GroupBatch:
+        return self.__getitems__([i])
+
+    def __getitems__(self, indices: np.ndarray | list[int]) -> GroupBatch:
+        index = np.asarray(indices, dtype=np.int64)
+        x, number = self.data.read_rows(index)
+        group_index, group = torch.unique(torch.from_numpy(number), return_inverse=True)
+        return GroupBatch(
+            torch.from_numpy(x), group, int(group_index.numel()), torch.from_numpy(index),
+            group_index,
+        )  # fmt: skip
+
+
 def _identity(batch: GroupBatch) -> GroupBatch:
     return batch
 
 
 def group_loader(
-    data: GroupedDataset,
+    data: GroupedDataset | OnDiskGroupedData,
     groups_per_batch: int,
     *,
     shuffle: bool = True,
@@ -333,6 +359,8 @@ def group_loader(
     balance_by: str | None = None,
     min_groups_per_batch: int = 1,
     pin_memory: bool = False,
+    prefetch_factor: int | None = None,
+    persistent_workers: bool = False,
 ) -> DataLoader:
     """A ``DataLoader`` of :class:`GroupBatch` es of whole groups from ``data``.
 
@@ -345,10 +373,30 @@ def group_loader(
     ``use_distributed_sampler=False``). ``pin_memory`` builds the batches in page-locked
     memory, for asynchronous copies to a CUDA GPU.
 
+    **Data on disk.** For an :class:`~groupvae.data.ondisk.OnDiskGroupedData` the same
+    sampler (same seed: the same batches as the data read into memory) yields row
+    indices that ``num_workers`` worker processes (at least the data's own
+    ``num_workers``) read as coalesced ranges, ``prefetch_factor`` batches ahead each.
+
     Raises:
-        DataError: if ``balance_by`` names no ``aux`` array of ``data``.
+        DataError: if ``balance_by`` names no ``aux`` array of ``data``, or for random
+            groups of data on disk.
     """
     sampler: Sampler[np.ndarray]
+    dataset: Dataset[GroupBatch]
+    workers = {"num_workers": num_workers, "prefetch_factor": prefetch_factor,
+               "persistent_workers": persistent_workers}  # fmt: skip
+    if isinstance(data, OnDiskGroupedData):
+        if random_groups is not None:
+            raise DataError("random groups (UG-VAE) are not streamed; read the data into memory")
+        dataset = _OnDiskBatchDataset(data)
+        workers["num_workers"] = max(num_workers, data.num_workers)
+        workers["prefetch_factor"] = prefetch_factor or data.prefetch_factor
+        workers["persistent_workers"] = persistent_workers or data.persistent_workers
+    else:
+        dataset = _GroupBatchDataset(data, random_groups)
+    if not workers["num_workers"]:
+        workers = {"num_workers": 0}
     if random_groups is None:
         sampler = GroupBatchSampler(
             data.group,
@@ -372,9 +420,5 @@ def group_loader(
             data.n_obs, random_groups, groups_per_batch, strata=strata, shuffle=shuffle, seed=seed
         )
     return DataLoader(
-        _GroupBatchDataset(data, random_groups),
-        batch_sampler=sampler,
-        collate_fn=_identity,
-        num_workers=num_workers,
-        pin_memory=pin_memory,
+        dataset, batch_sampler=sampler, collate_fn=_identity, pin_memory=pin_memory, **workers
     )
