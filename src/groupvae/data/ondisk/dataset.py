@@ -154,9 +154,10 @@ class OnDiskGroupedData:
             x = np.asarray(raw, dtype=np.float32)
         x = x.reshape(len(x), *self.obs_shape)
         if not np.isfinite(x).all():
+            bad = file[~np.isfinite(x.reshape(len(x), -1)).all(1)][:5].tolist()
             raise DataError(
-                f"{self.name}: rows {file[~np.isfinite(x.reshape(len(x), -1)).all(1)][:5].tolist()} "
-                "have NaN or infinite values (in model units); clean them first"
+                f"{self.name}: rows {bad} have NaN or infinite values (in model units); "
+                "clean them first"
             )
         return x, number
 
