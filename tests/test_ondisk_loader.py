@@ -57,9 +57,13 @@ def _pairs(tmp_path, parquet, npy) -> dict[str, tuple[GroupedDataset, OnDiskGrou
 
 
 def _same(a, b) -> bool:
-    return all(
-        torch.equal(getattr(a, k), getattr(b, k)) for k in ("x", "group", "index", "group_index")
-    ) and a.n_groups == b.n_groups
+    return (
+        all(
+            torch.equal(getattr(a, k), getattr(b, k))
+            for k in ("x", "group", "index", "group_index")
+        )
+        and a.n_groups == b.n_groups
+    )
 
 
 @pytest.mark.parametrize("fmt", ["parquet", "npy"])

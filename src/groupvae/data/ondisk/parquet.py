@@ -85,8 +85,14 @@ class ParquetReader:
     def __getstate__(self) -> dict:
         return {**self.__dict__, "_open": {}, "_cache": OrderedDict(), "_pid": -1}
 
+    def _decode(self, k: int, handle: object) -> np.ndarray:
+        """``(rows, len(columns))`` row group ``k`` (global numbering) read by ``handle``."""
+        table = handle.read_row_group(int(self.group_of[k]), columns=self.columns)
+        columns = [table.column(c).to_numpy(zero_copy_only=False) for c in self.columns]
+        return np.column_stack(columns)
+
     def _row_group(self, k: int) -> np.ndarray:
-        """``(rows, len(columns))`` the decoded row group ``k`` (global numbering)."""
+        """Row group ``k``, from the cache or decoded (and cached)."""
         import pyarrow.parquet as pq
 
         if self._pid != os.getpid():
@@ -97,13 +103,10 @@ class ParquetReader:
         f = self.files[int(self.file_of[k])]
         try:
             handle = self._open.get(f) or self._open.setdefault(f, pq.ParquetFile(f))
-            table = handle.read_row_group(int(self.group_of[k]), columns=self.columns)
+            block = self._decode(k, handle)
         except (OSError, ValueError) as err:
             self._open.pop(f, None)
             raise _unreadable(f, err) from None
-        block = np.column_stack(
-            [table.column(c).to_numpy(zero_copy_only=False) for c in self.columns]
-        )
         self._cache[k] = block
         while sum(b.nbytes for b in self._cache.values()) > CACHE_BYTES and len(self._cache) > 1:
             self._cache.popitem(last=False)
@@ -121,9 +124,16 @@ class ParquetReader:
         return np.concatenate(parts) if parts else np.empty((0, len(self.columns)))
 
     def chunks(self):
-        """The rows a row group at a time, in order."""
-        for lo, hi in zip(self.bounds[:-1], self.bounds[1:], strict=True):
-            yield self.read(np.array([lo]), np.array([hi]))
+        """The rows a row group at a time, in order (neither cached nor kept open)."""
+        import pyarrow.parquet as pq
+
+        for i, f in enumerate(self.files):
+            try:
+                handle = pq.ParquetFile(f)
+                for k in np.flatnonzero(self.file_of == i):
+                    yield self._decode(int(k), handle)
+            except (OSError, ValueError) as err:
+                raise _unreadable(f, err) from None
 
     def column_chunks(self, column: str):
         """The values of one column (any dtype), a row group at a time, in order."""
