@@ -58,7 +58,7 @@ def test_a_folder_index_lives_in_the_folder(tmp_path):
 def test_an_unsorted_file_names_groupvae_prepare(tmp_path):
     path = tmp_path / "t.parquet"
     _frame(("a", "b", "a"), (2, 2, 2)).to_parquet(path)
-    with pytest.raises(DataError, match="not sorted by 'g'.*groupvae prepare") as info:
+    with pytest.raises(DataError, match=r"not sorted by 'g'.*groupvae prepare") as info:
         build_group_index(path, group="g")
     _one_line(info)
 
@@ -81,14 +81,14 @@ def test_a_missing_chunk_is_refused(tmp_path):
     frame.iloc[4:].to_parquet(folder / "part-1.parquet")
     data = open_on_disk(folder, group="g")
     os.remove(folder / "part-1.parquet")
-    with pytest.raises(DataError, match="missing or unreadable.*part-1") as info:
+    with pytest.raises(DataError, match=r"missing or unreadable.*part-1") as info:
         data.to_memory()
     _one_line(info)
     with pytest.raises(DataError, match="changed since its group index"):
         open_on_disk(folder, group="g")  # the folder's files changed
     (folder / "part-1.parquet").write_bytes(b"not parquet")
     os.remove(folder / "_groupindex.npz")
-    with pytest.raises(DataError, match="missing or unreadable.*part-1") as info:
+    with pytest.raises(DataError, match=r"missing or unreadable.*part-1") as info:
         open_on_disk(folder, group="g")
     _one_line(info)
 
@@ -96,7 +96,7 @@ def test_a_missing_chunk_is_refused(tmp_path):
 def test_a_wrong_group_column_is_refused(tmp_path):
     path = tmp_path / "t.parquet"
     _frame().to_parquet(path)
-    with pytest.raises(DataError, match="no group column 'school'.*g, f") as info:
+    with pytest.raises(DataError, match=r"no group column 'school'.*g, f") as info:
         open_on_disk(path, group="school")
     _one_line(info)
     with pytest.raises(DataError, match="no column 'school'"):
