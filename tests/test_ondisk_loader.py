@@ -151,3 +151,50 @@ def test_an_interrupted_streaming_fit_resumes_bit_identically(parquet, tmp_path)
     a, b = _weights(full), _weights(resumed)
     assert all(torch.equal(a[k], b[k]) for k in a)
     assert resumed.history.equals(full.history)
+
+
+def _cells(tmp_path, sparse: bool):
+    """A small AnnData store of counts, cells sorted by donor, as .h5ad and .zarr."""
+    import anndata
+    import scipy.sparse
+
+    from groupvae.data.readers.h5ad import h5ad_ready
+
+    rng = np.random.default_rng(0)
+    sizes = rng.integers(2, 9, 30)
+    donors = np.repeat([f"d{i:02d}" for i in rng.permutation(30)], sizes)
+    counts = rng.poisson(1.0, (len(donors), 12)).astype(np.float32)
+    obs = pd.DataFrame({"donor": donors}, index=[f"c{i}" for i in range(len(donors))])
+    adata = anndata.AnnData(X=scipy.sparse.csr_matrix(counts) if sparse else counts, obs=obs)
+    adata = h5ad_ready(adata)
+    adata.write_h5ad(tmp_path / "cells.h5ad")
+    adata.write_zarr(tmp_path / "cells.zarr")
+    return tmp_path / "cells.h5ad", tmp_path / "cells.zarr"
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+def test_anndata_stores_stream_the_batches_of_the_data_in_memory(sparse, tmp_path):
+    from groupvae.data.readers.h5ad import read_h5ad
+
+    h5ad, zarr = _cells(tmp_path, sparse)
+    memory = read_h5ad(h5ad, group="donor")
+    for path in (h5ad, zarr):
+        disk = open_on_disk(path, group="donor")
+        assert disk.feature_names == memory.feature_names
+        a = list(group_loader(memory, 4, seed=1, max_group_size=3))
+        b = list(group_loader(disk, 4, seed=1, max_group_size=3))
+        assert all(_same(x, y) for x, y in zip(a, b, strict=True))
+
+
+def test_a_backed_h5ad_trains_the_weights_of_the_data_in_memory(tmp_path):
+    from groupvae.data.readers.h5ad import read_h5ad
+
+    h5ad, _ = _cells(tmp_path, sparse=True)
+
+    def fit(data):
+        model = create("mlvae", dataset="anndata", hidden=8, seed=3, likelihood="negative-binomial",
+                       obs_shape=data.obs_shape)  # fmt: skip
+        return _weights(model.fit(data, epochs=2, groups_per_batch=4, progress=False))
+
+    a, b = fit(read_h5ad(h5ad, group="donor")), fit(open_on_disk(h5ad, group="donor"))
+    assert all(torch.equal(a[k], b[k]) for k in a)

@@ -73,6 +73,7 @@ def open_on_disk(
     features: Any = None,
     counts: Any = None,
     standardise: bool | None = None,
+    layer: str | None = None,
     fmt: str | None = None,
     index: str | os.PathLike[str] | None = None,
     fallback_index: str | os.PathLike[str] | None = None,
@@ -92,6 +93,7 @@ def open_on_disk(
         standardise: standardise continuous features to mean 0, std 1 (statistics from
             one streaming pass; default on for Parquet, as the table reader, off for
             ``.npy``, as the npz reader, and off for AnnData counts).
+        layer: an AnnData layer to read instead of ``X`` (e.g. ``counts``).
         fmt: the format (default by the path: :func:`detect_format`).
         index: where the group index is (default beside the data).
         fallback_index: where to keep the index when the data's folder is not writable.
@@ -140,7 +142,7 @@ def open_on_disk(
     if fmt in ("h5ad", "zarr"):
         from groupvae.data.ondisk.anndata_store import open_anndata
 
-        return open_anndata(path, fmt, group=str(group), index=index,
+        return open_anndata(path, fmt, group=str(group), layer=layer, index=index,
                             fallback_index=fallback_index, name=name, **options)  # fmt: skip
     raise DataError(f"cannot stream {path} (format {fmt!r})")
 
