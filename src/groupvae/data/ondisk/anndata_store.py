@@ -76,7 +76,7 @@ class AnnDataReader:
             if "X" not in root:
                 raise DataError(f"{self.path} has no X; name a layer with --data layer=KEY")
             return root["X"]
-        layers = root["layers"] if "layers" in root else {}
+        layers = root.get("layers", {})
         if self.layer not in layers:
             have = ", ".join(layers) or "none"
             raise DataError(f"{self.path} has no layer {self.layer!r}; its layers are: {have}")
@@ -141,7 +141,7 @@ class AnnDataReader:
 
     def var_names(self) -> tuple[str, ...] | None:
         """The ``.var`` index, where the store has one."""
-        var = self.root()["var"] if "var" in self.root() else None
+        var = self.root().get("var")
         if var is None:
             return None
         key = var.attrs.get("_index", "_index")
