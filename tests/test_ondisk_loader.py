@@ -198,3 +198,11 @@ def test_a_backed_h5ad_trains_the_weights_of_the_data_in_memory(tmp_path):
 
     a, b = fit(read_h5ad(h5ad, group="donor")), fit(open_on_disk(h5ad, group="donor"))
     assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_a_zarr_store_keeps_its_index_beside_it_and_reopens(tmp_path):
+    _, zarr = _cells(tmp_path, sparse=False)
+    first = open_on_disk(zarr, group="donor")
+    assert (tmp_path / "cells.zarr.groupindex.npz").is_file()
+    again = open_on_disk(zarr, group="donor")  # the saved index matches the store
+    assert np.array_equal(again.group_ids, first.group_ids)

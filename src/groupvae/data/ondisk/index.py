@@ -180,9 +180,12 @@ class GroupIndex:
 
 
 def default_index_path(data: str | os.PathLike[str]) -> Path:
-    """``<file>.groupindex.npz`` beside a file, ``<folder>/_groupindex.npz`` in a folder."""
+    """``<folder>/_groupindex.npz`` in a Parquet folder, else ``<path>.groupindex.npz``
+    beside the file (or the ``.zarr`` store)."""
     data = Path(data)
-    return data / FOLDER_INDEX if data.is_dir() else data.with_name(data.name + INDEX_SUFFIX)
+    if data.is_dir() and data.suffix.lower() != ".zarr":
+        return data / FOLDER_INDEX
+    return data.with_name(data.name + INDEX_SUFFIX)
 
 
 def build_group_index(
