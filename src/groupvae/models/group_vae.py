@@ -239,7 +239,7 @@ class GroupVAE(BaseModel):
         self, data: GroupedDataset | Any, group: Any, batch_groups: int
     ) -> Iterator[GroupBatch]:
         data, group = self._input(data, group)
-        if isinstance(data, GroupedDataset):
+        if isinstance(data, (GroupedDataset, OnDiskGroupedData)):  # on disk: streamed
             yield from group_loader(data, batch_groups, shuffle=False)
             return
         x, g = _as_tensors(data, group)

@@ -74,6 +74,7 @@ def open_on_disk(
     counts: Any = None,
     standardise: bool | None = None,
     layer: str | None = None,
+    transform: FeatureTransform | dict | None = None,
     fmt: str | None = None,
     index: str | os.PathLike[str] | None = None,
     fallback_index: str | os.PathLike[str] | None = None,
@@ -94,6 +95,8 @@ def open_on_disk(
             one streaming pass; default on for Parquet, as the table reader, off for
             ``.npy``, as the npz reader, and off for AnnData counts).
         layer: an AnnData layer to read instead of ``X`` (e.g. ``counts``).
+        transform: a recorded Parquet feature transform (a run's) to apply instead of
+            fitting one: its features, kinds and statistics (no statistics pass).
         fmt: the format (default by the path: :func:`detect_format`).
         index: where the group index is (default beside the data).
         fallback_index: where to keep the index when the data's folder is not writable.
@@ -110,7 +113,17 @@ def open_on_disk(
     fmt = fmt or detect_format(path)
     options = {"num_workers": num_workers, "prefetch_factor": prefetch_factor,
                "persistent_workers": persistent_workers}  # fmt: skip
+    if isinstance(transform, dict):
+        transform = FeatureTransform.from_dict(transform)
+    if transform is not None and fmt != "parquet":
+        raise DataError(f"a recorded feature transform applies to Parquet tables, not {fmt}")
+    if transform is not None and transform.is_mixed and set(transform.kinds) != {"counts"}:
+        mixed = sorted(set(transform.kinds) - {"continuous", "counts"})
+        if mixed:
+            raise DataError(f"streaming reads numeric columns; the run's table has {mixed} ones")
     if fmt == "parquet":
+        if transform is not None:
+            features = list(transform.features)
         columns = _parquet_features(path, str(group), features, [])
         declared = {str(c) for c in names(counts, "counts")}
         unknown = sorted(declared - set(columns))
@@ -119,7 +132,8 @@ def open_on_disk(
         kinds = ["counts" if c in declared else "continuous" for c in columns]
         store = ParquetReader(path, columns)
         idx = group_index(path, group=str(group), fmt=fmt, index=index, fallback=fallback_index)
-        transform = _transform(store, columns, kinds, True if standardise is None else standardise)
+        if transform is None:
+            transform = _transform(store, columns, kinds, standardise is not False)
         record = {"name": "table", "group": str(group), "features": columns}
         return OnDiskGroupedData(store, idx, (len(columns),), transform, name or "table",
                                  record, tuple(columns), **options)  # fmt: skip
