@@ -1,6 +1,7 @@
 """Per-column means and standard deviations in one streaming pass (float64), merged
-chunk by chunk (Chan et al.); on data of one chunk they equal ``numpy``'s ``mean`` and
-``std`` of each column bit for bit, as the in-memory readers compute them."""
+slice by slice (Chan et al.); on data of one slice (at most 4M values) they equal
+``numpy``'s ``mean`` and ``std`` of each column bit for bit, as the in-memory readers
+compute them."""
 
 from __future__ import annotations
 
@@ -9,6 +10,18 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 
 from groupvae.errors import DataError
+
+SLICE_VALUES = 1 << 22
+"""Values merged at a time (32 MiB in float64): a large chunk is taken in row slices, so
+that the pass's memory is a few times this whatever the chunks' size."""
+
+
+def _slices(chunks: Iterable[np.ndarray]) -> Iterable[np.ndarray]:
+    for chunk in chunks:
+        chunk = np.asarray(chunk)
+        rows = max(1, SLICE_VALUES // max(1, chunk[0].size if len(chunk) else 1))
+        for a in range(0, len(chunk), rows):
+            yield chunk[a : a + rows]
 
 
 def streaming_moments(
@@ -26,7 +39,7 @@ def streaming_moments(
     """
     n = 0
     mean = m2 = None
-    for chunk in chunks:
+    for chunk in _slices(chunks):
         if not len(chunk):
             continue
         cols = np.ascontiguousarray(np.asarray(chunk, dtype=np.float64).reshape(len(chunk), -1).T)
