@@ -73,3 +73,28 @@ def test_streaming_options_read_as_sizes_and_switches(tmp_path):
     assert should_stream(tmp_path / "f.parquet", "auto", "1KB")
     assert not should_stream(tmp_path / "f.parquet", "auto", "1MB")
     assert should_stream(tmp_path / "f.parquet", True) and not should_stream(None, "auto")
+
+
+def test_train_reads_a_backed_h5ad_to_the_weights_it_trains_in_memory(tmp_path):
+    import anndata
+    import scipy.sparse
+
+    from groupvae.data.readers.h5ad import h5ad_ready
+
+    rng = np.random.default_rng(0)
+    donors = np.repeat([f"d{i:02d}" for i in rng.permutation(16)], rng.integers(2, 7, 16))
+    counts = rng.poisson(1.0, (len(donors), 10)).astype(np.float32)
+    obs = pd.DataFrame({"donor": donors}, index=[f"c{i}" for i in range(len(donors))])
+    adata = anndata.AnnData(X=scipy.sparse.csr_matrix(counts), obs=obs)
+    h5ad_ready(adata).write_h5ad(tmp_path / "cells.h5ad")
+
+    def weights(name: str, *extra: str) -> dict:
+        path = tmp_path / "cells.h5ad"
+        args = ["train", "mlvae", "anndata", "--out", tmp_path / name, *TINY,
+                "--data", f"path={path}", "--data", "group=donor", *extra]  # fmt: skip
+        result = runner.invoke(app, [str(a) for a in args])
+        assert result.exit_code == 0, result.output
+        return load_file(tmp_path / name / "weights.safetensors")
+
+    backed, memory = weights("backed", "--data", "backed=true"), weights("memory")
+    assert all((backed[k] == memory[k]).all() for k in memory)
