@@ -187,6 +187,99 @@ class GroupBatchSampler(EpochSeeded, Sampler[np.ndarray]):
             yield rows[np.repeat(starts[chosen], sizes) + offsets]
 
 
+class ContiguousGroupBatchSampler(GroupBatchSampler):
+    """The batches of :class:`GroupBatchSampler`, index for index and seed for seed, for
+    data whose groups' rows are contiguous (data on disk, sorted by group), from the
+    group sizes alone: no array with one entry per observation is kept, so a sampler
+    over 100 million observations holds a few arrays of one entry per group.
+
+    With ``max_group_size`` and ``shuffle``, :class:`GroupBatchSampler` orders each
+    group's rows by one uniform key per observation, drawn for the whole epoch before
+    the groups are shuffled; here the keys of a batch's groups are drawn when the batch
+    is made, from the same stream (PCG64 advanced to each group's place in it), and the
+    whole draw is skipped before the groups are shuffled.
+
+    Args:
+        sizes: ``(n_groups,)`` int64 observations of each group (by group number).
+        starts: ``(n_groups,)`` int64 the first row of each group (its rows are
+            ``starts[g]:starts[g] + sizes[g]``).
+        groups_per_batch, shuffle, max_group_size, seed, drop_last,
+        min_groups_per_batch, num_replicas, rank: as for :class:`GroupBatchSampler`.
+
+    Raises:
+        DataError: as :class:`GroupBatchSampler`, or for ``sizes`` and ``starts`` of
+            other shapes or a group without rows.
+    """
+
+    def __init__(
+        self,
+        sizes: np.ndarray,
+        starts: np.ndarray,
+        groups_per_batch: int,
+        *,
+        shuffle: bool = True,
+        max_group_size: int | None = None,
+        seed: int = 0,
+        drop_last: bool = False,
+        min_groups_per_batch: int = 1,
+        num_replicas: int | None = None,
+        rank: int | None = None,
+    ) -> None:
+        if groups_per_batch < 1:
+            raise DataError(f"groups_per_batch must be >= 1, got {groups_per_batch}")
+        if max_group_size is not None and max_group_size < 1:
+            raise DataError(f"max_group_size must be >= 1, got {max_group_size}")
+        sizes, starts = np.asarray(sizes, np.int64), np.asarray(starts, np.int64)
+        if sizes.ndim != 1 or starts.shape != sizes.shape or not len(sizes) or sizes.min() < 1:
+            raise DataError("sizes and starts must be (n_groups,) arrays of groups with rows")
+        self.n_groups = len(sizes)
+        self.groups_per_batch = groups_per_batch
+        self.shuffle, self.drop_last = shuffle, drop_last
+        self.min_groups_per_batch = min_groups_per_batch
+        self.max_group_size = max_group_size
+        self.seed, self.epoch = seed, 0
+        self._replicas = (num_replicas, rank)
+        self._count, self._first = sizes, starts
+        self._start = np.concatenate([[0], np.cumsum(sizes)[:-1]])  # place in the key stream
+
+    def _rows(self, chosen: np.ndarray, keys: dict | None) -> np.ndarray:
+        """The rows of the groups ``chosen`` (each group's ordered as the in-memory
+        sampler orders them)."""
+        sizes = self._count[chosen]
+        if keys is None:  # whole groups, or the first max_group_size rows of each
+            kept = sizes if self.max_group_size is None else np.minimum(sizes, self.max_group_size)
+            offsets = np.arange(kept.sum()) - np.repeat(np.cumsum(kept) - kept, kept)
+            return np.repeat(self._first[chosen], kept) + offsets
+        parts = []
+        for g in chosen.tolist():  # sampler bookkeeping for one batch's groups
+            stream = np.random.PCG64()
+            stream.state = keys
+            stream.advance(int(self._start[g]))
+            order = np.argsort(
+                np.random.Generator(stream).random(int(self._count[g])), kind="stable"
+            )
+            parts.append(self._first[g] + order[: self.max_group_size])
+        return np.concatenate(parts) if parts else np.empty(0, dtype=np.int64)
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        world, me = replicas(*self._replicas)
+        rng = self._epoch_rng()
+        keys = None
+        counts = self._count
+        if self.max_group_size is not None:
+            counts = np.minimum(self._count, self.max_group_size)
+            if self.shuffle:  # the keys GroupBatchSampler draws, skipped until needed
+                keys = rng.bit_generator.state
+                rng.bit_generator.advance(int(self._count.sum()))
+        groups = rng.permutation(self.n_groups) if self.shuffle else np.arange(self.n_groups)
+        for first, stop in self._chunks(world):
+            chosen = groups[first:stop]
+            if world > 1:
+                share = balanced_split(counts[chosen], world, self.min_groups_per_batch)
+                chosen = chosen[share[me]]
+            yield self._rows(chosen, keys)
+
+
 class RandomGroupBatchSampler(EpochSeeded, Sampler[np.ndarray]):
     """Yields batches of *random* groups, ignoring the data's own groups.
 
@@ -397,7 +490,18 @@ def group_loader(
         dataset = _GroupBatchDataset(data, random_groups)
     if not workers["num_workers"]:
         workers = {"num_workers": 0}
-    if random_groups is None:
+    if isinstance(data, OnDiskGroupedData):
+        sampler = ContiguousGroupBatchSampler(
+            data.group_sizes,
+            data.group_starts,
+            groups_per_batch,
+            shuffle=shuffle,
+            max_group_size=max_group_size,
+            seed=seed,
+            drop_last=drop_last,
+            min_groups_per_batch=min_groups_per_batch,
+        )
+    elif random_groups is None:
         sampler = GroupBatchSampler(
             data.group,
             groups_per_batch,

@@ -106,6 +106,14 @@ class OnDiskGroupedData:
         return sizes
 
     @property
+    def group_starts(self) -> np.ndarray:
+        """``(n_groups,)`` int64 the first observation of each group (by group number):
+        its observations are ``group_starts[g]:group_starts[g] + group_sizes[g]``."""
+        starts = np.empty(self.n_groups, dtype=np.int64)
+        starts[self._cache["number"]] = self._cache["view_start"]
+        return starts
+
+    @property
     def n_obs(self) -> int:
         return int(self._cache["file_sizes"].sum())
 

@@ -87,8 +87,8 @@ class NpyReader:
         return out
 
     def chunks(self, rows_per_chunk: int | None = None):
-        """The rows in chunks of ``rows_per_chunk`` (default 64 MiB of rows), in order."""
-        rows_per_chunk = rows_per_chunk or max(1, (64 << 20) // max(1, self.row_bytes))
+        """The rows in chunks of ``rows_per_chunk`` (default 16 MiB of rows), in order."""
+        rows_per_chunk = rows_per_chunk or max(1, (16 << 20) // max(1, self.row_bytes))
         for a in range(0, self.n_rows, rows_per_chunk):
             b = min(a + rows_per_chunk, self.n_rows)
             yield self.read(np.array([a]), np.array([b]))

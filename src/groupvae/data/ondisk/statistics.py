@@ -1,5 +1,5 @@
 """Per-column means and standard deviations in one streaming pass (float64), merged
-slice by slice (Chan et al.); on data of one slice (at most 4M values) they equal
+slice by slice (Chan et al.); on data of one slice (at most 1M values) they equal
 ``numpy``'s ``mean`` and ``std`` of each column bit for bit, as the in-memory readers
 compute them."""
 
@@ -11,8 +11,8 @@ import numpy as np
 
 from groupvae.errors import DataError
 
-SLICE_VALUES = 1 << 22
-"""Values merged at a time (32 MiB in float64): a large chunk is taken in row slices, so
+SLICE_VALUES = 1 << 20
+"""Values merged at a time (8 MiB in float64): a large chunk is taken in row slices, so
 that the pass's memory is a few times this whatever the chunks' size."""
 
 
