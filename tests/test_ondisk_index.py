@@ -79,7 +79,7 @@ def test_a_missing_chunk_is_refused(tmp_path):
     frame = _frame()
     frame.iloc[:4].to_parquet(folder / "part-0.parquet")
     frame.iloc[4:].to_parquet(folder / "part-1.parquet")
-    data = open_on_disk(folder, group="g")
+    data = open_on_disk(folder, group="g", row_cache=False)
     os.remove(folder / "part-1.parquet")
     with pytest.raises(DataError, match=r"missing or unreadable.*part-1") as info:
         data.to_memory()

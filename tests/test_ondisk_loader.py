@@ -52,7 +52,14 @@ def npy(tmp_path):
 
 def _pairs(tmp_path, parquet, npy) -> dict[str, tuple[GroupedDataset, OnDiskGroupedData]]:
     return {
-        "parquet": (read_table(parquet, group="g"), open_on_disk(parquet, group="g")),
+        "parquet": (
+            read_table(parquet, group="g"),
+            open_on_disk(parquet, group="g", row_cache=False),
+        ),
+        "parquet-row-cache": (
+            read_table(parquet, group="g"),
+            open_on_disk(parquet, group="g", row_cache=True),
+        ),
         "npy": (
             read_npz(npy / "same.npz"),
             open_on_disk(npy / "x.npy", group=str(npy / "g.npy")),
@@ -70,7 +77,7 @@ def _same(a, b) -> bool:
     )
 
 
-@pytest.mark.parametrize("fmt", ["parquet", "npy"])
+@pytest.mark.parametrize("fmt", ["parquet", "parquet-row-cache", "npy"])
 @pytest.mark.parametrize(
     "options",
     [{}, {"max_group_size": 3}, {"shuffle": False}, {"shuffle": False, "max_group_size": 3},
@@ -225,3 +232,20 @@ def test_a_zarr_store_keeps_its_index_beside_it_and_reopens(tmp_path):
     assert (tmp_path / "cells.zarr.groupindex.npz").is_file()
     again = open_on_disk(zarr, group="donor")  # the saved index matches the store
     assert np.array_equal(again.group_ids, first.group_ids)
+
+
+def test_a_row_cache_is_written_once_and_follows_the_data(parquet):
+    first = open_on_disk(parquet, group="g", row_cache=True)
+    copies = list(parquet.parent.glob("t.parquet.rows-*.npy"))
+    assert len(copies) == 1 and first.store.path == copies[0]
+    written = copies[0].stat().st_mtime_ns
+    again = open_on_disk(parquet, group="g", row_cache=True)
+    assert copies[0].stat().st_mtime_ns == written and again.transform == first.transform
+    other = open_on_disk(parquet, group="g", features="f0,f1", row_cache=True)
+    assert len(list(parquet.parent.glob("t.parquet.rows-*.npy"))) == 2  # other columns
+    assert other.obs_shape == (2,)
+    _frame(seed=1).to_parquet(parquet, row_group_size=10_000)  # the data changes
+    (parquet.parent / "t.parquet.groupindex.npz").unlink()
+    open_on_disk(parquet, group="g", row_cache=True)
+    now = list(parquet.parent.glob("t.parquet.rows-*.npy"))
+    assert len(now) == 2 and copies[0] not in now  # the old copy of the same columns is gone

@@ -228,7 +228,7 @@ DATASETS.add(
 # Readers of your own data (``groupvae.data.readers``).
 
 
-STREAMED_TABLE = ("group", "features", "counts", "standardise", "transform", "name")
+STREAMED_TABLE = ("group", "features", "counts", "standardise", "transform", "name", "row_cache")
 """The table reader's options that a streamed table takes."""
 
 
@@ -254,10 +254,11 @@ def _read_table(
     path: Any = None,
     streaming: bool | str = "auto",
     stream_above: int | str | None = None,
+    row_cache: bool = True,
     **kw: Any,
 ) -> GroupedDataset | OnDiskGroupedData:
     if path is not None and should_stream(path, streaming, stream_above):
-        return _streamed(path, "table", kw, STREAMED_TABLE)
+        return _streamed(path, "table", {**kw, "row_cache": row_cache}, STREAMED_TABLE)
     return read_table(path, **kw)
 
 
@@ -289,7 +290,7 @@ DATASETS.add(
         build=_read_table,
         options=read_table,
         description="your CSV/Parquet: --data path=F group=COL features=A,B [labels= missing=drop "
-        "streaming=auto|true|false stream_above=2GB]",
+        "streaming=auto|true|false stream_above=2GB row_cache=false]",
         population="population",
         shape_from_data=True,
     ),

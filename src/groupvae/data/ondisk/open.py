@@ -4,6 +4,8 @@ its feature transform (statistics from one streaming pass)."""
 from __future__ import annotations
 
 import os
+import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -14,10 +16,11 @@ from groupvae.data.ondisk.formats import detect_format
 from groupvae.data.ondisk.index import group_index
 from groupvae.data.ondisk.npy import NpyReader
 from groupvae.data.ondisk.parquet import ParquetReader, parquet_schema
+from groupvae.data.ondisk.row_cache import cached_rows
 from groupvae.data.ondisk.statistics import streaming_moments
 from groupvae.data.readers.common import names
 from groupvae.data.readers.transform import FeatureTransform
-from groupvae.errors import DataError
+from groupvae.errors import DataError, DiskError
 
 
 def _parquet_features(path: Path, group: str, features: Any, skip: list[str]) -> list[str]:
@@ -46,14 +49,17 @@ def _parquet_features(path: Path, group: str, features: Any, skip: list[str]) ->
 
 
 def _transform(
-    store: Any, columns: list[str], kinds: list[str], standardise: bool
+    moments: Callable[[], tuple[np.ndarray, np.ndarray]],
+    columns: list[str],
+    kinds: list[str],
+    standardise: bool,
 ) -> FeatureTransform:
-    """The table reader's transform: continuous columns standardised (one streaming
-    pass), counts as they are."""
+    """The table reader's transform: continuous columns standardised (by ``moments()``,
+    ``(mean, std)`` from one streaming pass), counts as they are."""
     d = len(columns)
     mean, scale = np.zeros(d), np.ones(d)
     if standardise and "continuous" in kinds:
-        mean, std = streaming_moments(store.chunks(), columns)
+        mean, std = moments()
         keep = np.asarray(kinds) == "continuous"
         constant = keep & ~(std > 0)
         if constant.any():
@@ -75,6 +81,7 @@ def open_on_disk(
     standardise: bool | None = None,
     layer: str | None = None,
     transform: FeatureTransform | dict | None = None,
+    row_cache: bool | str | os.PathLike[str] = True,
     fmt: str | None = None,
     index: str | os.PathLike[str] | None = None,
     fallback_index: str | os.PathLike[str] | None = None,
@@ -97,6 +104,13 @@ def open_on_disk(
         layer: an AnnData layer to read instead of ``X`` (e.g. ``counts``).
         transform: a recorded Parquet feature transform (a run's) to apply instead of
             fitting one: its features, kinds and statistics (no statistics pass).
+        row_cache: for Parquet (default on), read rows from a row-major ``.npy`` copy of
+            the feature columns (in the source's dtype), written beside the data (or in
+            this folder) on first use, in the pass that computes the statistics: a batch
+            of scattered groups is then a few ``pread`` calls instead of decoding every
+            row group it touches (about 100 times faster with 64k-row row groups), at
+            the cost of the features' size on disk. Where it cannot be written, row
+            groups are decoded (a note says so); ``False`` always decodes them.
         fmt: the format (default by the path: :func:`detect_format`).
         index: where the group index is (default beside the data).
         fallback_index: where to keep the index when the data's folder is not writable.
@@ -132,8 +146,17 @@ def open_on_disk(
         kinds = ["counts" if c in declared else "continuous" for c in columns]
         store = ParquetReader(path, columns)
         idx = group_index(path, group=str(group), fmt=fmt, index=index, fallback=fallback_index)
+        moments = lambda: streaming_moments(store.chunks(), columns)  # noqa: E731
+        if row_cache:
+            folder = None if row_cache is True else Path(row_cache)
+            try:
+                store, mean, std = cached_rows(path, store, folder)
+                moments = lambda: (mean, std)  # noqa: E731
+            except DiskError as err:  # a read-only or full disk: decode row groups instead
+                print(f"note: no row-major copy of the table ({err}); reading row groups",
+                      file=sys.stderr)  # fmt: skip
         if transform is None:
-            transform = _transform(store, columns, kinds, standardise is not False)
+            transform = _transform(moments, columns, kinds, standardise is not False)
         record = {"name": "table", "group": str(group), "features": columns}
         return OnDiskGroupedData(store, idx, (len(columns),), transform, name or "table",
                                  record, tuple(columns), **options)  # fmt: skip
