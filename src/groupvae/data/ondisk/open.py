@@ -157,9 +157,9 @@ def open_on_disk(
                       file=sys.stderr)  # fmt: skip
         if transform is None:
             transform = _transform(moments, columns, kinds, standardise is not False)
-        record = {"name": "table", "group": str(group), "features": columns}
+        # as the in-memory table reader: no reader record, the names in the transform
         return OnDiskGroupedData(store, idx, (len(columns),), transform, name or "table",
-                                 record, tuple(columns), **options)  # fmt: skip
+                                 None, None, **options)  # fmt: skip
     if fmt == "npy":
         group_path = str(Path(group).expanduser().resolve())
         store = NpyReader(path)
