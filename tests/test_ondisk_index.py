@@ -134,3 +134,11 @@ def test_an_unwritable_data_folder_keeps_the_index_at_the_fallback(tmp_path):
         assert open_on_disk(path, group="g", fallback_index=fallback).n_groups == 3
     finally:
         path.parent.chmod(0o755)
+
+
+def test_the_same_bytes_written_again_keep_their_index(tmp_path):
+    path = tmp_path / "t.parquet"
+    _frame().to_parquet(path)
+    build_group_index(path, group="g").save()
+    os.utime(path, ns=(1, 1))  # a copy without its times: same size and hashes
+    assert load_group_index(path, group="g").n_groups == 3

@@ -64,7 +64,9 @@ def fingerprint(path: str | os.PathLike[str]) -> dict[str, Any]:
 
 
 def _changed(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
-    """What differs between two fingerprints (``size``, ``hash``, ``mtime``, ``files``)."""
+    """What differs between two fingerprints that tells of other content: ``size``,
+    ``hash`` (of the first or last MiB), ``files`` (a folder's names and sizes). The
+    modification time alone does not (a copy, or the same bytes written again)."""
     what = []
     if old.get("size") != new.get("size"):
         what.append("size")
@@ -72,8 +74,6 @@ def _changed(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
         what.append("hash")
     if old.get("files") != new.get("files"):
         what.append("files")
-    if old.get("mtime_ns") != new.get("mtime_ns"):
-        what.append("mtime")
     return what
 
 
