@@ -27,6 +27,7 @@ from groupvae.data.mnist import (
     make_mnist_groups,
     read_idx,
 )
+from groupvae.data.ondisk import OnDiskGroupedData, open_on_disk
 from groupvae.data.populations import (
     PopulationBatch,
     PopulationBatchSampler,
@@ -36,11 +37,19 @@ from groupvae.data.populations import (
     subset_rows,
     with_population,
 )
-from groupvae.data.sampler import GroupBatchSampler, RandomGroupBatchSampler, group_loader
+from groupvae.data.sampler import (
+    ContiguousGroupBatchSampler,
+    GroupBatchSampler,
+    RandomGroupBatchSampler,
+    group_loader,
+)
 from groupvae.data.shapes import make_shapes, render_shapes, shapes_factor_columns
 from groupvae.data.uci_digits import load_uci_digits, make_uci_digits_groups
 
 __all__ = [
+    "ContiguousGroupBatchSampler",
+    "OnDiskGroupedData",
+    "open_on_disk",
     "regroup_at_random",
     "DOMAIN_NAMES",
     "RandomGroupBatchSampler",

@@ -19,6 +19,8 @@ from groupvae.data.exam_scores import make_exam_scores
 from groupvae.data.grassy_mnist import make_grassy_mnist
 from groupvae.data.grouped import GroupedDataset
 from groupvae.data.mnist import make_mnist_full_groups, make_mnist_groups
+from groupvae.data.ondisk import OnDiskGroupedData, open_on_disk
+from groupvae.data.ondisk.choice import should_stream
 from groupvae.data.populations import population_of, with_population
 from groupvae.data.readers import read_h5ad, read_image_folder, read_npz, read_table
 from groupvae.data.shapes import make_shapes
@@ -226,7 +228,37 @@ DATASETS.add(
 # Readers of your own data (``groupvae.data.readers``).
 
 
-def _read_table(seed: int = 0, path: Any = None, **kw: Any) -> GroupedDataset:
+STREAMED_TABLE = ("group", "features", "counts", "standardise", "transform", "name", "row_cache")
+"""The table reader's options that a streamed table takes."""
+
+
+def _streamed(path: Any, reader: str, kw: dict[str, Any], takes: tuple[str, ...]) -> Any:
+    """``path`` opened for streaming (:func:`~groupvae.data.ondisk.open_on_disk`).
+
+    Raises:
+        DataError: for an option that needs the data in memory.
+    """
+    other = sorted(k for k, v in kw.items() if k not in takes and v is not None)
+    if other:
+        raise DataError(
+            f"the streamed {reader} reader does not take {other}; read it into memory with "
+            "--data streaming=false"
+        )
+    if path is None:
+        raise DataError(f"the {reader} reader needs --data path=FILE")
+    return open_on_disk(path, **kw)
+
+
+def _read_table(
+    seed: int = 0,
+    path: Any = None,
+    streaming: bool | str = "auto",
+    stream_above: int | str | None = None,
+    row_cache: bool = True,
+    **kw: Any,
+) -> GroupedDataset | OnDiskGroupedData:
+    if path is not None and should_stream(path, streaming, stream_above):
+        return _streamed(path, "table", {**kw, "row_cache": row_cache}, STREAMED_TABLE)
     return read_table(path, **kw)
 
 
@@ -234,7 +266,17 @@ def _read_npz(seed: int = 0, path: Any = None, **kw: Any) -> GroupedDataset:
     return read_npz(path, **kw)
 
 
-def _read_h5ad(seed: int = 0, path: Any = None, **kw: Any) -> GroupedDataset:
+def _read_h5ad(
+    seed: int = 0,
+    path: Any = None,
+    backed: bool = False,
+    streaming: bool | str = "auto",
+    stream_above: int | str | None = None,
+    **kw: Any,
+) -> GroupedDataset | OnDiskGroupedData:
+    zarr = path is not None and str(path).rstrip("/").lower().endswith(".zarr")
+    if path is not None and (backed or zarr or should_stream(path, streaming, stream_above)):
+        return _streamed(path, "anndata", kw, ("group", "layer", "name"))
     return read_h5ad(path, **kw)
 
 
@@ -247,7 +289,8 @@ DATASETS.add(
     DatasetSpec(
         build=_read_table,
         options=read_table,
-        description="your CSV/Parquet: --data path=F group=COL features=A,B [labels= missing=drop]",
+        description="your CSV/Parquet: --data path=F group=COL features=A,B [labels= missing=drop "
+        "streaming=auto|true|false stream_above=2GB row_cache=false]",
         population="population",
         shape_from_data=True,
     ),
@@ -267,7 +310,8 @@ DATASETS.add(
     DatasetSpec(
         build=_read_h5ad,
         options=read_h5ad,
-        description="your .h5ad (counts, negative binomial): --data path=F group=OBS_KEY [layer=]",
+        description="your .h5ad/.zarr (counts, negative binomial): --data path=F group=OBS_KEY "
+        "[layer= backed=true streaming=auto|true|false]",
         population="population",
         shape_from_data=True,
     ),

@@ -10,6 +10,7 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 
 from groupvae.data.batch import GroupBatch
 from groupvae.data.grouped import GroupedDataset
+from groupvae.data.ondisk.dataset import OnDiskGroupedData
 from groupvae.errors import DataError
 
 
@@ -186,6 +187,99 @@ class GroupBatchSampler(EpochSeeded, Sampler[np.ndarray]):
             yield rows[np.repeat(starts[chosen], sizes) + offsets]
 
 
+class ContiguousGroupBatchSampler(GroupBatchSampler):
+    """The batches of :class:`GroupBatchSampler`, index for index and seed for seed, for
+    data whose groups' rows are contiguous (data on disk, sorted by group), from the
+    group sizes alone: no array with one entry per observation is kept, so a sampler
+    over 100 million observations holds a few arrays of one entry per group.
+
+    With ``max_group_size`` and ``shuffle``, :class:`GroupBatchSampler` orders each
+    group's rows by one uniform key per observation, drawn for the whole epoch before
+    the groups are shuffled; here the keys of a batch's groups are drawn when the batch
+    is made, from the same stream (PCG64 advanced to each group's place in it), and the
+    whole draw is skipped before the groups are shuffled.
+
+    Args:
+        sizes: ``(n_groups,)`` int64 observations of each group (by group number).
+        starts: ``(n_groups,)`` int64 the first row of each group (its rows are
+            ``starts[g]:starts[g] + sizes[g]``).
+        groups_per_batch, shuffle, max_group_size, seed, drop_last,
+        min_groups_per_batch, num_replicas, rank: as for :class:`GroupBatchSampler`.
+
+    Raises:
+        DataError: as :class:`GroupBatchSampler`, or for ``sizes`` and ``starts`` of
+            other shapes or a group without rows.
+    """
+
+    def __init__(
+        self,
+        sizes: np.ndarray,
+        starts: np.ndarray,
+        groups_per_batch: int,
+        *,
+        shuffle: bool = True,
+        max_group_size: int | None = None,
+        seed: int = 0,
+        drop_last: bool = False,
+        min_groups_per_batch: int = 1,
+        num_replicas: int | None = None,
+        rank: int | None = None,
+    ) -> None:
+        if groups_per_batch < 1:
+            raise DataError(f"groups_per_batch must be >= 1, got {groups_per_batch}")
+        if max_group_size is not None and max_group_size < 1:
+            raise DataError(f"max_group_size must be >= 1, got {max_group_size}")
+        sizes, starts = np.asarray(sizes, np.int64), np.asarray(starts, np.int64)
+        if sizes.ndim != 1 or starts.shape != sizes.shape or not len(sizes) or sizes.min() < 1:
+            raise DataError("sizes and starts must be (n_groups,) arrays of groups with rows")
+        self.n_groups = len(sizes)
+        self.groups_per_batch = groups_per_batch
+        self.shuffle, self.drop_last = shuffle, drop_last
+        self.min_groups_per_batch = min_groups_per_batch
+        self.max_group_size = max_group_size
+        self.seed, self.epoch = seed, 0
+        self._replicas = (num_replicas, rank)
+        self._count, self._first = sizes, starts
+        self._start = np.concatenate([[0], np.cumsum(sizes)[:-1]])  # place in the key stream
+
+    def _rows(self, chosen: np.ndarray, keys: dict | None) -> np.ndarray:
+        """The rows of the groups ``chosen`` (each group's ordered as the in-memory
+        sampler orders them)."""
+        sizes = self._count[chosen]
+        if keys is None:  # whole groups, or the first max_group_size rows of each
+            kept = sizes if self.max_group_size is None else np.minimum(sizes, self.max_group_size)
+            offsets = np.arange(kept.sum()) - np.repeat(np.cumsum(kept) - kept, kept)
+            return np.repeat(self._first[chosen], kept) + offsets
+        parts = []
+        for g in chosen.tolist():  # sampler bookkeeping for one batch's groups
+            stream = np.random.PCG64()
+            stream.state = keys
+            stream.advance(int(self._start[g]))
+            order = np.argsort(
+                np.random.Generator(stream).random(int(self._count[g])), kind="stable"
+            )
+            parts.append(self._first[g] + order[: self.max_group_size])
+        return np.concatenate(parts) if parts else np.empty(0, dtype=np.int64)
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        world, me = replicas(*self._replicas)
+        rng = self._epoch_rng()
+        keys = None
+        counts = self._count
+        if self.max_group_size is not None:
+            counts = np.minimum(self._count, self.max_group_size)
+            if self.shuffle:  # the keys GroupBatchSampler draws, skipped until needed
+                keys = rng.bit_generator.state
+                rng.bit_generator.advance(int(self._count.sum()))
+        groups = rng.permutation(self.n_groups) if self.shuffle else np.arange(self.n_groups)
+        for first, stop in self._chunks(world):
+            chosen = groups[first:stop]
+            if world > 1:
+                share = balanced_split(counts[chosen], world, self.min_groups_per_batch)
+                chosen = chosen[share[me]]
+            yield self._rows(chosen, keys)
+
+
 class RandomGroupBatchSampler(EpochSeeded, Sampler[np.ndarray]):
     """Yields batches of *random* groups, ignoring the data's own groups.
 
@@ -316,12 +410,37 @@ class _GroupBatchDataset(Dataset[GroupBatch]):
         return GroupBatch(self.x[index], group, int(group_index.numel()), index, group_index)
 
 
+class _OnDiskBatchDataset(Dataset[GroupBatch]):
+    """Map-style view of an :class:`OnDiskGroupedData` whose ``__getitems__`` reads a
+    batch's rows by a few coalesced range reads (in each ``DataLoader`` worker, which
+    opens its own file handles) and builds the :class:`GroupBatch` the in-memory view
+    builds of the same rows."""
+
+    def __init__(self, data: OnDiskGroupedData) -> None:
+        self.data = data
+
+    def __len__(self) -> int:
+        return self.data.n_obs
+
+    def __getitem__(self, i: int) -> GroupBatch:
+        return self.__getitems__([i])
+
+    def __getitems__(self, indices: np.ndarray | list[int]) -> GroupBatch:
+        index = np.asarray(indices, dtype=np.int64)
+        x, number = self.data.read_rows(index)
+        group_index, group = torch.unique(torch.from_numpy(number), return_inverse=True)
+        return GroupBatch(
+            torch.from_numpy(x), group, int(group_index.numel()), torch.from_numpy(index),
+            group_index,
+        )  # fmt: skip
+
+
 def _identity(batch: GroupBatch) -> GroupBatch:
     return batch
 
 
 def group_loader(
-    data: GroupedDataset,
+    data: GroupedDataset | OnDiskGroupedData,
     groups_per_batch: int,
     *,
     shuffle: bool = True,
@@ -333,6 +452,8 @@ def group_loader(
     balance_by: str | None = None,
     min_groups_per_batch: int = 1,
     pin_memory: bool = False,
+    prefetch_factor: int | None = None,
+    persistent_workers: bool = False,
 ) -> DataLoader:
     """A ``DataLoader`` of :class:`GroupBatch` es of whole groups from ``data``.
 
@@ -345,11 +466,42 @@ def group_loader(
     ``use_distributed_sampler=False``). ``pin_memory`` builds the batches in page-locked
     memory, for asynchronous copies to a CUDA GPU.
 
+    **Data on disk.** For an :class:`~groupvae.data.ondisk.OnDiskGroupedData` the same
+    sampler (same seed: the same batches as the data read into memory) yields row
+    indices that ``num_workers`` worker processes (at least the data's own
+    ``num_workers``) read as coalesced ranges, ``prefetch_factor`` batches ahead each.
+
     Raises:
-        DataError: if ``balance_by`` names no ``aux`` array of ``data``.
+        DataError: if ``balance_by`` names no ``aux`` array of ``data``, or for random
+            groups of data on disk.
     """
     sampler: Sampler[np.ndarray]
-    if random_groups is None:
+    dataset: Dataset[GroupBatch]
+    workers = {"num_workers": num_workers, "prefetch_factor": prefetch_factor,
+               "persistent_workers": persistent_workers}  # fmt: skip
+    if isinstance(data, OnDiskGroupedData):
+        if random_groups is not None:
+            raise DataError("random groups (UG-VAE) are not streamed; read the data into memory")
+        dataset = _OnDiskBatchDataset(data)
+        workers["num_workers"] = max(num_workers, data.num_workers)
+        workers["prefetch_factor"] = prefetch_factor or data.prefetch_factor
+        workers["persistent_workers"] = persistent_workers or data.persistent_workers
+    else:
+        dataset = _GroupBatchDataset(data, random_groups)
+    if not workers["num_workers"]:
+        workers = {"num_workers": 0}
+    if isinstance(data, OnDiskGroupedData):
+        sampler = ContiguousGroupBatchSampler(
+            data.group_sizes,
+            data.group_starts,
+            groups_per_batch,
+            shuffle=shuffle,
+            max_group_size=max_group_size,
+            seed=seed,
+            drop_last=drop_last,
+            min_groups_per_batch=min_groups_per_batch,
+        )
+    elif random_groups is None:
         sampler = GroupBatchSampler(
             data.group,
             groups_per_batch,
@@ -372,9 +524,5 @@ def group_loader(
             data.n_obs, random_groups, groups_per_batch, strata=strata, shuffle=shuffle, seed=seed
         )
     return DataLoader(
-        _GroupBatchDataset(data, random_groups),
-        batch_sampler=sampler,
-        collate_fn=_identity,
-        num_workers=num_workers,
-        pin_memory=pin_memory,
+        dataset, batch_sampler=sampler, collate_fn=_identity, pin_memory=pin_memory, **workers
     )

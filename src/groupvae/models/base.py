@@ -24,6 +24,7 @@ from torch import Tensor
 from groupvae.config import TrainConfig, fits_type, replace, to_dict
 from groupvae.data.datasets import DatasetSpec
 from groupvae.data.grouped import GroupedDataset
+from groupvae.data.ondisk import OnDiskGroupedData
 from groupvae.data.readers.h5ad import READER, is_anndata, read_h5ad
 from groupvae.data.subsample import subsample_size
 from groupvae.errors import CheckpointError, ConfigError, DataError, GroupVAEError
@@ -401,8 +402,8 @@ class BaseModel:
             ConfigError: for an unknown or bad training setting.
         """
         for name, part in (("data", data), ("holdout", holdout)):
-            if part is not None and not isinstance(part, GroupedDataset):
-                raise DataError(f"fit needs a GroupedDataset as {name}")
+            if part is not None and not isinstance(part, (GroupedDataset, OnDiskGroupedData)):
+                raise DataError(f"fit needs a GroupedDataset (or data on disk) as {name}")
         config = self.resolved_train_config(data, **train_options)
         check_accelerator(config)
         self._prepare(data, config)

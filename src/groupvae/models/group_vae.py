@@ -15,6 +15,7 @@ from groupvae.data.batch import GroupBatch
 from groupvae.data.group_level import DEFAULT_LIBRARY_SIZE
 from groupvae.data.grouped import GroupedDataset
 from groupvae.data.grouping import regroup_at_random, split_by_label
+from groupvae.data.ondisk import OnDiskGroupedData
 from groupvae.data.readers.h5ad import is_anndata
 from groupvae.data.readers.transform import FeatureTransform
 from groupvae.data.sampler import group_loader
@@ -44,6 +45,12 @@ PARTS: dict[str, Registry[Any]] = {
     "likelihood": LIKELIHOODS,
 }
 """The group-VAE parts: config field -> registry of its values."""
+
+
+def _values(data: GroupedDataset | OnDiskGroupedData) -> np.ndarray:
+    """The observations a likelihood checks the range of: all of them in memory, the
+    first few thousand of data on disk (the rest are checked as batches are read)."""
+    return data.sample() if isinstance(data, OnDiskGroupedData) else data.x
 
 
 def _as_tensors(x: Any, group: Any) -> tuple[Tensor, Tensor]:
@@ -105,7 +112,7 @@ class GroupVAE(BaseModel):
         module = self.module
         self._check_obs_shape(data.obs_shape)
         self._check_columns(data)
-        module.likelihood.check_data(data.x)
+        module.likelihood.check_data(_values(data))
         n = min(config.groups_per_batch, data.n_groups)
         batch = next(iter(group_loader(data, n, seed=0)))
         try:
@@ -146,7 +153,7 @@ class GroupVAE(BaseModel):
         """A regulariser pairs members of different groups: every batch needs two groups,
         each with two members (after ``max_group_size`` subsampling)."""
         name = self.config.regulariser
-        sizes = np.bincount(train.group, minlength=train.n_groups)
+        sizes = np.asarray(train.group_sizes)
         if config.max_group_size is not None:
             sizes = np.minimum(sizes, config.max_group_size)
         lone = np.flatnonzero(sizes < 2)
@@ -215,6 +222,8 @@ class GroupVAE(BaseModel):
         ``holdout_labels`` the groups of those classes (never seen in training, as the
         ML-VAE paper's unseen MS-Celeb identities)."""
         if holdout_labels:
+            if isinstance(data, OnDiskGroupedData):
+                raise DataError("holdout labels need the data in memory: --data streaming=false")
             return split_by_label(data, holdout_labels)
         return data.split(holdout, seed=seed)
 
@@ -230,7 +239,7 @@ class GroupVAE(BaseModel):
         self, data: GroupedDataset | Any, group: Any, batch_groups: int
     ) -> Iterator[GroupBatch]:
         data, group = self._input(data, group)
-        if isinstance(data, GroupedDataset):
+        if isinstance(data, (GroupedDataset, OnDiskGroupedData)):  # on disk: streamed
             yield from group_loader(data, batch_groups, shuffle=False)
             return
         x, g = _as_tensors(data, group)
