@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from groupvae.data.ondisk import build_group_index
 from groupvae.errors import ConfigError, DataError, GroupVAEError
 from groupvae.store.atomic import atomic_path, disk_error
 
@@ -221,16 +222,11 @@ def group_index_path(path: Path) -> Path:
     return path.with_name(path.name + ".groupindex.npz")
 
 
-def build_index(path: Path, group: str) -> Path | None:
-    """Index the groups of the sorted file ``path`` with :mod:`groupvae.data.ondisk`
-    (imported here: an optional part) and save the index beside it (``GroupIndex.save()``
-    without a path: ``<file>.groupindex.npz``); ``None`` where that module is missing."""
-    try:
-        from groupvae.data.ondisk import build_group_index  # deferred: see the docstring
-    except ImportError:
-        return None
-    saved = build_group_index(path, group=group, fmt="parquet").save()
-    return Path(saved) if saved is not None else group_index_path(path)
+def build_index(path: Path, group: str) -> Path:
+    """Index the groups of the sorted file ``path`` (one streaming pass,
+    :func:`groupvae.data.ondisk.build_group_index`) and save the index beside it:
+    ``<file>.groupindex.npz``."""
+    return build_group_index(path, group=group, fmt="parquet").save()
 
 
 def _connect(memory_limit: str, threads: int, spill: Path) -> Any:
