@@ -75,7 +75,8 @@ def datasets_table() -> str:
 
     rows = ["| data set | what it is |", "|---|---|"]
     for name, spec in DATASETS.items():
-        rows.append(f"| `{name}` | {_first_line(spec)} |")
+        what = getattr(spec, "description", "") or _first_line(spec)
+        rows.append(f"| `{name}` | {what.replace('|', chr(92) + '|')} |")
     return "\n".join(rows)
 
 
