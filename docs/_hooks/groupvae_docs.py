@@ -30,7 +30,8 @@ import cli_reference  # noqa: E402,F401  (kept in sys.modules for mkdocs-click)
 import run_blocks  # noqa: E402
 
 DOCS = HERE.parent
-_MARKER = re.compile(r"<!--\s*(presets-table|parts-table|datasets-table|equations|include|benchmark-record)\s*([^>]*?)\s*-->")
+_KINDS = "presets-table|parts-table|datasets-table|equations|include|benchmark-record"
+_MARKER = re.compile(r"<!--\s*(" + _KINDS + r")\s*([^>]*?)\s*-->")
 _FIGURE = re.compile(r"<!--\s*figure\s+(\S+)\s*(.*?)\s*-->")
 
 _figures: list[tuple[Path, str]] = []  # (file written by a tutorial, its path in the site)
@@ -110,6 +111,7 @@ def benchmark_record(arg: str, page_depth: int) -> str:
     machine = record.get("machine") or {}
     up = "../" * page_depth
     wall = record.get("wall_seconds")
+    csv = DOCS / folder / "results.csv"
     lines = [
         f'!!! info "The committed run: `{folder}/`"',
         "",
@@ -124,7 +126,7 @@ def benchmark_record(arg: str, page_depth: int) -> str:
         ),
         f"    - **Files:** [`table.md`]({up}{folder}/table.md), "
         f"[`results.json`]({up}{folder}/results.json) (every run, the settings, the machine)"
-        + (f", [`results.csv`]({up}{folder}/results.csv)" if (DOCS / folder / "results.csv").is_file() else ""),
+        + (f", [`results.csv`]({up}{folder}/results.csv)" if csv.is_file() else ""),
     ]
     return "\n".join(line for line in lines if line != "") + "\n"
 

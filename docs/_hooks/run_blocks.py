@@ -63,7 +63,7 @@ def _env() -> dict[str, str]:
     return env
 
 
-class BlockFailed(RuntimeError):
+class BlockError(RuntimeError):
     pass
 
 
@@ -86,7 +86,7 @@ def run_markdown(markdown: str, folder: Path, label: str) -> list[Result]:
             )
             output = proc.stdout + proc.stderr
             if proc.returncode != 0:
-                raise BlockFailed(
+                raise BlockError(
                     f"{label}: block {i + 1} (bash) exited {proc.returncode}:\n{block.code}\n"
                     f"--- output ---\n{output[-4000:]}"
                 )
@@ -98,7 +98,7 @@ def run_markdown(markdown: str, folder: Path, label: str) -> list[Result]:
                 with contextlib.redirect_stdout(buffer), contextlib.redirect_stderr(buffer):
                     exec(compile(block.code, f"{label}:block{i + 1}", "exec"), namespace)
             except Exception as e:
-                raise BlockFailed(
+                raise BlockError(
                     f"{label}: block {i + 1} (python) raised {type(e).__name__}: {e}\n"
                     f"{block.code}\n--- output ---\n{buffer.getvalue()[-4000:]}"
                 ) from e
@@ -119,7 +119,8 @@ def _clean(output: str, limit: int = 40) -> str:
         and not line.startswith(("GPU available", "TPU available", "HPU available", "💡"))
     ]
     if len(keep) > limit:
-        keep = keep[: limit // 2] + [f"... ({len(keep) - limit} lines left out)"] + keep[-limit // 2 :]
+        left_out = f"... ({len(keep) - limit} lines left out)"
+        keep = [*keep[: limit // 2], left_out, *keep[-limit // 2 :]]
     return "\n".join(keep)
 
 
