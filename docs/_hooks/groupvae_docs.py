@@ -154,9 +154,20 @@ def on_page_markdown(markdown: str, page, config, files) -> str:
     src = page.file.src_uri
     _depth = src.count("/")
     markdown = _MARKER.sub(_replace, markdown)
+    markdown = _table_pipes(markdown)
     if src.startswith("tutorials/") and src != "tutorials/index.md":
         markdown = _execute(markdown, src, config)
     return markdown
+
+
+def _table_pipes(markdown: str) -> str:
+    """``\\|`` in a table row is a literal ``|`` (GitHub shows it so), but Python-Markdown
+    keeps the backslash inside a code span: show it as a bar there (U+2223, DIVIDES)."""
+    lines = markdown.split("\n")
+    for i, line in enumerate(lines):
+        if line.startswith("|") and "\\|" in line:
+            lines[i] = line.replace("\\|", "\u2223")
+    return "\n".join(lines)
 
 
 def _execute(markdown: str, src: str, config) -> str:

@@ -131,7 +131,9 @@ def with_outputs(markdown: str, results: list[Result]) -> str:
         out.append(markdown[pos : r.block.end])
         pos = r.block.end
         text = _clean(r.output)
-        head = f'??? note "Output ({r.seconds:.1f} s when this page was built)"'
+        # short outputs (a file's first lines, a table) open; training logs collapsed
+        fold = "???+" if len(text.splitlines()) <= 15 else "???"
+        head = f'{fold} note "Output ({r.seconds:.1f} s when this page was built)"'
         if text:
             body = "\n".join("    " + line for line in ["```text", *text.splitlines(), "```"])
             out.append(f"\n\n{head}\n\n{body}\n")
