@@ -8,8 +8,10 @@
 * The tutorials (``docs/tutorials/*.md``) are executed on every build: their ``bash`` and
   ``python`` blocks run in order in a fresh folder (see ``run_blocks.py``); each block's
   output is shown under it, and ``<!-- figure PATH caption -->`` shows a file the blocks
-  wrote. A block that fails fails the build. ``GROUPVAE_DOCS_EXECUTE=0`` skips the
-  execution (a quick preview with ``mkdocs serve``; never in CI).
+  wrote, ``<!-- output-file PATH -->`` the contents of a Markdown file the blocks wrote
+  (a benchmark's ``table.md``). A block that fails fails the build.
+  ``GROUPVAE_DOCS_EXECUTE=0`` skips the execution (a quick preview with ``mkdocs serve``;
+  never in CI).
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ DOCS = HERE.parent
 _KINDS = "presets-table|parts-table|datasets-table|equations|include|benchmark-record"
 _MARKER = re.compile(r"<!--\s*(" + _KINDS + r")\s*([^>]*?)\s*-->")
 _FIGURE = re.compile(r"<!--\s*figure\s+(\S+)\s*(.*?)\s*-->")
+_OUTPUT_FILE = re.compile(r"<!--\s*output-file\s+(\S+)\s*-->")
 
 _figures: list[tuple[Path, str]] = []  # (file written by a tutorial, its path in the site)
 _timings: dict[str, float] = {}
@@ -172,6 +175,7 @@ def _table_pipes(markdown: str) -> str:
 
 def _execute(markdown: str, src: str, config) -> str:
     if os.environ.get("GROUPVAE_DOCS_EXECUTE", "1") == "0":
+        markdown = _OUTPUT_FILE.sub(lambda m: f"*(`{m[1]}`: not run in this preview)*", markdown)
         return _FIGURE.sub(lambda m: f"*(figure `{m[1]}`: not executed in this preview)*", markdown)
     name = Path(src).stem
     work = Path(tempfile.mkdtemp(prefix=f"groupvae-docs-{name}-"))
@@ -191,8 +195,14 @@ def _execute(markdown: str, src: str, config) -> str:
                 f"<figcaption>{caption} (<code>{html.escape(m[1])}</code>, written by the "
                 "commands above when this page was built)</figcaption></figure>")
 
+    def output_file(m: re.Match[str]) -> str:
+        path = work / m[1]
+        if not path.is_file():
+            raise FileNotFoundError(f"{src}: the tutorial wrote no {m[1]}")
+        return path.read_text(encoding="utf-8").strip()
+
     out = _FIGURE.sub(figure, out)
-    return out
+    return _OUTPUT_FILE.sub(output_file, out)
 
 
 def on_post_build(config) -> None:
