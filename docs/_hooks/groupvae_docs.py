@@ -4,7 +4,8 @@
   ``<!-- presets-table -->`` (``groupvae.models.MODELS``), ``<!-- parts-table FAMILY -->``
   (``FAMILY_PARTS``), ``<!-- datasets-table -->`` (``groupvae.data.DATASETS``),
   ``<!-- equations PAPER -->`` (the rows of ``docs/models/equations.md`` for one paper),
-  ``<!-- include results/X/table.md -->`` (a committed result file, as it is).
+  ``<!-- include results/X/table.md -->`` (a committed result file, as it is),
+  ``<!-- cli-reference -->`` (the command line, from the Typer app: ``cli_reference.py``).
 * The tutorials (``docs/tutorials/*.md``) are executed on every build: their ``bash`` and
   ``python`` blocks run in order in a fresh folder (see ``run_blocks.py``); each block's
   output is shown under it, and ``<!-- figure PATH caption -->`` shows a file the blocks
@@ -28,11 +29,11 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-import cli_reference  # noqa: E402,F401  (kept in sys.modules for mkdocs-click)
+import cli_reference  # noqa: E402
 import run_blocks  # noqa: E402
 
 DOCS = HERE.parent
-_KINDS = "presets-table|parts-table|datasets-table|equations|include|benchmark-record"
+_KINDS = "presets-table|parts-table|datasets-table|equations|include|benchmark-record|cli-reference"
 _MARKER = re.compile(r"<!--\s*(" + _KINDS + r")\s*([^>]*?)\s*-->")
 _FIGURE = re.compile(r"<!--\s*figure\s+(\S+)\s*(.*?)\s*-->")
 _OUTPUT_FILE = re.compile(r"<!--\s*output-file\s+(\S+)\s*-->")
@@ -147,6 +148,8 @@ def _replace(match: re.Match[str]) -> str:
         return datasets_table()
     if kind == "equations":
         return equations(arg)
+    if kind == "cli-reference":
+        return cli_reference.reference(depth=2)
     if kind == "benchmark-record":
         return benchmark_record(arg, _depth)
     return include(arg)
