@@ -6,7 +6,8 @@ blocks with ``bash -euo pipefail``, python blocks in one namespace per page). A 
 assumes, e.g. ``scores.csv``). A block after ``<!-- not-run: REASON -->`` is not run here
 (the reason names what runs it instead: CI itself, a tutorial, a test). A block after
 ``<!-- slow: REASON -->`` runs only with the slow command of the Contributing page,
-``GROUPVAE_DOCS_SLOW=1 python -m pytest tests/test_docs.py``. ``text`` blocks (synopses,
+``GROUPVAE_DOCS_SLOW=1 python -m pytest tests/test_docs.py -k slow``, from the repository
+root. ``text`` blocks (synopses,
 outputs) are not code. The tutorials (``docs/tutorials/``) are run by ``mkdocs build``
 instead, and checked here only for their structure.
 """
@@ -39,10 +40,14 @@ SLOW = os.environ.get("GROUPVAE_DOCS_SLOW") == "1"
 
 
 def _runnable(text: str) -> str:
-    """The page's text with the slow blocks marked not-run, unless the slow command runs."""
-    if SLOW:
-        return _SLOW.sub("", text)
+    """The page's text with its slow blocks marked not-run (``test_slow_blocks`` runs them)."""
     return _SLOW.sub("<!-- not-run: slow -->\n", text)
+
+
+def _slow_blocks(text: str) -> list[run_blocks.Block]:
+    """The blocks right after a ``<!-- slow: ... -->`` marker."""
+    starts = {m.end() for m in _SLOW.finditer(text)}
+    return [b for b in run_blocks.blocks(text) if b.start in starts]
 
 
 def _has_code(path: Path) -> bool:
@@ -59,6 +64,19 @@ def test_code_blocks_run(page: Path, tmp_path: Path) -> None:
     text = page.read_text(encoding="utf-8")
     setup = "".join(f"```python\n{m['code']}```\n" for m in _SETUP.finditer(text))
     run_blocks.run_markdown(setup + _runnable(text), tmp_path, label=str(page.relative_to(ROOT)))
+
+
+@pytest.mark.skipif(not SLOW, reason="the slow command: GROUPVAE_DOCS_SLOW=1")
+@pytest.mark.parametrize(
+    "page",
+    [p for p in PAGES if _slow_blocks(p.read_text(encoding="utf-8"))],
+    ids=lambda p: str(p.relative_to(ROOT)),
+)
+def test_slow_blocks(page: Path) -> None:
+    """The slow blocks (measurements of minutes), each run from the repository root."""
+    for block in _slow_blocks(page.read_text(encoding="utf-8")):
+        fence = f"```{block.lang}\n{block.code}\n```\n"
+        run_blocks.run_markdown(fence, ROOT, label=str(page.relative_to(ROOT)))
 
 
 def test_every_block_is_code_text_or_says_why_not() -> None:
