@@ -6,7 +6,7 @@ with 100 samples).
     python perf/own_data_defaults.py ScotsSec,Chem97 mlvae,cxvae '{"lr": 0.003}'
 
 The comparisons quoted in ``models/defaults.py`` (``TABLE_TRAIN``, ``KL_WARMUP_EPOCHS``)
-and the README's multilevel section were made with this script on the commits named
+and docs/benchmarks/multilevel.md were made with this script on the commits named
 there (lr: ``0f0a7a1``; patience and KL warm-up: ``ef2043a``), whose multilevel module
 split the full tables (Chem97: all 2,410 schools). On later commits the module keeps
 1,000 groups of Chem97 per split, so the same command scores other schools.

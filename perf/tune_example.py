@@ -1,5 +1,5 @@
 """Tuned against default settings on one multilevel table, with the random-intercept
-model as the anchor (the README's Tuning section).
+model as the anchor (docs/guide/tuning.md).
 
 Writes the table the multilevel benchmark prepares for a split (``ScotsSec`` by default:
 schools of one student dropped, integer-grid features dequantised, seeded by the split)

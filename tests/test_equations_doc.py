@@ -1,4 +1,4 @@
-"""``docs/equations.md`` stays true to the code.
+"""``docs/models/equations.md`` stays true to the code.
 
 * Every ``file:function`` of its table names a file under ``src/groupvae`` that defines
   that function, class, or (dotted) method.
@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-DOC = ROOT / "docs" / "equations.md"
+DOC = ROOT / "docs" / "models" / "equations.md"
 PACKAGE = ROOT / "src" / "groupvae"
 COLUMNS = ["paper", "equation", "what it is", "where (file:function)"]
 PAPERS = ("CPVAE", "ML-VAE", "UG-VAE", "CxVAE")
@@ -142,7 +142,7 @@ def test_every_cited_equation_has_a_row() -> None:
     missing = {
         f"{paper} eq. {n}": files for (paper, n), files in cited.items() if (paper, n) not in rows
     }
-    assert not missing, f"cited in the code but not in docs/equations.md: {missing}"
+    assert not missing, f"cited in the code but not in docs/models/equations.md: {missing}"
 
 
 def test_parsers() -> None:

@@ -168,8 +168,8 @@ class ExamScoresBenchmark:
     def fast(cls) -> ExamScoresBenchmark:
         """The default protocol with about 3x less training: 10 epochs instead of 32, at
         a learning rate annealed from 5e-3 to 0 on a cosine (``lr_schedule="cosine"``)
-        instead of a constant 1e-3. Under five minutes on two CPU cores; the README's
-        Exam-Scores section compares its errors with the default's."""
+        instead of a constant 1e-3. Under five minutes on two CPU cores;
+        docs/benchmarks/exam-scores.md compares its errors with the default's."""
         return cls(epochs=10, overrides={"lr": 5e-3, "lr_schedule": "cosine"}, protocol="fast")
 
     @classmethod

@@ -127,7 +127,7 @@ def make_grassy_mnist(
         digit_weight: adds the digit with this weight to the grass (:func:`add_digits`,
             contrastive PCA's recipe, which the CPVAE paper cites: 0.25, the default);
             ``None`` lays the digit over the grass as opaque ink (:func:`superimpose`), a
-            much easier task (see the README's CPVAE section).
+            much easier task (see docs/benchmarks/cpvae.md).
         split_digit: population 0 is digits ``< split_digit`` (the paper: 0-4 and 5-9).
         min_size, max_size: sizes of the digit groups (``group``), for group VAEs.
         seed: seed of the subsample, the crops and the grouping.

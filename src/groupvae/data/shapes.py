@@ -257,15 +257,13 @@ def make_shapes(
         seed: seed of the ``numpy.random.Generator``, or the generator.
 
     Returns:
-        A :class:`GroupedDataset` named ``"shapes"`` with
-
-        * ``x: (n_obs, 3, image_size, image_size)`` float32 in ``{0, 1}``;
-        * ``u: (n_groups, len(group_by))`` the shared factor values and
-          ``v: (n_obs, 6 - len(group_by))`` the others (columns from
-          :func:`shapes_factor_columns`; codes for categorical factors);
-        * ``aux[name]: (n_obs,)`` every factor by name (see :data:`FACTORS`);
-        * ``labels: (n_obs,)`` the class of the grouping factor(s) when they are
-          categorical (mixed radix, in ``group_by`` order), else ``None``.
+        A :class:`GroupedDataset` named ``"shapes"``: ``x: (n_obs, 3, image_size,
+            image_size)`` float32 in ``{0, 1}``; ``u: (n_groups, len(group_by))`` the
+            shared factor values and ``v: (n_obs, 6 - len(group_by))`` the others
+            (columns from :func:`shapes_factor_columns`; codes for categorical factors);
+            ``aux[name]: (n_obs,)`` every factor by name (see :data:`FACTORS`);
+            ``labels: (n_obs,)`` the class of the grouping factor(s) when they are
+            categorical (mixed radix, in ``group_by`` order), else ``None``.
 
     Raises:
         DataError: for unknown or repeated factors, ``n_groups < 1`` or bad sizes.

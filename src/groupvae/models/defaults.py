@@ -95,7 +95,7 @@ def ugvae_model_defaults(
 CPVAE_OBS_STD = 0.05
 """The CPVAE data sets' fixed observation scale ``Psi^(1/2)``. With a learned ``Psi`` (it
 grows to about 0.1) or a fixed 0.1, the shared latent of Grassy-MNIST has no active unit
-and the private latent explains the grass; with 0.05 it has 33-48 (README, CPVAE)."""
+and the private latent explains the grass; with 0.05 it has 33-48 (docs/benchmarks/cpvae.md)."""
 
 
 def cpvae_model_defaults(n_populations: int) -> dict[str, Any]:
@@ -164,7 +164,7 @@ def cpvae_rows(
 
 # ``num_threads`` in the training rows: MLPs this small train as fast on one torch thread
 # as on two, and extra threads spin and slow training many-fold when other processes share
-# the cores (see the README's throughput section). Convolutions use two.
+# the cores (see docs/performance.md). Convolutions use two.
 CPVAE_TRAIN = {"epochs": 50, "batch_per_population": 64, "lr": 1e-3}
 CPVAE_CLASS_TRAIN = {**CPVAE_TRAIN, "batch_per_population": 16}
 
@@ -214,8 +214,8 @@ KL_WARMUP_EPOCHS = 10
 """Own data's KL warm-up: the KL weight rises from 0 to 1 over the first 10 epochs. On
 Chem97 (2,410 schools of 1-188 students, split 0) it takes ML-VAE from 0.014 nats per
 student below the random-intercept model to 0.012 above, and GVAE from 0.018 below to
-0.016 above (``perf/own_data_defaults.py`` on commit ef2043a; README, multilevel
-section)."""
+0.016 above (``perf/own_data_defaults.py`` on commit ef2043a;
+docs/benchmarks/multilevel.md)."""
 
 OBS_PER_BATCH = 256
 """Observations a batch aims at: ``groups_per_batch ~ OBS_PER_BATCH / median group size``."""
@@ -266,7 +266,7 @@ TABLE_TRAIN = {"lr": 3e-3}
 """Tables' small MLPs converge about twice as fast at 3e-3 as at 1e-3 with early stopping
 on (ScotsSec, split 0: ML-VAE +0.16 nats per student over the random-intercept model
 at 3e-3 against +0.08 at 1e-3 in the same budget; Chem97: -0.014 against -0.011, in half
-the time; ``perf/own_data_defaults.py`` on commit 0f0a7a1; README, multilevel section)."""
+the time; ``perf/own_data_defaults.py`` on commit 0f0a7a1; docs/benchmarks/multilevel.md)."""
 COUNTS_MODEL = {
     "likelihood": "negative-binomial",
     "decoder": "mlp",
@@ -317,8 +317,8 @@ DEFAULTS: tuple[Defaults, ...] = (
     ),
     Defaults("exam-scores", "group-vae", NO_GROUP_LATENT, {"instance_dim": 3, "decoder": "mlp"}),
     # The bundled MNIST digits: ML-VAE's MNIST set-up (two linear layers of 512), a 3-d
-    # style code (larger ones let the digit leak into the style; see the README's demo
-    # section; the VAE gets the same total latent size).
+    # style code (larger ones let the digit leak into the style; see docs/benchmarks/mlvae.md,
+    # the demo section; the VAE gets the same total latent size).
     *image_rows(
         "mnist",
         (1, 28, 28),

@@ -67,7 +67,7 @@ MODELS.add(
 # GVAE + adversarial regulariser (Nemeth 2020), as in the CxVAE paper's Table 1. Its
 # weight is 100, not the CxVAE authors' 1e3: at 1e3 the pairwise critic drives the
 # instance code to a constant on Exam-Scores (reconstruction error x100 of ~500 instead of
-# the paper's 70); see the README's Exam-Scores section for the sweep.
+# the paper's 70); see docs/benchmarks/exam-scores.md for the sweep.
 MODELS.add(
     "gvae-adv",
     Preset(

@@ -52,7 +52,8 @@ NUM_THREADS = 1
 # 512 x 784 layer on every image, forward and backward), so it is made faster by fewer
 # passes: 26 epochs at Adam lr 3e-3 instead of the data set's 80 at 1e-3, about 3x less
 # work, gave probe accuracies as good and a held-out ELBO about 1 nat per image lower
-# (seeds 0 and 1; README, "The demo"). 32 groups per batch, as the data set's default:
+# (seeds 0 and 1; docs/benchmarks/mlvae.md, "The demo"). 32 groups per batch, as the data
+# set's default:
 # 64 at lr 4e-3 let more of the digit into the style code.
 DEMO_EPOCHS, DEMO_LR = 26, 3e-3
 TRAIN_OVERRIDES: dict[str, Any] = {"num_threads": NUM_THREADS, "lr": DEMO_LR}
