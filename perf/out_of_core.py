@@ -6,7 +6,7 @@ Usage (the issue's sizes; about 10 GB of table and 1 GB of counts on disk):
         --cells 1000000 --genes 2000 --donors 2000
 Small (a minute; what the tests of this script's steps use):
     python perf/out_of_core.py --workdir /tmp/ooc --gigabytes 0.01 --groups 2000 \\
-        --cells 20000 --genes 200 --donors 50 --subset-gigabytes 0.005
+        --cells 20000 --genes 200 --donors 200 --subset-gigabytes 0.005
 
 Steps, each run as its own process under ``/usr/bin/time -v`` (its "Maximum resident set
 size" is the peak memory reported):
