@@ -85,8 +85,7 @@ def test_every_block_is_code_text_or_says_why_not() -> None:
         text = page.read_text(encoding="utf-8")
         for block in run_blocks.blocks(text):
             assert block.lang in (*run_blocks.RUN, "text"), (
-                f"{page.name}: a ```{block.lang or '(no language)'} block; use bash, python "
-                "or text"
+                f"{page.name}: a ```{block.lang or '(no language)'} block; use bash, python or text"
             )
         for reason in re.findall(r"^<!--\s*(?:not-run|slow):([^>]*)-->", text, re.M):
             assert len(reason.strip()) > 10, f"{page.name}: say why a block is not run"
@@ -98,4 +97,4 @@ def test_quickstart_block_is_ci_command() -> None:
     section = readme.split("## Quickstart", 1)[1]
     block = section.split("```", 2)[1].splitlines()
     assert block[0] == "bash"
-    assert block[2].endswith("-e \".[test]\" && .venv/bin/python -m pytest")
+    assert block[2].endswith('-e ".[test]" && .venv/bin/python -m pytest')

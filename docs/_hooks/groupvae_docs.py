@@ -55,8 +55,10 @@ def _value(v: object) -> str:
 def presets_table() -> str:
     from groupvae.models import MODELS
 
-    rows = ["| preset | family | parts (config fields) | training settings the paper prescribes |",
-            "|---|---|---|---|"]
+    rows = [
+        "| preset | family | parts (config fields) | training settings the paper prescribes |",
+        "|---|---|---|---|",
+    ]
     for name, preset in MODELS.items():
         parts = ", ".join(f"`{k}={v}`" for k, v in preset.parts.items()) or "the family's defaults"
         training = ", ".join(f"`{k}={v}`" for k, v in preset.training.items()) or "—"
@@ -194,9 +196,11 @@ def _execute(markdown: str, src: str, config) -> str:
         site_path = f"tutorials/{name}/{Path(m[1]).name}"
         _figures.append((path, site_path))
         caption = html.escape(m[2] or m[1])
-        return (f'<figure markdown="0"><img src="{Path(m[1]).name}" alt="{caption}">'
-                f"<figcaption>{caption} (<code>{html.escape(m[1])}</code>, written by the "
-                "commands above when this page was built)</figcaption></figure>")
+        return (
+            f'<figure markdown="0"><img src="{Path(m[1]).name}" alt="{caption}">'
+            f"<figcaption>{caption} (<code>{html.escape(m[1])}</code>, written by the "
+            "commands above when this page was built)</figcaption></figure>"
+        )
 
     def output_file(m: re.Match[str]) -> str:
         path = work / m[1]

@@ -82,7 +82,10 @@ def run_markdown(markdown: str, folder: Path, label: str) -> list[Result]:
         if block.lang == "bash":
             proc = subprocess.run(
                 ["bash", "-euo", "pipefail", "-c", block.code],
-                cwd=folder, env=env, capture_output=True, text=True,
+                cwd=folder,
+                env=env,
+                capture_output=True,
+                text=True,
             )
             output = proc.stdout + proc.stderr
             if proc.returncode != 0:
@@ -113,9 +116,11 @@ def _clean(output: str, limit: int = 40) -> str:
     lines = [line.rstrip() for line in output.replace("\r", "\n").splitlines()]
     # progress bars and Lightning's banners say nothing to a reader
     keep = [
-        line for line in lines
+        line
+        for line in lines
         if line.strip()
-        and "it/s]" not in line and "s/it]" not in line
+        and "it/s]" not in line
+        and "s/it]" not in line
         and not line.startswith(("GPU available", "TPU available", "HPU available", "💡"))
     ]
     if len(keep) > limit:
