@@ -150,33 +150,4 @@ class AnnDataReader:
         return tuple(str(v) for v in _text(np.asarray(var[key][...])))
 
 
-def open_anndata(
-    path: Path,
-    fmt: str,
-    *,
-    group: str,
-    layer: str | None = None,
-    index: Any = None,
-    fallback_index: Any = None,
-    name: str | None = None,
-    **loader: Any,
-) -> Any:
-    """An AnnData store on disk as :class:`~groupvae.data.ondisk.OnDiskGroupedData`:
-    ``x`` the (dense) rows of ``X`` or ``layer``, as float32 and untransformed, as the
-    in-memory ``anndata`` reader reads them.
-
-    Raises:
-        DataError: as :func:`~groupvae.data.ondisk.open_on_disk`.
-    """
-    from groupvae.data.ondisk.dataset import OnDiskGroupedData
-    from groupvae.data.ondisk.index import group_index
-
-    store = AnnDataReader(path, fmt, layer)
-    idx = group_index(path, group=group, fmt=fmt, index=index, fallback=fallback_index)
-    record = {"name": "anndata", "group": group, "layer": layer}
-    return OnDiskGroupedData(
-        store, idx, store.row_shape, None, name or "anndata", record, store.var_names(), **loader
-    )
-
-
-__all__ = ["AnnDataReader", "open_anndata"]
+__all__ = ["AnnDataReader"]

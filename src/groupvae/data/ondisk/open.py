@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from groupvae.data.ondisk.anndata_store import AnnDataReader
 from groupvae.data.ondisk.dataset import OnDiskGroupedData
 from groupvae.data.ondisk.formats import detect_format
 from groupvae.data.ondisk.index import group_index
@@ -70,6 +71,32 @@ def _transform(
         tuple(columns), tuple(map(float, mean)), tuple(map(float, scale)), tuple(columns),
         {}, tuple(kinds),
     )  # fmt: skip
+
+
+def open_anndata(
+    path: Path,
+    fmt: str,
+    *,
+    group: str,
+    layer: str | None = None,
+    index: Any = None,
+    fallback_index: Any = None,
+    name: str | None = None,
+    **loader: Any,
+) -> Any:
+    """An AnnData store on disk as :class:`~groupvae.data.ondisk.OnDiskGroupedData`:
+    ``x`` the (dense) rows of ``X`` or ``layer``, as float32 and untransformed, as the
+    in-memory ``anndata`` reader reads them.
+
+    Raises:
+        DataError: as :func:`~groupvae.data.ondisk.open_on_disk`.
+    """
+    store = AnnDataReader(path, fmt, layer)
+    idx = group_index(path, group=group, fmt=fmt, index=index, fallback=fallback_index)
+    record = {"name": "anndata", "group": group, "layer": layer}
+    return OnDiskGroupedData(
+        store, idx, store.row_shape, None, name or "anndata", record, store.var_names(), **loader
+    )
 
 
 def open_on_disk(
@@ -177,11 +204,9 @@ def open_on_disk(
         return OnDiskGroupedData(store, idx, shape, transform, name or "npy", None, None,
                                  **options)  # fmt: skip
     if fmt in ("h5ad", "zarr"):
-        from groupvae.data.ondisk.anndata_store import open_anndata
-
         return open_anndata(path, fmt, group=str(group), layer=layer, index=index,
                             fallback_index=fallback_index, name=name, **options)  # fmt: skip
     raise DataError(f"cannot stream {path} (format {fmt!r})")
 
 
-__all__ = ["open_on_disk"]
+__all__ = ["open_anndata", "open_on_disk"]
