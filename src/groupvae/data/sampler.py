@@ -203,8 +203,9 @@ class ContiguousGroupBatchSampler(GroupBatchSampler):
         sizes: ``(n_groups,)`` int64 observations of each group (by group number).
         starts: ``(n_groups,)`` int64 the first row of each group (its rows are
             ``starts[g]:starts[g] + sizes[g]``).
-        groups_per_batch, shuffle, max_group_size, seed, drop_last,
-        min_groups_per_batch, num_replicas, rank: as for :class:`GroupBatchSampler`.
+        groups_per_batch: as for :class:`GroupBatchSampler`, and so are the other
+            arguments (``shuffle``, ``max_group_size``, ``seed``, ``drop_last``,
+            ``min_groups_per_batch``, ``num_replicas``, ``rank``).
 
     Raises:
         DataError: as :class:`GroupBatchSampler`, or for ``sizes`` and ``starts`` of
