@@ -26,6 +26,25 @@ def _check_finite(name: str, a: np.ndarray) -> None:
         raise DataError(f"{name} has {bad} NaN or infinite values; clean or impute them first")
 
 
+def split_group_numbers(
+    n_groups: int, holdout: float, *, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(train, holdout)`` group numbers of a split by group: ``round(n_groups *
+    holdout)`` groups of a permutation seeded by ``seed`` are held out. Every data set
+    kind (in memory or on disk) splits with it, so they hold out the same groups.
+
+    Raises:
+        DataError: for ``holdout`` outside ``(0, 1)`` or a side without groups.
+    """
+    if not 0 < holdout < 1:
+        raise DataError(f"holdout must be in (0, 1), got {holdout}")
+    n_hold = round(n_groups * holdout)
+    if n_hold == 0 or n_hold == n_groups:
+        raise DataError(f"cannot split {n_groups} groups with holdout={holdout}")
+    order = np.random.default_rng(seed).permutation(n_groups)
+    return order[n_hold:], order[:n_hold]
+
+
 @dataclass(frozen=True, eq=False)
 class GroupedDataset:
     """Observations with a group id each, and ground-truth factors where known.
@@ -207,10 +226,5 @@ class GroupedDataset:
         Raises:
             DataError: if either side would have no group.
         """
-        if not 0 < holdout < 1:
-            raise DataError(f"holdout must be in (0, 1), got {holdout}")
-        n_hold = round(self.n_groups * holdout)
-        if n_hold == 0 or n_hold == self.n_groups:
-            raise DataError(f"cannot split {self.n_groups} groups with holdout={holdout}")
-        order = np.random.default_rng(seed).permutation(self.n_groups)
-        return self.subset_groups(order[n_hold:]), self.subset_groups(order[:n_hold])
+        train, held = split_group_numbers(self.n_groups, holdout, seed=seed)
+        return self.subset_groups(train), self.subset_groups(held)

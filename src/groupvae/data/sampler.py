@@ -122,22 +122,40 @@ class GroupBatchSampler(EpochSeeded, Sampler[np.ndarray]):
         num_replicas: int | None = None,
         rank: int | None = None,
     ) -> None:
+        self.group = np.asarray(group, dtype=np.int64)
+        self._batching(
+            int(self.group.max()) + 1, groups_per_batch, shuffle, max_group_size, seed,
+            drop_last, min_groups_per_batch, (num_replicas, rank),
+        )  # fmt: skip
+        self._order = np.argsort(self.group, kind="stable")  # rows sorted by group
+        counts = np.bincount(self.group, minlength=self.n_groups)
+        self._start = np.concatenate([[0], np.cumsum(counts)[:-1]])
+        self._count = counts
+
+    def _batching(
+        self,
+        n_groups: int,
+        groups_per_batch: int,
+        shuffle: bool,
+        max_group_size: int | None,
+        seed: int,
+        drop_last: bool,
+        min_groups_per_batch: int,
+        replicas: tuple[int | None, int | None],
+    ) -> None:
+        """Check and keep the batching settings (shared with
+        :class:`ContiguousGroupBatchSampler`)."""
         if groups_per_batch < 1:
             raise DataError(f"groups_per_batch must be >= 1, got {groups_per_batch}")
         if max_group_size is not None and max_group_size < 1:
             raise DataError(f"max_group_size must be >= 1, got {max_group_size}")
-        self.group = np.asarray(group, dtype=np.int64)
-        self.n_groups = int(self.group.max()) + 1
+        self.n_groups = n_groups
         self.groups_per_batch = groups_per_batch
         self.shuffle, self.drop_last = shuffle, drop_last
         self.min_groups_per_batch = min_groups_per_batch
         self.max_group_size = max_group_size
         self.seed, self.epoch = seed, 0
-        self._replicas = (num_replicas, rank)
-        self._order = np.argsort(self.group, kind="stable")  # rows sorted by group
-        counts = np.bincount(self.group, minlength=self.n_groups)
-        self._start = np.concatenate([[0], np.cumsum(counts)[:-1]])
-        self._count = counts
+        self._replicas = replicas
 
     def _chunks(self, world: int) -> list[tuple[int, int]]:
         """``(first, stop)`` positions in the epoch's group order of each step's groups."""
@@ -226,20 +244,13 @@ class ContiguousGroupBatchSampler(GroupBatchSampler):
         num_replicas: int | None = None,
         rank: int | None = None,
     ) -> None:
-        if groups_per_batch < 1:
-            raise DataError(f"groups_per_batch must be >= 1, got {groups_per_batch}")
-        if max_group_size is not None and max_group_size < 1:
-            raise DataError(f"max_group_size must be >= 1, got {max_group_size}")
         sizes, starts = np.asarray(sizes, np.int64), np.asarray(starts, np.int64)
         if sizes.ndim != 1 or starts.shape != sizes.shape or not len(sizes) or sizes.min() < 1:
             raise DataError("sizes and starts must be (n_groups,) arrays of groups with rows")
-        self.n_groups = len(sizes)
-        self.groups_per_batch = groups_per_batch
-        self.shuffle, self.drop_last = shuffle, drop_last
-        self.min_groups_per_batch = min_groups_per_batch
-        self.max_group_size = max_group_size
-        self.seed, self.epoch = seed, 0
-        self._replicas = (num_replicas, rank)
+        self._batching(
+            len(sizes), groups_per_batch, shuffle, max_group_size, seed, drop_last,
+            min_groups_per_batch, (num_replicas, rank),
+        )  # fmt: skip
         self._count, self._first = sizes, starts
         self._start = np.concatenate([[0], np.cumsum(sizes)[:-1]])  # place in the key stream
 

@@ -9,7 +9,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from groupvae.data.grouped import GroupedDataset
+from groupvae.data.grouped import GroupedDataset, split_group_numbers
 from groupvae.data.ondisk.index import GroupIndex
 from groupvae.data.ondisk.ranges import coalesce
 from groupvae.errors import DataError
@@ -213,13 +213,8 @@ class OnDiskGroupedData:
         Raises:
             DataError: if either side would have no group.
         """
-        if not 0 < holdout < 1:
-            raise DataError(f"holdout must be in (0, 1), got {holdout}")
-        n_hold = round(self.n_groups * holdout)
-        if n_hold == 0 or n_hold == self.n_groups:
-            raise DataError(f"cannot split {self.n_groups} groups with holdout={holdout}")
-        order = np.random.default_rng(seed).permutation(self.n_groups)
-        return self.subset_groups(order[n_hold:]), self.subset_groups(order[:n_hold])
+        train, held = split_group_numbers(self.n_groups, holdout, seed=seed)
+        return self.subset_groups(train), self.subset_groups(held)
 
     def iter_group_chunks(self, rows_per_chunk: int) -> Iterator[GroupedDataset]:
         """Whole groups in file order, about ``rows_per_chunk`` observations at a time (a
