@@ -371,10 +371,14 @@ def split_frames(bench: MultilevelBenchmark, source: Source, seed: int) -> Frame
     return Frames(*split_groups(data, source.group, bench.holdout, bench.validation, seed), notes)
 
 
-def split_data(bench: MultilevelBenchmark, source: Source, seed: int) -> Split:
-    """:func:`split_frames`, read as grouped data standardised by the training groups."""
+def split_data(
+    bench: MultilevelBenchmark, source: Source, seed: int, frames: Frames | None = None
+) -> Split:
+    """:func:`split_frames` (or ``frames``, its result), read as grouped data
+    standardised by the training groups."""
     group, features = source.group, list(source.features)
-    train_f, val_f, test_f, notes = split_frames(bench, source, seed)
+    train_f, val_f, test_f, notes = frames or split_frames(bench, source, seed)
+    notes = dict(notes)
     opts = {"group": group, "features": features}
     train = read_table(train_f, **opts)
     val = read_table(val_f, transform=train.transform, **opts)
@@ -477,7 +481,9 @@ def _tuned_task(
     :data:`MODEL_OVERRIDES` and ``--set``) then train on the split's training groups
     with its validation groups for early stopping, exactly as the defaults do.
     """
-    from groupvae.tuning import tune  # Optuna is an extra (.[tune]): only tuned runs need it
+    # Optuna is an extra (.[tune]): only tuned runs need it
+    from groupvae.tuning import tune
+    from groupvae.tuning.tune import defaults_trial
 
     frames = split_frames(bench, source, seed)
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -497,17 +503,16 @@ def _tuned_task(
     if result.best is None:
         raise DataError(f"no trial of tuning {name} on split {seed} completed")
     states = result.trials["state"].value_counts()
-    defaults = result.trials[result.trials["number"] == 0]["value"]
-    scores = _train_and_score(
-        bench, split_data(bench, source, seed), name, {**fixed, **result.best.params}, seed
-    )
+    defaults = defaults_trial(result.study.get_trials(deepcopy=False))
+    split = split_data(bench, source, seed, frames)
+    scores = _train_and_score(bench, split, name, {**fixed, **result.best.params}, seed)
     return {
         **scores,
         "tune_seconds": tune_seconds,
         "trials": len(result.trials),
         "trials_pruned": int(states.get("PRUNED", 0)),
         "trials_failed": int(states.get("FAIL", 0)),
-        "validation_defaults": float(defaults.iloc[0]) if len(defaults) else math.nan,
+        "validation_defaults": math.nan if defaults is None else float(defaults.value),
         "validation_best": float(result.best.value),
         "best_trial": int(result.best.number),
         "best_settings": json.dumps(result.best.params, sort_keys=True),
@@ -740,7 +745,7 @@ def protocol(bench: MultilevelBenchmark, frames: dict[str, Source] | None = None
             + "\n"
             + time_markdown(rows)
             + "\n"
-            + (tuning_markdown(with_gap(rows)) + "\n" if bench.tune_seconds else "")
+            + (tuning_markdown(rows) + "\n" if bench.tune_seconds else "")
             + data_markdown(data, notes)
         ).rstrip("\n"),
         metrics=(JOINT, COND, JOINT_GAP, COND_GAP, "train_seconds"),

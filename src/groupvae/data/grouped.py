@@ -169,10 +169,15 @@ class GroupedDataset:
         """
         groups = np.sort(np.asarray(groups, dtype=np.int64))
         keep = np.isin(self.group, groups)
+        return self._rows(keep, u=None if self.u is None else self.u[groups])
+
+    def _rows(self, keep: np.ndarray, u: np.ndarray | None) -> GroupedDataset:
+        """The observations ``keep`` (a ``(n_obs,)`` mask) with true group factors ``u``;
+        group numbers, ids and the records of how the data was read are kept."""
         return GroupedDataset(
             x=self.x[keep],
             group=self.group[keep],
-            u=None if self.u is None else self.u[groups],
+            u=u,
             v=None if self.v is None else self.v[keep],
             labels=None if self.labels is None else self.labels[keep],
             aux={k: np.asarray(a)[keep] for k, a in self.aux.items()},
@@ -202,17 +207,7 @@ class GroupedDataset:
         emptied = int((np.bincount(self.group[keep], minlength=self.n_groups) == 0).sum())
         if emptied:
             raise DataError(f"keep removes every member of {emptied} group(s)")
-        return GroupedDataset(
-            x=self.x[keep],
-            group=self.group[keep],
-            u=self.u,
-            v=None if self.v is None else self.v[keep],
-            labels=None if self.labels is None else self.labels[keep],
-            aux={k: np.asarray(a)[keep] for k, a in self.aux.items()},
-            group_ids=self.group_ids,
-            name=self.name,
-            transform=self.transform,
-        )
+        return self._rows(keep, u=self.u)
 
     def split(
         self, holdout: float = 0.2, *, seed: int = 0

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from groupvae.data.ondisk import build_group_index
+from groupvae.data.ondisk import build_group_index, default_index_path
 from groupvae.errors import ConfigError, DataError, GroupVAEError
 from groupvae.store.atomic import atomic_path, disk_error
 
@@ -217,18 +217,6 @@ def _counts(con: Any, tmp: Path, group: str) -> tuple[int, int, int]:
     return int(rows), int(groups), int(missing)
 
 
-def group_index_path(path: Path) -> Path:
-    """Where the group index of the Parquet file ``path`` is kept: ``<file>.groupindex.npz``."""
-    return path.with_name(path.name + ".groupindex.npz")
-
-
-def build_index(path: Path, group: str) -> Path:
-    """Index the groups of the sorted file ``path`` (one streaming pass,
-    :func:`groupvae.data.ondisk.build_group_index`) and save the index beside it:
-    ``<file>.groupindex.npz``."""
-    return build_group_index(path, group=group, fmt="parquet").save()
-
-
 def _connect(memory_limit: str, threads: int, spill: Path) -> Any:
     """A DuckDB connection with bounded memory that spills to ``spill``."""
     try:
@@ -269,8 +257,8 @@ def prepare(
     DuckDB sorts with at most ``memory_limit`` of memory, spilling to a temporary folder
     next to ``out`` (removed after); the file is written to a temporary name in ``out``'s
     folder and renamed when complete, then its groups are indexed
-    (:func:`build_index`). Rows of one group keep no particular order (it may differ
-    between two runs with several ``threads``).
+    (:func:`groupvae.data.ondisk.build_group_index`). Rows of one group keep no
+    particular order (it may differ between two runs with several ``threads``).
 
     Args:
         inputs: CSV files, Parquet files or folders of Parquet files (read together,
@@ -320,8 +308,9 @@ def prepare(
         shutil.rmtree(spill, ignore_errors=True)
     if overwrite:
         with suppress(OSError):
-            group_index_path(out).unlink(missing_ok=True)  # the replaced file's index
-    index = build_index(out, group)
+            default_index_path(out).unlink(missing_ok=True)  # the replaced file's index
+    # one streaming pass over the group column; the index goes beside the file
+    index = build_group_index(out, group=group, fmt="parquet").save()
     seconds = time.perf_counter() - start
     return Prepared(out, rows, groups, tuple(names), out.stat().st_size, seconds, index)
 
@@ -362,4 +351,4 @@ def _write_sorted(
     return rows, groups, names
 
 
-__all__ = ["Prepared", "build_index", "group_index_path", "prepare"]
+__all__ = ["Prepared", "prepare"]

@@ -194,6 +194,15 @@ def _state(trial: FrozenTrial) -> str:
     return names.get(trial.state, trial.state.name.lower())
 
 
+def defaults_trial(trials: Sequence[FrozenTrial]) -> FrozenTrial | None:
+    """The completed trial of the default settings (a new TPE study's first), or
+    ``None`` where the study has none or it did not complete."""
+    defaults = [t for t in trials if t.user_attrs.get(DEFAULTS_ATTR)]
+    if defaults and defaults[0].state == TrialState.COMPLETE:
+        return defaults[0]
+    return None
+
+
 def _summary(best: FrozenTrial | None, trials: list[FrozenTrial]) -> str:
     """The study in one line: its trials by state, the best one, and the gain over the
     default settings (the first trial) where it completed."""
@@ -206,9 +215,8 @@ def _summary(best: FrozenTrial | None, trials: list[FrozenTrial]) -> str:
         f"study: {tally}; best trial {best.number}: {best.value:.4f} nats per observation "
         f"of the validation groups; {params}"
     )
-    defaults = [t for t in trials if t.user_attrs.get(DEFAULTS_ATTR)]
-    if defaults and defaults[0].state == TrialState.COMPLETE:
-        first = defaults[0]
+    first = defaults_trial(trials)
+    if first is not None:
         line += (
             f"; the default settings (trial {first.number}): {first.value:.4f}, "
             f"{best.value - first.value:+.4f} nats per observation"
@@ -401,4 +409,4 @@ def _finish(
     return result
 
 
-__all__ = ["DEFAULTS_ATTR", "PRUNERS", "TuneResult", "resolve_problem", "tune"]
+__all__ = ["DEFAULTS_ATTR", "PRUNERS", "TuneResult", "defaults_trial", "resolve_problem", "tune"]
