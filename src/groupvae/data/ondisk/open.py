@@ -158,10 +158,10 @@ def open_on_disk(
         transform = FeatureTransform.from_dict(transform)
     if transform is not None and fmt != "parquet":
         raise DataError(f"a recorded feature transform applies to Parquet tables, not {fmt}")
-    if transform is not None and transform.is_mixed and set(transform.kinds) != {"counts"}:
-        mixed = sorted(set(transform.kinds) - {"continuous", "counts"})
-        if mixed:
-            raise DataError(f"streaming reads numeric columns; the run's table has {mixed} ones")
+    other = set() if transform is None else set(transform.kinds) - {"continuous", "counts"}
+    if other:
+        kinds = sorted(other)
+        raise DataError(f"streaming reads numeric columns; the run's table has {kinds} ones")
     if fmt == "parquet":
         if transform is not None:
             features = list(transform.features)
