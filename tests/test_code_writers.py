@@ -13,9 +13,10 @@ from typer.testing import CliRunner
 
 from groupvae.cli import app
 from groupvae.data import GroupedDataset
+from groupvae.data.grouped import group_ranges
 from groupvae.errors import ConfigError, DiskError
 from groupvae.models import create
-from groupvae.runs.chunked_codes import group_chunks, group_ranges, write_codes
+from groupvae.runs.chunked_codes import group_chunks, write_codes
 from groupvae.runs.code_writers import ParquetCodeWriter, ZarrCodeWriter
 from groupvae.runs.export import latent_table
 

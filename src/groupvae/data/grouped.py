@@ -45,6 +45,30 @@ def split_group_numbers(
     return order[n_hold:], order[:n_hold]
 
 
+def group_ranges(sizes: np.ndarray, rows: int) -> list[tuple[int, int]]:
+    """Consecutive ranges ``[start, stop)`` of groups with at most ``rows`` observations
+    each, unless one group alone holds more (it is a range of its own): the chunks of
+    whole groups that ``encode`` and the on-disk data read at a time.
+
+    Args:
+        sizes: ``(n_groups,)`` observations of each group, in order.
+        rows: the observations a range holds at most.
+
+    Raises:
+        DataError: for ``rows < 1``.
+    """
+    if rows < 1:
+        raise DataError(f"rows per chunk must be >= 1, got {rows}")
+    ends = np.cumsum(np.asarray(sizes, dtype=np.int64))
+    ranges, first = [], 0
+    while first < len(ends):  # one step per chunk, not per group
+        done = int(ends[first - 1]) if first else 0
+        stop = max(int(np.searchsorted(ends, done + rows, side="right")), first + 1)
+        ranges.append((first, stop))
+        first = stop
+    return ranges
+
+
 @dataclass(frozen=True, eq=False)
 class GroupedDataset:
     """Observations with a group id each, and ground-truth factors where known.

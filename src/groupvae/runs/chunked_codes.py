@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from groupvae.data.grouped import GroupedDataset
+from groupvae.data.grouped import GroupedDataset, group_ranges
 from groupvae.errors import DataError
 from groupvae.runs.code_writers import ParquetCodeWriter, ZarrCodeWriter, check_store
 from groupvae.store.outputs import check_output
@@ -35,29 +35,6 @@ class CodesWritten:
     n_obs: int
     n_groups: int
     chunks: int
-
-
-def group_ranges(sizes: np.ndarray, rows: int) -> list[tuple[int, int]]:
-    """Consecutive ranges ``[start, stop)`` of groups with about ``rows`` rows each.
-
-    Args:
-        sizes: ``(n_groups,)`` rows of each group.
-        rows: the rows a range holds at most, unless one group alone holds more.
-
-    Raises:
-        DataError: for ``rows < 1``.
-    """
-    if rows < 1:
-        raise DataError(f"rows per chunk must be >= 1, got {rows}")
-    ranges, start, total = [], 0, 0
-    for g, size in enumerate(np.asarray(sizes, dtype=np.int64)):
-        if total and total + size > rows:
-            ranges.append((start, g))
-            start, total = g, 0
-        total += int(size)
-    if len(sizes):
-        ranges.append((start, len(sizes)))
-    return ranges
 
 
 def group_chunks(data: Any, rows: int = ROWS_PER_CHUNK) -> Iterator[GroupedDataset]:
@@ -213,6 +190,5 @@ __all__ = [
     "check_codes_path",
     "chunk_codes",
     "group_chunks",
-    "group_ranges",
     "write_codes",
 ]

@@ -9,7 +9,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from groupvae.data.grouped import GroupedDataset, split_group_numbers
+from groupvae.data.grouped import GroupedDataset, group_ranges, split_group_numbers
 from groupvae.data.ondisk.index import GroupIndex
 from groupvae.data.ondisk.ranges import coalesce
 from groupvae.errors import DataError
@@ -224,16 +224,8 @@ class OnDiskGroupedData:
         Raises:
             DataError: for ``rows_per_chunk < 1``.
         """
-        if rows_per_chunk < 1:
-            raise DataError(f"rows_per_chunk must be >= 1, got {rows_per_chunk}")
-        ends = np.cumsum(self._cache["file_sizes"])
-        first = 0
-        while first < self.n_groups:
-            done = ends[first - 1] if first else 0
-            stop = int(np.searchsorted(ends, done + rows_per_chunk, side="right"))
-            stop = max(stop, first + 1)
+        for first, stop in group_ranges(self._cache["file_sizes"], rows_per_chunk):
             yield self.read_groups(self._cache["number"][first:stop])
-            first = stop
 
     def sample(self, rows: int = 4096) -> np.ndarray:
         """``(k, *obs_shape)`` float32: the first ``rows`` observations (or fewer), in
